@@ -1,0 +1,206 @@
+//! Typed errors. Every error has a stable code (shown to users, matched by policies and
+//! reports) and a hint; the CLI renders them as miette diagnostics.
+
+use std::path::PathBuf;
+
+/// How an error should be treated by a caller deciding an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The user's invocation or configuration is wrong: nothing was judged (exit 2).
+    Usage,
+    /// The evidence was judged and rejected (exit 1).
+    Rejected,
+    /// Something outside our control failed (network, registry); retrying may help (exit 3).
+    Infrastructure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} is {size} bytes, over the {limit}-byte limit for {what}")]
+    TooLarge {
+        path: PathBuf,
+        what: &'static str,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error("trusted root {source_name} is unusable: {reason}")]
+    TrustedRoot { source_name: String, reason: String },
+
+    #[error("invalid public key {path}: {reason}")]
+    PublicKey { path: PathBuf, reason: String },
+
+    #[error("invalid identity requirement: {0}")]
+    IdentityFlag(String),
+
+    #[error("invalid artifact digest {input:?}: {reason}")]
+    DigestInput { input: String, reason: String },
+
+    #[error("bundle is not valid JSON: {0}")]
+    BundleJson(String),
+
+    #[error("not a Sigstore bundle: {0}")]
+    BundleFormat(String),
+
+    #[error("unsupported bundle media type {0:?}")]
+    BundleMediaType(String),
+
+    #[error("invalid cosign bundle: {0}")]
+    CosignBundle(String),
+
+    #[error("bundle fields contradict each other: {0}")]
+    BundleInconsistent(String),
+
+    #[error("invalid in-toto statement: {0}")]
+    Statement(String),
+
+    #[error("{0}")]
+    Verification(#[from] VerifyFailure),
+
+    #[error("identity mismatch: expected {expected}, certificate has {actual}")]
+    IdentityMismatch { expected: String, actual: String },
+
+    #[error("issuer mismatch: expected {expected}, certificate has {actual}")]
+    IssuerMismatch { expected: String, actual: String },
+
+    #[error("invalid certificate: {0}")]
+    Certificate(String),
+
+    #[error("{0}")]
+    NeedArtifact(String),
+}
+
+/// A failed cryptographic or structural check, with the stage that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{stage}: {message}")]
+pub struct VerifyFailure {
+    pub stage: Stage,
+    pub message: String,
+}
+
+/// The verification stage that failed; part of the error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Bundle,
+    Certificate,
+    Sct,
+    Signature,
+    Artifact,
+    Tlog,
+    Timestamp,
+    TrustedRoot,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Bundle => "bundle",
+            Stage::Certificate => "certificate",
+            Stage::Sct => "sct",
+            Stage::Signature => "signature",
+            Stage::Artifact => "artifact",
+            Stage::Tlog => "tlog",
+            Stage::Timestamp => "timestamp",
+            Stage::TrustedRoot => "trusted-root",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Stage::Bundle => "invalid bundle",
+            Stage::Certificate => "certificate verification failed",
+            Stage::Sct => "certificate transparency (SCT) verification failed",
+            Stage::Signature => "signature verification failed",
+            Stage::Artifact => "artifact does not match the bundle",
+            Stage::Tlog => "transparency log verification failed",
+            Stage::Timestamp => "timestamp verification failed",
+            Stage::TrustedRoot => "trusted root rejected",
+        };
+        f.write_str(text)
+    }
+}
+
+impl Error {
+    pub(crate) fn verify(stage: Stage, message: impl Into<String>) -> Self {
+        Error::Verification(VerifyFailure {
+            stage,
+            message: message.into(),
+        })
+    }
+
+    /// Stable diagnostic code, e.g. `vouch::verify::tlog`.
+    pub fn code(&self) -> String {
+        let code = match self {
+            Error::Io { .. } => "io",
+            Error::TooLarge { .. } => "limit::size",
+            Error::TrustedRoot { .. } => "trust::root",
+            Error::PublicKey { .. } => "trust::key",
+            Error::IdentityFlag(_) => "usage::identity",
+            Error::DigestInput { .. } => "usage::digest",
+            Error::BundleJson(_) => "bundle::json",
+            Error::BundleFormat(_) => "bundle::format",
+            Error::BundleMediaType(_) => "bundle::media-type",
+            Error::CosignBundle(_) => "bundle::cosign",
+            Error::BundleInconsistent(_) => "bundle::inconsistent",
+            Error::Statement(_) => "bundle::statement",
+            Error::Verification(f) => return format!("vouch::verify::{}", f.stage.as_str()),
+            Error::IdentityMismatch { .. } => "verify::identity",
+            Error::IssuerMismatch { .. } => "verify::issuer",
+            Error::Certificate(_) => "verify::certificate",
+            Error::NeedArtifact(_) => "usage::artifact",
+        };
+        format!("vouch::{code}")
+    }
+
+    /// A one-line suggestion of what to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::Io { what, .. } => format!("check that the {what} exists and is readable"),
+            Error::TooLarge { what, .. } => format!("a {what} this large is not something Sigstore produces; check the path"),
+            Error::TrustedRoot { .. } => "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)".into(),
+            Error::PublicKey { .. } => "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)".into(),
+            Error::IdentityFlag(_) => "keyless verification needs --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp); key-based needs --key".into(),
+            Error::DigestInput { .. } => "write a digest as sha256:<64 hex digits>".into(),
+            Error::BundleJson(_) | Error::BundleFormat(_) => "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})".into(),
+            Error::BundleMediaType(_) => "vouch reads Sigstore bundles v0.1, v0.2 and v0.3".into(),
+            Error::CosignBundle(_) => "re-create the bundle with `cosign sign-blob --bundle`; a cosign bundle needs base64Signature, cert and rekorBundle".into(),
+            Error::BundleInconsistent(_) => "the bundle has been modified or assembled from parts of different signatures; do not trust it".into(),
+            Error::Statement(_) => "the DSSE payload must be an in-toto statement (v0.1 or v1) whose subjects name the artifact".into(),
+            Error::Verification(f) => match f.stage {
+                Stage::Artifact => "check that you are verifying the file (or digest) this bundle was made for".into(),
+                Stage::Certificate => "the signing certificate does not chain to the trusted root at signing time; check --trusted-root / --staging".into(),
+                Stage::Tlog => "the transparency log evidence does not verify against the trusted root; the bundle may be tampered with or from another Sigstore instance".into(),
+                _ => "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)".into(),
+            },
+            Error::IdentityMismatch { .. } => "check --certificate-identity / --certificate-identity-regexp against the identity printed by `vouch claims`".into(),
+            Error::IssuerMismatch { .. } => "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)".into(),
+            Error::Certificate(_) => "the signing certificate is malformed; do not trust this bundle".into(),
+            Error::NeedArtifact(_) => "pass the artifact file as the first argument".into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. }
+            | Error::TrustedRoot { .. }
+            | Error::PublicKey { .. }
+            | Error::IdentityFlag(_)
+            | Error::DigestInput { .. }
+            | Error::NeedArtifact(_) => ErrorKind::Usage,
+            Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
+            _ => ErrorKind::Rejected,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

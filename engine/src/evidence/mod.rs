@@ -1,0 +1,153 @@
+//! Evidence formats: Sigstore bundles v0.1–v0.3, cosign 2.x legacy blob bundles, and
+//! the in-toto statements inside DSSE envelopes. Everything is normalised to a
+//! [`sigstore_types::Bundle`] so that one verification core judges all of it.
+
+pub mod cosign;
+pub mod statement;
+
+use std::path::Path;
+
+use sigstore_types::{Bundle, MediaType, SignatureContent, VerificationMaterialContent};
+
+use crate::error::{Error, Result};
+pub use statement::InTotoStatement;
+
+/// Sigstore bundles are a few KiB; cap what we parse so a hostile file cannot
+/// exhaust memory (large DSSE payloads such as SBOM attestations fit well inside).
+pub const MAX_BUNDLE_BYTES: u64 = 32 << 20;
+
+/// Where a bundle came from, as it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BundleFormat {
+    /// A Sigstore bundle (`mediaType` application/vnd.dev.sigstore.bundle…).
+    Sigstore,
+    /// A cosign 2.x `sign-blob --bundle` file, translated into a v0.1 bundle.
+    CosignLegacy,
+}
+
+/// A parsed piece of evidence, ready for verification.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub bundle: Bundle,
+    pub format: BundleFormat,
+    /// The media type as written in the file (cosign bundles: the v0.1 type they map to).
+    pub media_type: String,
+    /// The in-toto statement of a DSSE bundle, parsed and checked.
+    pub statement: Option<InTotoStatement>,
+}
+
+impl Evidence {
+    pub fn is_dsse(&self) -> bool {
+        matches!(self.bundle.content, SignatureContent::DsseEnvelope(_))
+    }
+}
+
+pub fn load_bundle(path: &Path) -> Result<Evidence> {
+    let bytes = crate::trust::read_limited(path, "bundle", MAX_BUNDLE_BYTES)?;
+    parse_bundle(&bytes)
+}
+
+/// Parse a bundle file's bytes: a Sigstore bundle or a cosign legacy bundle.
+pub fn parse_bundle(bytes: &[u8]) -> Result<Evidence> {
+    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
+        return Err(Error::BundleFormat(format!(
+            "{} bytes is over the {MAX_BUNDLE_BYTES}-byte bundle limit",
+            bytes.len()
+        )));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::BundleJson(e.to_string()))?;
+    let Some(object) = value.as_object() else {
+        return Err(Error::BundleFormat("the JSON document is not an object".into()));
+    };
+    if object.contains_key("messageSignature") && object.contains_key("dsseEnvelope") {
+        return Err(Error::BundleInconsistent(
+            "the bundle holds both a messageSignature and a dsseEnvelope".into(),
+        ));
+    }
+    if object.contains_key("mediaType") {
+        parse_sigstore_bundle(value)
+    } else if object.contains_key("base64Signature") || object.contains_key("rekorBundle") {
+        cosign::parse_legacy(value)
+    } else {
+        Err(Error::BundleFormat(
+            "no mediaType (Sigstore bundle) and no base64Signature (cosign bundle)".into(),
+        ))
+    }
+}
+
+fn parse_sigstore_bundle(value: serde_json::Value) -> Result<Evidence> {
+    let media_type = value
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .ok_or_else(|| Error::BundleFormat("mediaType is not a string".into()))?
+        .to_string();
+    if media_type.parse::<MediaType>().is_err() {
+        return Err(Error::BundleMediaType(media_type));
+    }
+    let bundle: Bundle =
+        serde_json::from_value(value).map_err(|e| Error::BundleFormat(e.to_string()))?;
+    from_bundle(bundle, BundleFormat::Sigstore, media_type)
+}
+
+/// Structural checks that the library leaves to us, then the statement of a DSSE bundle.
+pub(crate) fn from_bundle(bundle: Bundle, format: BundleFormat, media_type: String) -> Result<Evidence> {
+    check_media_type_shape(&bundle)?;
+    let statement = match &bundle.content {
+        SignatureContent::DsseEnvelope(envelope) => Some(InTotoStatement::from_envelope(envelope)?),
+        _ => None,
+    };
+    Ok(Evidence {
+        bundle,
+        format,
+        media_type,
+        statement,
+    })
+}
+
+/// The media type is not signed, so a rewritten one must not select weaker checks:
+/// the shape of the material has to match the version it claims.
+fn check_media_type_shape(bundle: &Bundle) -> Result<()> {
+    let version = bundle.media_type();
+    let single_certificate = matches!(
+        bundle.verification_material.content,
+        VerificationMaterialContent::Certificate(_)
+    );
+    let rekor_v2 = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .any(|e| e.kind_version == sigstore_types::KindVersion::HashedRekordV002);
+    match version {
+        MediaType::Bundle0_1 | MediaType::Bundle0_2 if single_certificate => {
+            Err(Error::BundleInconsistent(format!(
+                "media type {version} claims an older bundle, but the material is a v0.3 single certificate"
+            )))
+        }
+        MediaType::Bundle0_1 if rekor_v2 => Err(Error::BundleInconsistent(
+            "a v0.1 bundle cannot hold a Rekor v2 (hashedrekord 0.0.2) entry".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Evidence {
+    /// The artifact sha256 the bundle itself names (message digest, hashedrekord body,
+    /// or the first sha256 statement subject). Used only when no artifact is given.
+    pub fn claimed_sha256(&self) -> Option<sigstore_types::Sha256Hash> {
+        use sigstore_types::HashAlgorithm;
+        if let Some(statement) = &self.statement {
+            return statement.subjects.iter().find_map(|s| s.sha256);
+        }
+        if let SignatureContent::MessageSignature(m) = &self.bundle.content {
+            if let Some(d) = m.message_digest.as_ref().filter(|d| d.algorithm == HashAlgorithm::Sha2256) {
+                return sigstore_types::Sha256Hash::try_from(d.digest.as_bytes()).ok();
+            }
+        }
+        let entry = self.bundle.verification_material.tlog_entries.first()?;
+        let body: serde_json::Value = serde_json::from_slice(entry.canonicalized_body.as_bytes()).ok()?;
+        let hex = body.pointer("/spec/data/hash/value")?.as_str()?;
+        sigstore_types::Sha256Hash::from_hex(hex).ok()
+    }
+}

@@ -1,0 +1,106 @@
+//! Who may have signed: the certificate identity (SAN) and OIDC issuer requirements of
+//! cosign's flags. Regular expressions are always anchored to the whole value — cosign's
+//! `--certificate-identity-regexp` is not, which makes `acme/app` also match
+//! `evil/acme/app-fork`.
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+
+/// Bounds regex compilation so a hostile pattern cannot exhaust memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex { pattern: String, regex: Regex },
+}
+
+impl Matcher {
+    pub fn exact(value: &str, flag: &str) -> Result<Self> {
+        if value.trim().is_empty() {
+            return Err(Error::IdentityFlag(format!("{flag} is empty")));
+        }
+        Ok(Matcher::Exact(value.to_string()))
+    }
+
+    /// Compile `pattern` anchored at both ends: `^(?:pattern)$`.
+    pub fn regex(pattern: &str, flag: &str) -> Result<Self> {
+        if pattern.trim().is_empty() {
+            return Err(Error::IdentityFlag(format!("{flag} is empty")));
+        }
+        let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| Error::IdentityFlag(format!("{flag} {pattern:?} is not a valid regular expression: {e}")))?;
+        Ok(Matcher::Regex {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(expected) => expected == value,
+            Matcher::Regex { regex, .. } => regex.is_match(value),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matcher::Exact(value) => write!(f, "{value:?}"),
+            Matcher::Regex { pattern, .. } => write!(f, "a match of /^(?:{pattern})$/"),
+        }
+    }
+}
+
+/// The identity and issuer a keyless signature must carry. Both are required: an
+/// identity without its issuer can be minted by any OIDC provider Fulcio trusts.
+#[derive(Debug, Clone)]
+pub struct IdentityRequirement {
+    pub identity: Matcher,
+    pub issuer: Matcher,
+}
+
+impl IdentityRequirement {
+    /// Build from cosign-style flags; exactly one of each pair must be given.
+    pub fn from_flags(
+        identity: Option<&str>,
+        identity_regexp: Option<&str>,
+        issuer: Option<&str>,
+        issuer_regexp: Option<&str>,
+    ) -> Result<Self> {
+        let identity = match (identity, identity_regexp) {
+            (Some(v), None) => Matcher::exact(v, "--certificate-identity")?,
+            (None, Some(p)) => Matcher::regex(p, "--certificate-identity-regexp")?,
+            (Some(_), Some(_)) => return Err(Error::IdentityFlag("give --certificate-identity or --certificate-identity-regexp, not both".into())),
+            (None, None) => return Err(Error::IdentityFlag("missing --certificate-identity or --certificate-identity-regexp".into())),
+        };
+        let issuer = match (issuer, issuer_regexp) {
+            (Some(v), None) => Matcher::exact(v, "--certificate-oidc-issuer")?,
+            (None, Some(p)) => Matcher::regex(p, "--certificate-oidc-issuer-regexp")?,
+            (Some(_), Some(_)) => return Err(Error::IdentityFlag("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both".into())),
+            (None, None) => return Err(Error::IdentityFlag("missing --certificate-oidc-issuer or --certificate-oidc-issuer-regexp".into())),
+        };
+        Ok(Self { identity, issuer })
+    }
+
+    pub fn check(&self, identity: Option<&str>, issuer: Option<&str>) -> Result<()> {
+        let shown = |v: Option<&str>| v.map_or("none".to_string(), |v| format!("{v:?}"));
+        if !identity.is_some_and(|v| self.identity.matches(v)) {
+            return Err(Error::IdentityMismatch {
+                expected: self.identity.to_string(),
+                actual: shown(identity),
+            });
+        }
+        if !issuer.is_some_and(|v| self.issuer.matches(v)) {
+            return Err(Error::IssuerMismatch {
+                expected: self.issuer.to_string(),
+                actual: shown(issuer),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! Checks the Sigstore specs ask for that sigstore-verify 0.15 leaves to its callers.
+//! Each one binds a value that vouch reports (or hands to a policy) to something signed,
+//! or rejects a bundle whose fields contradict each other.
+
+use sigstore_types::{Bundle, KindVersion, Sha256Hash, TransparencyLogEntry};
+use sigstore_verify::crypto::{Checkpoint, Keyring};
+
+use crate::error::{Error, Result, Stage};
+
+pub(crate) fn check_tlog_entries(bundle: &Bundle, rekor_keys: &Keyring) -> Result<()> {
+    for (i, entry) in bundle.verification_material.tlog_entries.iter().enumerate() {
+        check_entry(entry, rekor_keys).map_err(|e| match e {
+            Error::Verification(mut f) => {
+                f.message = format!("tlog entry {i}: {}", f.message);
+                Error::Verification(f)
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+fn is_rekor_v2(entry: &TransparencyLogEntry) -> bool {
+    entry.kind_version == KindVersion::HashedRekordV002
+}
+
+fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()> {
+    // The declared kind/version selects how the body is checked against the bundle;
+    // it must be the kind/version the (logged, hashed) body itself says it is.
+    check_body_kind(entry)?;
+
+    let Some(proof) = &entry.inclusion_proof else {
+        return Ok(());
+    };
+    let checkpoint = Checkpoint::from_text(proof.checkpoint.envelope())
+        .map_err(|e| Error::verify(Stage::Tlog, format!("unparseable checkpoint: {e}")))?;
+
+    if !is_rekor_v2(entry) {
+        // Rekor v1 repeats the tree size and root outside the signed checkpoint; the
+        // library proves inclusion with the proof's copies, so they must agree with
+        // the signed checkpoint. (The proof's log index is shard-local and differs
+        // from the entry's global index, which only the SET covers.)
+        if proof.tree_size != checkpoint.tree_size() {
+            return Err(Error::BundleInconsistent(format!(
+                "inclusion proof tree size {} differs from the signed checkpoint's {}",
+                proof.tree_size,
+                checkpoint.tree_size()
+            )));
+        }
+    }
+
+    // The checkpoint must be signed by the log the entry names: the library accepts a
+    // checkpoint signed by any trusted log, which leaves the reported log ID unbound.
+    let log_id = Sha256Hash::try_from(entry.log_id.key_id.as_bytes())
+        .map_err(|e| Error::verify(Stage::Tlog, format!("log ID is not a SHA-256 key ID: {e}")))?;
+    let Some(key) = rekor_keys.key(&log_id) else {
+        return Err(Error::verify(
+            Stage::Tlog,
+            format!("log {} is not in the trusted root", log_id.to_hex()),
+        ));
+    };
+    let hint = &log_id.as_bytes()[..4];
+    let signed_by_log = checkpoint
+        .signatures()
+        .iter()
+        .filter(|sig| sig.key_id.as_bytes() == hint)
+        .any(|sig| key.verify(checkpoint.signed_data(), &sig.signature).is_ok());
+    if !signed_by_log {
+        return Err(Error::verify(
+            Stage::Tlog,
+            format!(
+                "the checkpoint is not signed by log {} that the entry names",
+                log_id.to_hex()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_body_kind(entry: &TransparencyLogEntry) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct BodyKind {
+        kind: Option<String>,
+        #[serde(rename = "apiVersion")]
+        api_version: Option<String>,
+    }
+    let body: BodyKind = serde_json::from_slice(entry.canonicalized_body.as_bytes())
+        .map_err(|e| Error::verify(Stage::Tlog, format!("log entry body is not JSON: {e}")))?;
+    let expected = (entry.kind_version.kind(), entry.kind_version.version());
+    match (body.kind.as_deref(), body.api_version.as_deref()) {
+        (Some(kind), Some(version)) if (kind, version) == expected => Ok(()),
+        (kind, version) => Err(Error::BundleInconsistent(format!(
+            "entry declares {}/{} but its logged body is {}/{}",
+            expected.0,
+            expected.1,
+            kind.unwrap_or("?"),
+            version.unwrap_or("?")
+        ))),
+    }
+}

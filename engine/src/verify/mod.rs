@@ -1,0 +1,228 @@
+//! The verification pipeline: sigstore-verify does the cryptography (chain, SCT, SET,
+//! inclusion proof, checkpoint, TSA, signature, log body ↔ bundle consistency), our
+//! [`checks`] bind the remaining reported fields, then the signer is matched and the
+//! claims document built. Any error is a failed verification: nothing here fails open.
+
+mod checks;
+
+use std::path::Path;
+
+use sigstore_types::{DerPublicKey, VerificationMaterialContent};
+use sigstore_verify::{Policy, PublicKeyVerificationPolicy, VerificationPolicy};
+
+use crate::claims::{Claims, TlogFacts};
+use crate::error::{Error, Result, Stage};
+use crate::evidence::{BundleFormat, Evidence, InTotoStatement};
+use crate::identity::IdentityRequirement;
+use crate::subject::Artifact;
+use crate::trust::Trust;
+
+/// Who must have signed.
+#[derive(Debug, Clone)]
+pub enum Signer {
+    /// A Fulcio certificate whose identity and issuer match.
+    Keyless(IdentityRequirement),
+    /// A managed key (e.g. npm's registry attestation key).
+    PublicKey(DerPublicKey),
+    /// Any identity the trusted root's CA issued to: the cryptography is verified and
+    /// the caller must authorise the claims (`vouch claims`, policies).
+    AnyIdentity,
+}
+
+impl Signer {
+    pub fn public_key_from_pem_file(path: &Path) -> Result<Self> {
+        let bad = |reason: String| Error::PublicKey {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let pem = crate::trust::read_limited(path, "public key", 1 << 20)?;
+        let pem = String::from_utf8(pem).map_err(|_| bad("not PEM text".into()))?;
+        let key = DerPublicKey::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+        sigstore_verify::crypto::KeyAlgorithm::from_spki(&key).map_err(|e| bad(e.to_string()))?;
+        Ok(Signer::PublicKey(key))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureKind {
+    Message,
+    Dsse,
+}
+
+/// A signature that verified, with everything a report or policy may use.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifiedSignature {
+    pub kind: SignatureKind,
+    pub bundle_format: BundleFormat,
+    pub bundle_media_type: String,
+    /// The signer's claims; `None` for key-based signatures (no certificate).
+    pub claims: Option<Claims>,
+    /// Key-based signatures only: the SHA-256 of the verifying key (SPKI DER).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<serde_json::Value>,
+    /// When the signature existed, from verified evidence (SET or RFC 3161 timestamp).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<String>,
+    pub tlog: Vec<TlogFacts>,
+}
+
+/// Verify one piece of evidence over one artifact.
+pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &Signer) -> Result<VerifiedSignature> {
+    let bundle = &evidence.bundle;
+    checks::check_tlog_entries(bundle, trust.rekor_keys())?;
+    if let Some(statement) = &evidence.statement {
+        bind_statement(statement, artifact)?;
+    }
+
+    let result = match signer {
+        Signer::PublicKey(key) => {
+            if !matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
+                return Err(Error::verify(
+                    Stage::Bundle,
+                    "--key was given but the bundle is signed with a certificate (keyless); use the identity flags",
+                ));
+            }
+            run_library(trust, artifact, evidence, &PublicKeyVerificationPolicy::new(key.clone()))?
+        }
+        Signer::Keyless(_) | Signer::AnyIdentity => {
+            if matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
+                return Err(Error::verify(
+                    Stage::Bundle,
+                    "the bundle is signed with a managed key, not a certificate; verify it with --key",
+                ));
+            }
+            // Identity is matched below on our own parse of the SAN (which also
+            // covers otherName SANs the library does not read).
+            run_library(trust, artifact, evidence, &VerificationPolicy::any_identity())?
+        }
+    };
+
+    let signed_at = result
+        .verified_timestamps()
+        .iter()
+        .min()
+        .map(|t| crate::claims::rfc3339(*t));
+    let tlog = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .map(TlogFacts::from_entry)
+        .collect::<Vec<_>>();
+
+    let (claims, key_fingerprint_sha256) = match signer {
+        Signer::PublicKey(key) => (None, Some(sigstore_verify::crypto::sha256(key.as_bytes()).to_hex())),
+        Signer::Keyless(_) | Signer::AnyIdentity => {
+            let cert = bundle
+                .signing_certificate()
+                .ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
+            let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned())?;
+            if let Signer::Keyless(requirement) = signer {
+                requirement.check(claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref())?;
+            }
+            (Some(claims), None)
+        }
+    };
+
+    let (kind, predicate_type, statement) = match &evidence.statement {
+        Some(s) => (SignatureKind::Dsse, Some(s.predicate_type.clone()), Some(s.json.clone())),
+        None => (SignatureKind::Message, None, None),
+    };
+    Ok(VerifiedSignature {
+        kind,
+        bundle_format: evidence.format,
+        bundle_media_type: evidence.media_type.clone(),
+        claims,
+        key_fingerprint_sha256,
+        predicate_type,
+        statement,
+        signed_at,
+        tlog,
+    })
+}
+
+/// A DSSE statement must name the artifact. Checked here as well as in the library so
+/// the user is told which digests the statement does name.
+fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()> {
+    if statement.matches_sha256(artifact.sha256()) || (artifact.path().is_some() && statement.has_sha512_subject()) {
+        // sha512-only statements are bound by the library, which hashes the file.
+        return Ok(());
+    }
+    let named = statement
+        .subjects
+        .iter()
+        .map(|s| {
+            let digest = s.sha256.map(|d| format!("sha256:{}", d.to_hex()))
+                .or(s.sha512.map(|d| format!("sha512:{}", d.to_hex())))
+                .unwrap_or_else(|| "no sha256/sha512 digest".into());
+            if s.name.is_empty() { digest } else { format!("{} ({digest})", s.name) }
+        })
+        .take(5)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let why = if artifact.path().is_none() && !statement.has_sha256_subject() {
+        " (the statement names only sha512 digests; pass the file instead of its sha256)"
+    } else {
+        ""
+    };
+    Err(Error::verify(
+        Stage::Artifact,
+        format!(
+            "the attestation's subjects do not include sha256:{}{why}; it names {named}",
+            artifact.sha256().to_hex()
+        ),
+    ))
+}
+
+/// Call sigstore-verify with the cheapest artifact form that suffices: the sha256 we
+/// already computed, or, when the bundle needs another digest (sha512 subjects,
+/// P-384 keys) or the raw bytes (Ed25519), the file again as a stream.
+fn run_library(
+    trust: &Trust,
+    artifact: &Artifact,
+    evidence: &Evidence,
+    policy: &(impl Policy + ?Sized),
+) -> Result<sigstore_verify::VerificationResult> {
+    let verifier = trust.verifier();
+    let needs_stream = evidence.statement.as_ref().is_some_and(|s| !s.has_sha256_subject());
+    let first = if needs_stream {
+        None
+    } else {
+        Some(verifier.verify(*artifact.sha256(), &evidence.bundle, policy))
+    };
+    let result = match (first, artifact.path()) {
+        (Some(Err(sigstore_verify::Error::UnsupportedArtifact(_))), Some(path)) | (None, Some(path)) => {
+            let file = crate::subject::open_file(path)?;
+            verifier.verify_reader(std::io::BufReader::new(file), &evidence.bundle, policy)
+        }
+        (Some(result), _) => result,
+        (None, None) => {
+            return Err(Error::verify(
+                Stage::Artifact,
+                "the attestation names only sha512 digests; pass the file instead of its sha256",
+            ))
+        }
+    };
+    result.map_err(map_library_error)
+}
+
+fn map_library_error(e: sigstore_verify::Error) -> Error {
+    use sigstore_verify::Error as E;
+    let stage = match &e {
+        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => Stage::Certificate,
+        E::SignatureInvalid(_) => Stage::Signature,
+        E::ArtifactMismatch(_) | E::UnsupportedArtifact(_) | E::ArtifactRead(_) => Stage::Artifact,
+        E::Certificate(sigstore_verify::CertificateError::Sct(_)) => Stage::Sct,
+        E::Certificate(_) | E::TrustedCertificate(_) => Stage::Certificate,
+        E::TransparencyLog(_) => Stage::Tlog,
+        E::Timestamp(_) => Stage::Timestamp,
+        E::InvalidTrustRoot(_) | E::TrustRoot(_) => Stage::TrustedRoot,
+        _ => Stage::Bundle,
+    };
+    Error::verify(stage, e.to_string())
+}
+
