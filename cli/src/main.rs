@@ -126,6 +126,7 @@ struct ClaimsArgs {
 }
 
 fn main() -> ExitCode {
+    render::install_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::VerifyBlob(args) => verify_blob(args),

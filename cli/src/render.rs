@@ -17,6 +17,16 @@ pub fn exit_code(error: &Error) -> ExitCode {
     }
 }
 
+/// Diagnostics wrap to the terminal's width on a terminal; in CI logs and pipes a
+/// message stays on one line so it can be searched.
+pub fn install_hook() {
+    use std::io::IsTerminal;
+    let wrap = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+    }));
+}
+
 pub fn diagnostic(error: &Error) {
     let diagnostic = MietteDiagnostic::new(error.to_string())
         .with_code(error.code())

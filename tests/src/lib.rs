@@ -1,1 +1,101 @@
+//! Helpers for the end-to-end tests: find the `vouch` binary, the shared Sigstore
+//! cases, run commands, and report what a user would see.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `vouch` binary built by this `cargo test` run (same profile as the tests).
+pub fn vouch_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/vouch
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("vouch{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` so the vouch binary is built",
+        bin.display()
+    );
+    bin
+}
+
+/// The folder with conformance-assets/ and real-bundles/ (`VOUCH_SHARED`, default `../shared`).
+/// These belong to other projects and are never copied into this repository.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("VOUCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    assert!(
+        dir.join("conformance-assets/cases.tsv").exists(),
+        "the Sigstore conformance cases are missing at {}: set VOUCH_SHARED to a folder holding \
+         conformance-assets/ and real-bundles/ (the cases come from \
+         https://github.com/sigstore/sigstore-conformance)",
+        dir.display()
+    );
+    dir
+}
+
+/// A finished command, with what the user saw.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Fails the test if the program panicked or printed a backtrace.
+    pub fn assert_no_panic(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "vouch panicked:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        self
+    }
+}
+
+pub fn run(args: &[&str]) -> Run {
+    run_in(None, args)
+}
+
+pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(vouch_bin());
+    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    run.assert_no_panic();
+    run
+}
+
+/// A fresh scratch directory under the target dir (kept for inspection on failure).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = vouch_bin()
+        .parent()
+        .expect("target dir")
+        .join("test-scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
