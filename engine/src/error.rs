@@ -156,7 +156,7 @@ impl Error {
             Error::Verification(f) => return format!("vouch::verify::{}", f.stage.as_str()),
             Error::IdentityMismatch { .. } => "verify::identity",
             Error::IssuerMismatch { .. } => "verify::issuer",
-            Error::Certificate(_) => "verify::certificate",
+            Error::Certificate(_) => "claims::certificate",
             Error::NeedArtifact(_) => "usage::artifact",
         };
         format!("vouch::{code}")

@@ -219,6 +219,17 @@ fn checkpoint_must_be_signed_by_the_log_the_entry_names() {
     run(&["verify-blob", &artifact, "--bundle", &path, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA])
         .assert_code(1)
         .assert_stderr_contains("vouch::verify::tlog");
+
+    // Without the SET, only the checkpoint could bind the log ID: naming the other
+    // trusted production log (log2025-1) must be caught by vouch's own check.
+    let mut v03 = read_json(&p("conformance-assets/bundle-verify/happy-path-v0.3/bundle.sigstore.json"));
+    let entry = v03["verificationMaterial"]["tlogEntries"][0].as_object_mut().unwrap();
+    entry.remove("inclusionPromise");
+    entry.insert("logId".into(), json!({"keyId": "zxGZFVvd0FEmjR8WrFwMdcAJ9vtaY/QXf44Y1wUeP6A="}));
+    let path = write(&dir, "other-log.json", serde_json::to_vec(&v03).unwrap());
+    run(&["verify-blob", &artifact, "--bundle", &path, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA])
+        .assert_code(1)
+        .assert_stderr_contains("the checkpoint is not signed by log cf119915");
 }
 
 #[test]

@@ -56,19 +56,32 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Evidence> {
             bytes.len()
         )));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::BundleJson(e.to_string()))?;
-    let Some(object) = value.as_object() else {
-        return Err(Error::BundleFormat("the JSON document is not an object".into()));
+    // A cheap first pass decides the format without building a JSON tree.
+    let probe: Probe = match serde_json::from_slice(bytes) {
+        Ok(probe) => probe,
+        Err(e) if e.is_data() => {
+            return Err(Error::BundleFormat("the JSON document is not an object".into()))
+        }
+        Err(e) => return Err(Error::BundleJson(e.to_string())),
     };
-    if object.contains_key("messageSignature") && object.contains_key("dsseEnvelope") {
+    if probe.message_signature.is_some() && probe.dsse_envelope.is_some() {
         return Err(Error::BundleInconsistent(
             "the bundle holds both a messageSignature and a dsseEnvelope".into(),
         ));
     }
-    if object.contains_key("mediaType") {
-        parse_sigstore_bundle(value)
-    } else if object.contains_key("base64Signature") || object.contains_key("rekorBundle") {
+    if let Some(media_type) = probe.media_type {
+        let media_type = media_type
+            .as_str()
+            .ok_or_else(|| Error::BundleFormat("mediaType is not a string".into()))?
+            .to_string();
+        if media_type.parse::<MediaType>().is_err() {
+            return Err(Error::BundleMediaType(media_type));
+        }
+        let bundle: Bundle =
+            serde_json::from_slice(bytes).map_err(|e| Error::BundleFormat(e.to_string()))?;
+        from_bundle(bundle, BundleFormat::Sigstore, media_type)
+    } else if probe.base64_signature.is_some() || probe.rekor_bundle.is_some() {
+        let value = serde_json::from_slice(bytes).map_err(|e| Error::BundleJson(e.to_string()))?;
         cosign::parse_legacy(value)
     } else {
         Err(Error::BundleFormat(
@@ -77,18 +90,19 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Evidence> {
     }
 }
 
-fn parse_sigstore_bundle(value: serde_json::Value) -> Result<Evidence> {
-    let media_type = value
-        .get("mediaType")
-        .and_then(|m| m.as_str())
-        .ok_or_else(|| Error::BundleFormat("mediaType is not a string".into()))?
-        .to_string();
-    if media_type.parse::<MediaType>().is_err() {
-        return Err(Error::BundleMediaType(media_type));
-    }
-    let bundle: Bundle =
-        serde_json::from_value(value).map_err(|e| Error::BundleFormat(e.to_string()))?;
-    from_bundle(bundle, BundleFormat::Sigstore, media_type)
+/// The top-level keys that tell the formats apart.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(rename = "mediaType")]
+    media_type: Option<serde_json::Value>,
+    #[serde(rename = "messageSignature")]
+    message_signature: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "dsseEnvelope")]
+    dsse_envelope: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "base64Signature")]
+    base64_signature: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "rekorBundle")]
+    rekor_bundle: Option<serde::de::IgnoredAny>,
 }
 
 /// Structural checks that the library leaves to us, then the statement of a DSSE bundle.

@@ -59,6 +59,9 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
             format!("log {} is not in the trusted root", log_id.to_hex()),
         ));
     };
+    if checkpoint_bound_by_library(&checkpoint, &log_id, rekor_keys) {
+        return Ok(());
+    }
     let hint = &log_id.as_bytes()[..4];
     let signed_by_log = checkpoint
         .signatures()
@@ -75,6 +78,31 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
         ));
     }
     Ok(())
+}
+
+/// The common case without a second signature verification. sigstore-verify (pinned
+/// exactly) accepts a checkpoint only if one of its signatures verifies under a trusted
+/// log key whose ID starts with the signature's 4-byte hint. When the only signature
+/// whose hint names any trusted log names this entry's log, and no other trusted log
+/// shares that hint, the library's acceptance can only come from this log's key.
+/// Otherwise we verify the signature ourselves.
+fn checkpoint_bound_by_library(checkpoint: &Checkpoint, log_id: &Sha256Hash, rekor_keys: &Keyring) -> bool {
+    let hint = &log_id.as_bytes()[..4];
+    let now = jiff::Timestamp::now();
+    let names_trusted_log = |h: &[u8]| {
+        let Ok(h) = <[u8; 4]>::try_from(h) else { return false };
+        rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).next().is_some()
+    };
+    let candidates: Vec<_> = checkpoint
+        .signatures()
+        .iter()
+        .filter(|sig| names_trusted_log(sig.key_id.as_bytes()))
+        .collect();
+    let hint_unique = {
+        let Ok(h) = <[u8; 4]>::try_from(hint) else { return false };
+        rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).count() == 1
+    };
+    hint_unique && candidates.len() == 1 && candidates[0].key_id.as_bytes() == hint
 }
 
 fn check_body_kind(entry: &TransparencyLogEntry) -> Result<()> {
