@@ -99,3 +99,33 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
+
+/// sigstore-python's CLI (`VOUCH_SIGSTORE_PYTHON`, default `.venv/bin/sigstore`), the
+/// independent verifier our testkit's output is checked with.
+pub fn sigstore_python() -> PathBuf {
+    let path = std::env::var_os("VOUCH_SIGSTORE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/sigstore"));
+    assert!(
+        path.exists(),
+        "sigstore-python is missing at {}: run scripts/test (it creates .venv), or \
+         `python3 -m venv .venv && .venv/bin/pip install sigstore==4.5.1`, or set VOUCH_SIGSTORE_PYTHON",
+        path.display()
+    );
+    path
+}
+
+/// Run sigstore-python offline against a trust config; returns (success, output).
+pub fn sigstore_python_verify(trust_config: &Path, bundle: &Path, artifact: &Path, identity: &str, issuer: &str) -> (bool, String) {
+    let out = Command::new(sigstore_python())
+        .arg("--trust-config")
+        .arg(trust_config)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(bundle)
+        .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer])
+        .arg(artifact)
+        .output()
+        .expect("run sigstore-python");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}

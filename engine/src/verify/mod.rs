@@ -223,6 +223,31 @@ fn map_library_error(e: sigstore_verify::Error) -> Error {
         E::InvalidTrustRoot(_) | E::TrustRoot(_) => Stage::TrustedRoot,
         _ => Stage::Bundle,
     };
-    Error::verify(stage, e.to_string())
+    let message = match stage {
+        Stage::Certificate => humanize_chain_error(&e.to_string()),
+        _ => e.to_string(),
+    };
+    Error::verify(stage, message)
+}
+
+/// webpki's chain errors are Rust debug output; say what they mean, with times in RFC 3339.
+fn humanize_chain_error(message: &str) -> String {
+    let times: Vec<String> = message
+        .split("UnixTime(")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next()?.parse::<i64>().ok())
+        .filter_map(|secs| jiff::Timestamp::from_second(secs).ok())
+        .map(crate::claims::rfc3339)
+        .collect();
+    let text = if message.contains("CertExpired") && times.len() == 2 {
+        format!("the certificate had expired when it was used: signed at {}, valid until {}", times[0], times[1])
+    } else if message.contains("CertNotValidYet") && times.len() == 2 {
+        format!("the certificate was not yet valid when it was used: signed at {}, valid from {}", times[0], times[1])
+    } else if message.contains("UnknownIssuer") {
+        "the certificate was not issued by a certificate authority of the trusted root".to_string()
+    } else {
+        return message.to_string();
+    };
+    format!("{text} ({message})")
 }
 
