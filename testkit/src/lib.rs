@@ -357,24 +357,32 @@ impl VirtualSigstore {
 
     /// The trusted root wrapped as a sigstore-python / cosign `ClientTrustConfig`.
     pub fn client_trust_config(&self) -> Result<Value> {
-        Ok(json!({
-            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-            "trustedRoot": self.trusted_root()?,
-            "signingConfig": {
-                "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-                "caUrls": [{"url": "https://fulcio.vouch-testkit.invalid", "majorApiVersion": 1, "operator": "vouch-testkit", "validFor": {"start": self.root_start()}}],
-                "oidcUrls": [],
-                "rekorTlogUrls": [{"url": "https://rekor.vouch-testkit.invalid", "majorApiVersion": 1, "operator": "vouch-testkit", "validFor": {"start": self.root_start()}}],
-                "rekorTlogConfig": {"selector": "ANY"},
-                "tsaUrls": [],
-                "tsaConfig": {"selector": "ANY"}
-            }
-        }))
+        Ok(client_trust_config(self.trusted_root()?))
     }
 
     fn root_start(&self) -> String {
         (self.created - jiff::SignedDuration::from_hours(24 * 365)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
+}
+
+/// Wrap a trusted root as a `ClientTrustConfig` (what `sigstore --trust-config` reads),
+/// with placeholder service URLs: verification never contacts them.
+pub fn client_trust_config(trusted_root: Value) -> Value {
+    let start = trusted_root["certificateAuthorities"][0]["validFor"]["start"].clone();
+    let service = |url: &str| json!({"url": url, "majorApiVersion": 1, "operator": "vouch-testkit", "validFor": {"start": start}});
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": trusted_root,
+        "signingConfig": {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [service("https://fulcio.vouch-testkit.invalid")],
+            "oidcUrls": [],
+            "rekorTlogUrls": [service("https://rekor.vouch-testkit.invalid")],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaUrls": [],
+            "tsaConfig": {"selector": "ANY"}
+        }
+    })
 }
 
 fn assemble(log: &log::TransparencyLog, r: &SignRequest, s: Signed, index: u64, proof: log::Proof) -> Result<Minted> {

@@ -3,7 +3,8 @@
 //!     cargo run --release -p testkit --bin mint -- --out DIR --count N \
 //!         [--format v0.3|v0.1|cosign-bundle] [--dsse] [--gitlab-project P] [--ref R] [--instance URL]
 //!
-//! Writes DIR/artifact-NNNNN.txt with its bundle, DIR/trusted_root.json, and
+//! Writes DIR/artifact-NNNNN.txt with its bundle, DIR/trusted_root.json (and the same
+//! root as a sigstore-python ClientTrustConfig, DIR/trust_config.json), and
 //! DIR/subjects.tsv (artifact, bundle, certificate identity, issuer; paths relative to DIR).
 
 use std::io::Write as _;
@@ -91,6 +92,8 @@ fn run(args: Args) -> Result<(), String> {
     write("subjects.tsv", &tsv)?;
     let root = serde_json::to_string_pretty(&sigstore.trusted_root()?).map_err(|e| e.to_string())?;
     write("trusted_root.json", root.as_bytes())?;
+    let config = serde_json::to_string_pretty(&sigstore.client_trust_config()?).map_err(|e| e.to_string())?;
+    write("trust_config.json", config.as_bytes())?;
     eprintln!("minted {} artifacts in {:.2?} into {}", args.count, started.elapsed(), args.out.display());
     Ok(())
 }
