@@ -12,7 +12,7 @@ pub fn vouch_bin() -> PathBuf {
     let bin = dir.join(format!("vouch{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so the vouch binary is built",
+        "{} is missing: run scripts/test, or `cargo build --release --workspace --bins` before `cargo test --release`",
         bin.display()
     );
     bin
