@@ -458,3 +458,19 @@ fn github_claims(c: &Claims) -> Option<GitHubClaims> {
         run_url: n.run_invocation_uri.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_splitting_prefers_refs() {
+        assert_eq!(split_at_ref(".gitlab-ci.yml@refs/heads/main"), Some((".gitlab-ci.yml", "refs/heads/main")));
+        assert_eq!(split_at_ref("ci/a@b.yml@refs/tags/v1@x"), Some(("ci/a@b.yml", "refs/tags/v1@x")));
+        assert_eq!(split_at_ref("path@sha"), Some(("path", "sha")));
+        assert_eq!(split_at_ref("no-ref"), None);
+        assert_eq!(ref_type_and_name("refs/heads/feature/x"), ("branch".into(), "feature/x".into()));
+        assert_eq!(ref_type_and_name("refs/tags/v1.2.3"), ("tag".into(), "v1.2.3".into()));
+        assert_eq!(ref_type_and_name("refs/merge-requests/7/head"), ("other".into(), "refs/merge-requests/7/head".into()));
+    }
+}

@@ -104,3 +104,31 @@ impl IdentityRequirement {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regexps_are_anchored_to_the_whole_value() {
+        let m = Matcher::regex("acme/app", "--certificate-identity-regexp").unwrap();
+        assert!(m.matches("acme/app"));
+        assert!(!m.matches("https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main"));
+        assert!(!m.matches("evil/acme/app"));
+        // Alternation stays inside the anchors.
+        let m = Matcher::regex("a|b", "x").unwrap();
+        assert!(m.matches("a") && m.matches("b") && !m.matches("ab") && !m.matches("xa"));
+    }
+
+    #[test]
+    fn both_identity_and_issuer_are_required() {
+        assert!(IdentityRequirement::from_flags(Some("a"), None, None, None).is_err());
+        assert!(IdentityRequirement::from_flags(None, None, Some("i"), None).is_err());
+        assert!(IdentityRequirement::from_flags(Some(" "), None, Some("i"), None).is_err());
+        assert!(IdentityRequirement::from_flags(Some("a"), Some("b"), Some("i"), None).is_err());
+        let r = IdentityRequirement::from_flags(Some("a"), None, None, Some("https://.*")).unwrap();
+        assert!(r.check(Some("a"), Some("https://x")).is_ok());
+        assert!(r.check(Some("a"), None).is_err());
+        assert!(r.check(None, Some("https://x")).is_err());
+    }
+}

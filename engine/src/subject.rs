@@ -89,3 +89,18 @@ fn hash_file(path: &Path) -> Result<Sha256Hash> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_and_paths() {
+        let hex = "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
+        assert!(matches!(ArtifactInput::parse(&format!("sha256:{hex}")), Ok(ArtifactInput::Digest(_))));
+        assert!(matches!(ArtifactInput::parse(&format!("SHA256:{}", hex.to_uppercase())), Ok(ArtifactInput::Digest(_))));
+        assert!(ArtifactInput::parse("sha256:abc").is_err());
+        assert!(ArtifactInput::parse(&format!("sha256:{}", "g".repeat(64))).is_err());
+        assert_eq!(ArtifactInput::parse("dist/app.tgz").unwrap(), ArtifactInput::File("dist/app.tgz".into()));
+    }
+}

@@ -290,3 +290,16 @@ fn key_and_certificate_modes_do_not_mix() {
         .assert_code(1)
         .assert_stderr_contains("verify it with --key");
 }
+
+#[test]
+fn staging_flag_uses_the_embedded_staging_root() {
+    let args = |extra: &[&str]| {
+        let mut a = vec!["verify-blob".to_string(), p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl"), "--bundle".into(), p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl.sigstore"), "--certificate-identity".into(), "william@yossarian.net".into(), "--certificate-oidc-issuer".into(), "https://github.com/login/oauth".into()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run_args = |a: Vec<String>| run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    run_args(args(&["--staging"])).assert_code(0);
+    run_args(args(&[])).assert_code(1);
+    run_args(args(&["--staging", "--trusted-root", "x.json"])).assert_code(2);
+}

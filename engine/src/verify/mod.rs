@@ -251,3 +251,13 @@ fn humanize_chain_error(message: &str) -> String {
     format!("{text} ({message})")
 }
 
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chain_errors_read_as_sentences() {
+        let m = super::humanize_chain_error("certificate chain validation failed: CertExpired { time: UnixTime(1700000600), not_after: UnixTime(1700000000) }");
+        assert!(m.starts_with("the certificate had expired when it was used: signed at 2023-11-14T22:23:20Z, valid until 2023-11-14T22:13:20Z"), "{m}");
+        assert_eq!(super::humanize_chain_error("something else"), "something else");
+    }
+}
