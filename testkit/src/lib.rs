@@ -10,6 +10,7 @@
 
 pub mod ct;
 pub mod identity;
+pub mod image;
 pub mod key;
 pub mod log;
 pub mod x509;
@@ -154,13 +155,20 @@ impl SignRequest {
     }
 }
 
-/// A minted bundle.
+/// A minted bundle, and its parts for the formats that carry them separately (cosign
+/// image signatures and attestations).
 #[derive(Debug, Clone)]
 pub struct Minted {
     pub bundle: Value,
     pub identity: String,
     pub issuer: String,
     pub certificate_der: Vec<u8>,
+    /// The signature (message) or DSSE signature, base64.
+    pub signature_b64: String,
+    /// cosign's `{"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}`.
+    pub rekor_bundle: Value,
+    /// The DSSE envelope, for DSSE content.
+    pub envelope: Option<Value>,
 }
 
 impl Minted {
@@ -360,9 +368,19 @@ impl VirtualSigstore {
         Ok(client_trust_config(self.trusted_root()?))
     }
 
+    /// The CA chain (intermediate, then root) as PEM, as cosign's chain annotation holds it.
+    pub fn chain_pem(&self) -> String {
+        format!("{}{}", self.intermediate.pem(), self.root.pem())
+    }
+
     fn root_start(&self) -> String {
         (self.created - jiff::SignedDuration::from_hours(24 * 365)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
+}
+
+/// Lower-case hex SHA-256, for tests that need a digest.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sigstore_verify::crypto::sha256(bytes).to_hex()
 }
 
 /// Wrap a trusted root as a `ClientTrustConfig` (what `sigstore --trust-config` reads),
@@ -412,6 +430,11 @@ fn assemble(log: &log::TransparencyLog, r: &SignRequest, s: Signed, index: u64, 
         "canonicalizedBody": body_b64,
     });
     let cert = STANDARD.encode(&s.leaf_der);
+    let rekor_bundle = json!({
+        "SignedEntryTimestamp": STANDARD.encode(&set),
+        "Payload": {"body": body_b64, "integratedTime": s.integrated_time, "logIndex": index, "logID": hex::encode(log.log_id)}
+    });
+    let envelope = (s.content_key == "dsseEnvelope").then(|| s.content.clone());
     let bundle = match r.format {
         Format::V03 => json!({
             "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
@@ -430,12 +453,17 @@ fn assemble(log: &log::TransparencyLog, r: &SignRequest, s: Signed, index: u64, 
             json!({
                 "base64Signature": s.signature_b64,
                 "cert": STANDARD.encode(x509::pem(&s.leaf_der)),
-                "rekorBundle": {
-                    "SignedEntryTimestamp": STANDARD.encode(&set),
-                    "Payload": {"body": body_b64, "integratedTime": s.integrated_time, "logIndex": index, "logID": hex::encode(log.log_id)}
-                }
+                "rekorBundle": rekor_bundle,
             })
         }
     };
-    Ok(Minted { bundle, identity: r.identity.identity().to_string(), issuer: r.identity.issuer.clone(), certificate_der: s.leaf_der })
+    Ok(Minted {
+        bundle,
+        identity: r.identity.identity().to_string(),
+        issuer: r.identity.issuer.clone(),
+        certificate_der: s.leaf_der,
+        signature_b64: s.signature_b64,
+        rekor_bundle,
+        envelope,
+    })
 }

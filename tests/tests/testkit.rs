@@ -224,3 +224,59 @@ fn san_kinds_and_malformed_extensions() {
     let c = inst.claims(&w);
     assert_eq!(c["issuer"], "https://gitlab.com");
 }
+
+#[test]
+fn image_signature_and_attestation_layers_are_valid_evidence() {
+    use base64::Engine as _;
+    use testkit::image;
+    let mut inst = Instance::new("testkit-image");
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
+    let digest = format!("sha256:{}", testkit::sha256_hex(manifest));
+
+    // .sig: the simple-signing payload names the manifest digest, and the annotations
+    // carry a verifiable cosign bundle.
+    let layer = inst.sigstore.sign_image("registry.example/acme/app", manifest, gitlab(), None).unwrap();
+    assert_eq!(layer.media_type, image::SIMPLE_SIGNING_MEDIA_TYPE);
+    let payload: serde_json::Value = serde_json::from_slice(&layer.blob).unwrap();
+    assert_eq!(payload["critical"]["image"]["docker-manifest-digest"], digest.as_str());
+    assert!(layer.annotations[image::CHAIN_ANNOTATION].matches("BEGIN CERTIFICATE").count() == 2);
+    let payload_path = inst.dir.join("payload.json");
+    std::fs::write(&payload_path, &layer.blob).unwrap();
+    let bundle_path = inst.dir.join("sig.cosign.bundle");
+    std::fs::write(&bundle_path, serde_json::to_vec(&image::signature_layer_as_cosign_bundle(&layer).unwrap()).unwrap()).unwrap();
+    run(&["verify-blob", &payload_path.display().to_string(), "--bundle", &bundle_path.display().to_string(), "--trusted-root", &inst.root, "--certificate-identity", &layer.identity, "--certificate-oidc-issuer", &layer.issuer])
+        .assert_code(0);
+
+    // .att: a DSSE envelope whose statement names the manifest digest; with its log entry
+    // as a v0.1 bundle it verifies against the digest.
+    let layer = inst.sigstore.attest_image(manifest, gitlab(), dsse(), None).unwrap();
+    assert_eq!(layer.media_type, image::DSSE_MEDIA_TYPE);
+    let envelope: serde_json::Value = serde_json::from_slice(&layer.blob).unwrap();
+    let rekor: serde_json::Value = serde_json::from_str(&layer.annotations[image::BUNDLE_ANNOTATION]).unwrap();
+    let cert_pem = &layer.annotations[image::CERTIFICATE_ANNOTATION];
+    let cert_b64: String = cert_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let log_id = hex_to_bytes(rekor["Payload"]["logID"].as_str().unwrap());
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": {
+            "x509CertificateChain": {"certificates": [{"rawBytes": cert_b64}]},
+            "tlogEntries": [{
+                "logIndex": rekor["Payload"]["logIndex"].to_string(),
+                "logId": {"keyId": base64::engine::general_purpose::STANDARD.encode(log_id)},
+                "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                "integratedTime": rekor["Payload"]["integratedTime"].to_string(),
+                "inclusionPromise": {"signedEntryTimestamp": rekor["SignedEntryTimestamp"]},
+                "canonicalizedBody": rekor["Payload"]["body"]
+            }]
+        },
+        "dsseEnvelope": envelope
+    });
+    let bundle_path = inst.dir.join("att.sigstore.json");
+    std::fs::write(&bundle_path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    run(&["verify-blob", &digest, "--bundle", &bundle_path.display().to_string(), "--trusted-root", &inst.root, "--certificate-identity", &layer.identity, "--certificate-oidc-issuer", &layer.issuer])
+        .assert_code(0);
+}
+
+fn hex_to_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
