@@ -1,6 +1,6 @@
 //! The `vouch` binary: parses arguments, calls the engine, renders results.
-//! Exit codes: 0 verified/passed, 1 rejected, 2 usage or configuration error,
-//! 3 infrastructure error.
+//! Exit codes: 0 passed, 1 rejected or denied, 2 usage or configuration error (nothing
+//! was judged), 3 infrastructure error.
 
 mod render;
 
@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vouch_engine::evidence;
 use vouch_engine::identity::IdentityRequirement;
+use vouch_engine::judge::{Judge, Verdict};
+use vouch_engine::policy::{self, Context, Policy};
 use vouch_engine::subject::{Artifact, ArtifactInput};
 use vouch_engine::trust::{Trust, TrustSource};
 use vouch_engine::verify::{self, Signer};
@@ -24,10 +26,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle.
+    /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle, and judge it with policies.
     VerifyBlob(VerifyBlobArgs),
     /// Print the claims document a policy would see for a bundle's signer.
     Claims(ClaimsArgs),
+    /// Show the policy input for a bundle and every deny/warn with the rule that produced it.
+    Explain(ExplainArgs),
+    /// Run the test_* rules of policies, like `opa test`.
+    Test(TestArgs),
 }
 
 #[derive(Args)]
@@ -41,12 +47,12 @@ struct TrustArgs {
 }
 
 impl TrustArgs {
-    fn source(&self) -> TrustSource {
-        match (&self.trusted_root, self.staging) {
+    fn load(&self) -> Result<Trust, Error> {
+        Trust::load(&match (&self.trusted_root, self.staging) {
             (Some(path), _) => TrustSource::File(path.clone()),
             (None, true) => TrustSource::Staging,
             (None, false) => TrustSource::Production,
-        }
+        })
     }
 }
 
@@ -70,7 +76,8 @@ struct IdentityArgs {
 }
 
 impl IdentityArgs {
-    fn signer(&self) -> Result<Signer, Error> {
+    /// Identity flags, a key, or — when a policy decides who may sign — neither.
+    fn signer(&self, policy_given: bool) -> Result<Signer, Error> {
         let any_identity_flag = self.certificate_identity.is_some()
             || self.certificate_identity_regexp.is_some()
             || self.certificate_oidc_issuer.is_some()
@@ -80,6 +87,7 @@ impl IdentityArgs {
                 "--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into(),
             )),
             Some(path) => Signer::public_key_from_pem_file(path),
+            None if !any_identity_flag && policy_given => Ok(Signer::AnyIdentity),
             None => Ok(Signer::Keyless(IdentityRequirement::from_flags(
                 self.certificate_identity.as_deref(),
                 self.certificate_identity_regexp.as_deref(),
@@ -90,7 +98,25 @@ impl IdentityArgs {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Args)]
+struct PolicyArgs {
+    /// A directory (or file) of Rego policies and JSON/YAML data; repeatable.
+    #[arg(long, value_name = "DIR")]
+    policy: Vec<PathBuf>,
+    /// The time policies see as time.now_ns() (RFC 3339), for reproducible re-runs; default now.
+    #[arg(long, value_name = "RFC3339")]
+    effective_time: Option<String>,
+}
+
+impl PolicyArgs {
+    fn load(&self) -> Result<(Option<Policy>, Context), Error> {
+        let effective_time = policy::effective_time(self.effective_time.as_deref())?;
+        let policy = if self.policy.is_empty() { None } else { Some(Policy::load(&self.policy, effective_time)?) };
+        Ok((policy, Context { effective_time, shard: "1/1".into() }))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
     Text,
     Json,
@@ -108,7 +134,12 @@ struct VerifyBlobArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     trust: TrustArgs,
-    /// `json` prints the verification result with the signer's claims on stdout.
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Fail when a policy warns.
+    #[arg(long)]
+    fail_on_warn: bool,
+    /// `json` prints the result with the signer's claims and the policy decision on stdout.
     #[arg(long, value_enum, default_value = "text")]
     output: OutputFormat,
 }
@@ -125,12 +156,47 @@ struct ClaimsArgs {
     trust: TrustArgs,
 }
 
+#[derive(Args)]
+struct ExplainArgs {
+    /// The artifact; without it the bundle's own digest is used.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    input: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    /// Policy directories (policies, *_test.rego files and data).
+    #[arg(value_name = "DIR", required = true)]
+    dirs: Vec<PathBuf>,
+    /// Print coverage per file, and the lines not covered.
+    #[arg(long)]
+    coverage: bool,
+    /// Fail unless at least this percentage of policy lines is covered.
+    #[arg(long, value_name = "PERCENT")]
+    threshold: Option<f64>,
+    /// The time tests see as time.now_ns() (RFC 3339); default now.
+    #[arg(long, value_name = "RFC3339")]
+    effective_time: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    output: OutputFormat,
+}
+
 fn main() -> ExitCode {
     render::install_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::VerifyBlob(args) => verify_blob(args),
         Command::Claims(args) => claims(args),
+        Command::Explain(args) => explain(args),
+        Command::Test(args) => test(args),
     };
     match result {
         Ok(code) => code,
@@ -141,40 +207,76 @@ fn main() -> ExitCode {
     }
 }
 
-fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
-    // Usage errors first: nothing is read before the invocation makes sense.
-    let signer = args.identity.signer()?;
-    let input = ArtifactInput::parse(&args.input)?;
-    let trust = Trust::load(&args.trust.source())?;
-    let evidence = match evidence::load_bundle(&args.bundle) {
-        Ok(evidence) => evidence,
-        Err(error) => return Ok(render::rejected(args.output, &args.input, &error)),
-    };
-    let artifact = Artifact::open(input)?;
-    match verify::verify(&trust, &artifact, &evidence, &signer) {
-        Ok(signature) => {
-            render::verified(args.output, &artifact, &signature);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => Ok(render::rejected(args.output, &args.input, &error)),
-    }
-}
-
-fn claims(args: ClaimsArgs) -> Result<ExitCode, Error> {
-    let trust = Trust::load(&args.trust.source())?;
-    let evidence = evidence::load_bundle(&args.bundle)?;
-    let input = match &args.input {
+/// The artifact named on the command line, or the digest the bundle names itself.
+fn artifact_for(input: Option<&str>, bundle: &Result<evidence::Evidence, Error>) -> Result<Artifact, Error> {
+    let input = match input {
         Some(input) => ArtifactInput::parse(input)?,
         None => {
-            let digest = evidence.claimed_sha256().ok_or_else(|| {
+            let digest = bundle.as_ref().ok().and_then(|e| e.claimed_sha256()).ok_or_else(|| {
                 Error::NeedArtifact("the bundle names no sha256 digest of its artifact (an attestation with sha512 subjects?)".into())
             })?;
             eprintln!("note: no artifact given: verifying the bundle against the sha256 it names ({})", digest.to_hex());
             ArtifactInput::Digest(digest)
         }
     };
+    Artifact::open(input)
+}
+
+fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
+    // Everything that can be wrong with the invocation is found before any subject is
+    // judged: flags, trusted root, policy.
+    let signer = args.identity.signer(!args.policy.policy.is_empty())?;
+    let input = ArtifactInput::parse(&args.input)?;
+    let trust = args.trust.load()?;
+    let (policy, context) = args.policy.load()?;
+    // A bundle that cannot be read is a usage error; one that reads but is not valid
+    // evidence is a rejection.
+    let bundle = match evidence::load_bundle(&args.bundle) {
+        Err(e @ Error::Io { .. }) => return Err(e),
+        other => other,
+    };
     let artifact = Artifact::open(input)?;
-    let signature = verify::verify(&trust, &artifact, &evidence, &Signer::AnyIdentity)?;
+    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.fail_on_warn, explain: false };
+    let judgement = judge.judge(&artifact, kind_of(&artifact), vec![bundle]);
+    render::judgement(args.output == OutputFormat::Json, &judgement);
+    Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn kind_of(artifact: &Artifact) -> &'static str {
+    if artifact.path().is_some() { "blob" } else { "digest" }
+}
+
+fn claims(args: ClaimsArgs) -> Result<ExitCode, Error> {
+    let trust = args.trust.load()?;
+    let bundle = evidence::load_bundle(&args.bundle);
+    let artifact = artifact_for(args.input.as_deref(), &bundle)?;
+    let signature = verify::verify(&trust, &artifact, &bundle?, &Signer::AnyIdentity)?;
     render::claims(&signature);
     Ok(ExitCode::SUCCESS)
+}
+
+fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
+    if args.policy.policy.is_empty() {
+        return Err(Error::IdentityFlag("explain needs --policy DIR".into()));
+    }
+    let signer = args.identity.signer(true)?;
+    let trust = args.trust.load()?;
+    let (policy, context) = args.policy.load()?;
+    let bundle = evidence::load_bundle(&args.bundle);
+    let artifact = artifact_for(args.input.as_deref(), &bundle)?;
+    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: false, explain: true };
+    let judgement = judge.judge(&artifact, kind_of(&artifact), vec![bundle]);
+    render::explain(&judgement);
+    Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn test(args: TestArgs) -> Result<ExitCode, Error> {
+    let effective_time = policy::effective_time(args.effective_time.as_deref())?;
+    let report = policy::run_tests(&args.dirs, effective_time)?;
+    render::test_report(args.output == OutputFormat::Json, args.coverage, &report);
+    let below = args.threshold.is_some_and(|t| report.coverage_percent < t);
+    if below {
+        eprintln!("coverage {:.1}% is below the threshold {:.1}%", report.coverage_percent, args.threshold.unwrap_or_default());
+    }
+    Ok(if report.failed() == 0 && !below && !report.tests.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -76,6 +76,15 @@ pub enum Error {
 
     #[error("{0}")]
     NeedArtifact(String),
+
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyError),
+
+    #[error("{0}")]
+    PolicyEval(#[from] crate::policy::EvalError),
+
+    #[error("invalid --effective-time {0:?}: expected RFC 3339, e.g. 2026-01-31T12:00:00Z")]
+    EffectiveTime(String),
 }
 
 /// A failed cryptographic or structural check, with the stage that failed.
@@ -158,6 +167,9 @@ impl Error {
             Error::IssuerMismatch { .. } => "verify::issuer",
             Error::Certificate(_) => "claims::certificate",
             Error::NeedArtifact(_) => "usage::artifact",
+            Error::Policy(e) => return e.code().to_string(),
+            Error::PolicyEval(_) => "policy::eval",
+            Error::EffectiveTime(_) => "usage::effective-time",
         };
         format!("vouch::{code}")
     }
@@ -186,6 +198,9 @@ impl Error {
             Error::IssuerMismatch { .. } => "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)".into(),
             Error::Certificate(_) => "the signing certificate is malformed; do not trust this bundle".into(),
             Error::NeedArtifact(_) => "pass the artifact file as the first argument".into(),
+            Error::Policy(e) => e.hint().into(),
+            Error::PolicyEval(_) => "a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw".into(),
+            Error::EffectiveTime(_) => "write the time as RFC 3339 in UTC, e.g. 2026-01-31T12:00:00Z".into(),
         }
     }
 
@@ -196,7 +211,9 @@ impl Error {
             | Error::PublicKey { .. }
             | Error::IdentityFlag(_)
             | Error::DigestInput { .. }
-            | Error::NeedArtifact(_) => ErrorKind::Usage,
+            | Error::NeedArtifact(_)
+            | Error::Policy(_)
+            | Error::EffectiveTime(_) => ErrorKind::Usage,
             Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
             _ => ErrorKind::Rejected,
         }

@@ -9,6 +9,8 @@ pub mod claims;
 pub mod error;
 pub mod evidence;
 pub mod identity;
+pub mod judge;
+pub mod policy;
 pub mod subject;
 pub mod trust;
 pub mod verify;

@@ -1,0 +1,105 @@
+//! One subject, judged: verify each piece of evidence, build the policy input from what
+//! verified (and what did not), evaluate the policy, decide. A subject passes when at
+//! least one signature verified, no policy denied it, and no rule errored.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::evidence::Evidence;
+use crate::policy::{build_input, Context, Decision, Policy, SubjectInfo, VerificationFailure};
+use crate::subject::Artifact;
+use crate::trust::Trust;
+use crate::verify::{self, Signer, VerifiedSignature};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// A reason a subject failed, with a stable code.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    pub subject: SubjectInfo,
+    pub verdict: Verdict,
+    pub signatures: Vec<VerifiedSignature>,
+    pub verification_errors: Vec<VerificationFailure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Decision>,
+    /// Why it failed (empty when it passed).
+    pub reasons: Vec<Reason>,
+    /// The policy input, when asked for (`explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+}
+
+/// What stays the same across subjects.
+pub struct Judge<'a> {
+    pub trust: &'a Trust,
+    pub signer: &'a Signer,
+    pub policy: Option<Policy>,
+    pub context: Context,
+    pub fail_on_warn: bool,
+    /// Keep the input document and the rule locations in the judgement.
+    pub explain: bool,
+}
+
+impl Judge<'_> {
+    /// Judge one artifact against its evidence (each item a bundle, or why it could
+    /// not be read).
+    pub fn judge(&mut self, artifact: &Artifact, kind: &'static str, evidence: Vec<Result<Evidence, Error>>) -> Judgement {
+        let subject = SubjectInfo { kind, name: artifact.name(), sha256: artifact.sha256().to_hex() };
+        let mut signatures = Vec::new();
+        let mut failures = Vec::new();
+        for item in evidence {
+            match item.and_then(|e| verify::verify(self.trust, artifact, &e, self.signer)) {
+                Ok(signature) => signatures.push(signature),
+                Err(e) => failures.push(VerificationFailure { code: e.code(), message: e.to_string() }),
+            }
+        }
+        // Failed evidence beside a verified signature does not fail the subject (it is
+        // still listed in verification_errors); policy findings always do.
+        let mut reasons: Vec<Reason> = Vec::new();
+        if signatures.is_empty() {
+            reasons.extend(failures.iter().map(|f| Reason { code: f.code.clone(), message: f.message.clone() }));
+            if failures.is_empty() {
+                reasons.push(Reason { code: "vouch::verify::none".into(), message: "no signature found".into() });
+            }
+        }
+
+        let mut decision = None;
+        let mut input = None;
+        if let Some(policy) = self.policy.as_mut() {
+            let doc = build_input(&subject, &signatures, &failures, &self.context);
+            let result = if self.explain { policy.explain(&doc) } else { policy.evaluate(&doc) };
+            match result {
+                Ok(d) => {
+                    reasons.extend(d.deny.iter().map(|f| Reason {
+                        code: f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)),
+                        message: f.msg.clone(),
+                    }));
+                    if self.fail_on_warn {
+                        reasons.extend(d.warn.iter().map(|f| Reason {
+                            code: f.code.clone().unwrap_or_else(|| format!("{}.warn", f.package)),
+                            message: format!("warning (--fail-on-warn): {}", f.msg),
+                        }));
+                    }
+                    decision = Some(d);
+                }
+                Err(e) => reasons.push(Reason { code: "vouch::policy::eval".into(), message: e.to_string() }),
+            }
+            if self.explain {
+                input = Some(doc);
+            }
+        }
+        let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };
+        Judgement { subject, verdict, signatures, verification_errors: failures, policy: decision, reasons, input }
+    }
+}

@@ -1,0 +1,353 @@
+//! Loading: files → regorus engine, compile-time checks, and errors that point at
+//! file:line:col.
+
+use std::path::{Path, PathBuf};
+
+use regorus::unstable::{Rule, RuleHead};
+use regorus::Value;
+
+use super::{Entrypoint, RuleKind, LIB_PATH, LIB_REGO};
+
+/// A loaded source file, kept for diagnostics.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyErrorKind {
+    /// A file cannot be read.
+    Io,
+    /// Rego that does not parse.
+    Parse,
+    /// Rego that parses but does not compile: unsafe variables, unknown functions,
+    /// rule conflicts.
+    Compile,
+    /// A data file that is not JSON/YAML.
+    Data,
+    /// A package layout vouch would silently ignore (deny/warn outside `vouch.*`), or no
+    /// policy at all.
+    Package,
+}
+
+/// A policy that cannot be used; nothing is judged (exit 2).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicyError {
+    pub kind: PolicyErrorKind,
+    pub message: String,
+    pub path: Option<PathBuf>,
+    /// 1-based line and column, where known.
+    pub line: Option<u32>,
+    pub col: Option<u32>,
+    /// The file's text, for rendering the location.
+    pub source_text: Option<String>,
+}
+
+impl PolicyError {
+    fn new(kind: PolicyErrorKind, message: impl Into<String>) -> Self {
+        PolicyError { kind, message: message.into(), path: None, line: None, col: None, source_text: None }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            PolicyErrorKind::Io => "vouch::policy::io",
+            PolicyErrorKind::Parse => "vouch::policy::parse",
+            PolicyErrorKind::Compile => "vouch::policy::compile",
+            PolicyErrorKind::Data => "vouch::policy::data",
+            PolicyErrorKind::Package => "vouch::policy::package",
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        match self.kind {
+            PolicyErrorKind::Io => "check the --policy path",
+            PolicyErrorKind::Parse => "policies are Rego v1: rules need `if`, sets use `contains` (see docs/policies.md)",
+            PolicyErrorKind::Compile => "fix the rule; `vouch test DIR` runs the policy's tests",
+            PolicyErrorKind::Data => "data files must be JSON (.json) or YAML (.yaml, .yml) documents whose top level is an object",
+            PolicyErrorKind::Package => "vouch evaluates `deny` and `warn` in packages under `vouch.` (e.g. `package vouch.release`)",
+        }
+    }
+
+    /// 0-based byte offset of line:col in the source text.
+    pub fn offset(&self) -> Option<usize> {
+        let (text, line, col) = (self.source_text.as_ref()?, self.line?, self.col?);
+        let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1) as usize).map(str::len).sum();
+        Some((line_start + col.saturating_sub(1) as usize).min(text.len()))
+    }
+}
+
+/// The message of a regorus error without its rendered location block.
+pub(crate) fn error_message(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    match text.rfind("error: ") {
+        Some(i) => text[i + "error: ".len()..].trim().to_string(),
+        None => text.trim().to_string(),
+    }
+}
+
+/// Turn a regorus error ("--> file:line:col ... error: msg") into a located PolicyError.
+fn located(kind: PolicyErrorKind, e: &anyhow::Error, sources: &[Source]) -> PolicyError {
+    let text = format!("{e:#}");
+    let mut err = PolicyError::new(kind, error_message(e));
+    if let Some(loc) = text.lines().find_map(|l| l.trim().strip_prefix("--> ")) {
+        let mut parts = loc.rsplitn(3, ':');
+        let col = parts.next().and_then(|c| c.parse().ok());
+        let line = parts.next().and_then(|l| l.parse().ok());
+        if let Some(path) = parts.next() {
+            err.path = Some(PathBuf::from(path));
+            err.line = line;
+            err.col = col;
+            err.source_text = sources.iter().find(|s| s.path == Path::new(path)).map(|s| s.text.clone());
+            if path == LIB_PATH {
+                err.source_text = Some(LIB_REGO.to_string());
+            }
+        }
+    }
+    err
+}
+
+pub(crate) struct Loaded {
+    pub engine: regorus::Engine,
+    pub entrypoints: Vec<Entrypoint>,
+    pub sources: Vec<Source>,
+    /// `test_*` rules: (package, rule name, file, line).
+    pub tests: Vec<(String, String, PathBuf, u32)>,
+}
+
+/// Bounds a policy directory walk (a policy is a handful of files).
+const MAX_POLICY_FILES: usize = 10_000;
+const MAX_POLICY_FILE_BYTES: u64 = 16 << 20;
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
+    let io = |e: std::io::Error| PolicyError { path: Some(dir.to_path_buf()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read policy {}: {e}", dir.display())) };
+    let meta = std::fs::metadata(dir).map_err(io)?;
+    if meta.is_file() {
+        files.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if name.ends_with(".rego") || name.ends_with(".json") || name.ends_with(".yaml") || name.ends_with(".yml") {
+            files.push(path);
+        }
+        if files.len() > MAX_POLICY_FILES {
+            return Err(PolicyError::new(PolicyErrorKind::Io, format!("more than {MAX_POLICY_FILES} policy files under {}", dir.display())));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Timestamp) -> Result<Loaded, PolicyError> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        collect(dir, &mut files)?;
+    }
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    let now_ns = effective_time.as_nanosecond();
+    let now = i64::try_from(now_ns).map_err(|_| PolicyError::new(PolicyErrorKind::Io, "effective time out of range"))?;
+    // time.now_ns() is the run's effective time, for reproducible re-runs.
+    engine
+        .add_extension("time.now_ns".into(), 0, Box::new(move |_: Vec<Value>| Ok(Value::from(now))))
+        .map_err(|e| PolicyError::new(PolicyErrorKind::Compile, e.to_string()))?;
+    engine.add_policy(LIB_PATH.into(), LIB_REGO.into()).map_err(|e| located(PolicyErrorKind::Parse, &e, &[]))?;
+
+    let mut sources = Vec::new();
+    let mut rego_count = 0;
+    for path in &files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let is_test = name.ends_with("_test.rego");
+        if is_test && !with_tests {
+            continue;
+        }
+        let io = |e: std::io::Error| PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read {}: {e}", path.display())) };
+        if std::fs::metadata(path).map_err(io)?.len() > MAX_POLICY_FILE_BYTES {
+            return Err(PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("{} is over the {MAX_POLICY_FILE_BYTES}-byte limit for a policy file", path.display())) });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        sources.push(Source { path: path.clone(), text: text.clone() });
+        if name.ends_with(".rego") {
+            rego_count += 1;
+            engine
+                .add_policy(path.display().to_string(), text)
+                .map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
+        } else {
+            let value = parse_data(path, &text)?;
+            engine.add_data(value).map_err(|e| PolicyError {
+                path: Some(path.clone()),
+                ..PolicyError::new(PolicyErrorKind::Data, format!("{}: {}", path.display(), error_message(&e)))
+            })?;
+        }
+    }
+    if rego_count == 0 {
+        return Err(PolicyError::new(
+            PolicyErrorKind::Package,
+            format!("no .rego files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+
+    let (entrypoints, tests) = find_rules(&mut engine, &sources)?;
+    compile_checks(&mut engine, &entrypoints, &tests, &sources)?;
+    Ok(Loaded { engine, entrypoints, sources, tests })
+}
+
+fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {
+    let name = path.display().to_string();
+    let located_data = |message: String, line: Option<u32>, col: Option<u32>| PolicyError {
+        kind: PolicyErrorKind::Data,
+        message,
+        path: Some(path.to_path_buf()),
+        line,
+        col,
+        source_text: Some(text.to_string()),
+    };
+    let json: serde_json::Value = if name.ends_with(".json") {
+        serde_json::from_str(text).map_err(|e| {
+            located_data(format!("{name} is not valid JSON: {e}"), u32::try_from(e.line()).ok(), u32::try_from(e.column()).ok())
+        })?
+    } else {
+        let value = Value::from_yaml_str(text).map_err(|e| {
+            let msg = format!("{e:#}");
+            // serde_yaml style "at line L column C".
+            let num_after = |key: &str| msg.split(key).nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok());
+            located_data(format!("{name} is not valid YAML: {msg}"), num_after("line "), num_after("column "))
+        })?;
+        if !matches!(value, Value::Object(_)) {
+            return Err(located_data(format!("{name}: the top level of a data file must be a mapping"), None, None));
+        }
+        return Ok(value);
+    };
+    if !json.is_object() {
+        return Err(located_data(format!("{name}: the top level of a data file must be an object"), None, None));
+    }
+    Ok(Value::from(json))
+}
+
+type Tests = Vec<(String, String, PathBuf, u32)>;
+
+/// Find `deny`/`warn` in `vouch.*` packages, reject them elsewhere, and list `test_*`.
+fn find_rules(engine: &mut regorus::Engine, sources: &[Source]) -> Result<(Vec<Entrypoint>, Tests), PolicyError> {
+    let mut entrypoints: Vec<Entrypoint> = Vec::new();
+    let mut tests = Vec::new();
+    for module in engine.get_modules().iter() {
+        let package = module.package.refr.span().text().to_string();
+        let path = module.package.span.source.get_path().clone();
+        for rule in &module.policy {
+            let Some((name, span)) = rule_name(rule) else { continue };
+            let kind = match name.as_str() {
+                "deny" => RuleKind::Deny,
+                "warn" => RuleKind::Warn,
+                n if n.starts_with("test_") => {
+                    tests.push((package.clone(), n.to_string(), PathBuf::from(&path), span.0));
+                    continue;
+                }
+                _ => continue,
+            };
+            if package != "vouch" && !package.starts_with("vouch.") {
+                return Err(PolicyError {
+                    kind: PolicyErrorKind::Package,
+                    message: format!("package {package} defines {name}, but vouch only evaluates packages under vouch.*: rename it to `package vouch.{package}`"),
+                    path: Some(PathBuf::from(&path)),
+                    line: Some(span.0),
+                    col: Some(span.1),
+                    source_text: sources.iter().find(|s| s.path == Path::new(&path)).map(|s| s.text.clone()),
+                });
+            }
+            if !entrypoints.iter().any(|e| e.package == package && e.kind == kind) {
+                entrypoints.push(Entrypoint { path: format!("data.{package}.{name}"), package: package.clone(), kind });
+            }
+        }
+    }
+    entrypoints.sort_by(|a, b| (&a.package, a.kind as u8).cmp(&(&b.package, b.kind as u8)));
+    tests.sort();
+    Ok((entrypoints, tests))
+}
+
+/// The name and (line, col) of a rule's head: `deny` in `deny contains msg if { … }`.
+fn rule_name(rule: &Rule) -> Option<(String, (u32, u32))> {
+    let refr = match rule {
+        Rule::Spec { head, .. } => match head {
+            RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } | RuleHead::Func { refr, .. } => refr,
+        },
+        Rule::Default { refr, .. } => refr,
+    };
+    let span = refr.span();
+    let name = span.text().split(['[', '.']).next().unwrap_or_default().trim().to_string();
+    Some((name, (span.line, span.col)))
+}
+
+/// What can go wrong without an input: the analyzer (unsafe variables), the RVM
+/// compiler (unknown functions, anywhere reachable), and a dry run (rule conflicts).
+fn compile_checks(engine: &mut regorus::Engine, entrypoints: &[Entrypoint], tests: &Tests, sources: &[Source]) -> Result<(), PolicyError> {
+    let mut paths: Vec<String> = entrypoints.iter().map(|e| e.path.clone()).collect();
+    paths.extend(tests.iter().map(|(package, name, _, _)| format!("data.{package}.{name}")));
+    for path in &paths {
+        let compiled = engine
+            .compile_with_entrypoint(&path.as_str().into())
+            .map_err(|e| located(PolicyErrorKind::Compile, &e, sources))?;
+        regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[path.as_str()])
+            .map_err(|e| located(PolicyErrorKind::Compile, &anyhow::anyhow!("{e}"), sources))?;
+    }
+    // Rule conflicts surface when the rules are evaluated; an empty input reaches the
+    // unconditional ones. Other evaluation errors depend on the input and are judged
+    // per subject.
+    engine.set_input(Value::from(serde_json::json!({})));
+    for entry in entrypoints {
+        if let Err(e) = engine.eval_rule(entry.path.clone()) {
+            let message = error_message(&e);
+            if message.contains("conflict") {
+                return Err(located(PolicyErrorKind::Compile, &e, sources));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For `explain`: (package, kind, messages, "file:line") of each deny/warn definition,
+/// by evaluating each definition on its own against the current input.
+pub(crate) fn rule_locations(engine: &mut regorus::Engine) -> Vec<(String, RuleKind, Vec<String>, String)> {
+    let modules = engine.get_modules().clone();
+    let mut out = Vec::new();
+    for module in modules.iter() {
+        let package = module.package.refr.span().text().to_string();
+        let file = module.package.span.source.get_path().clone();
+        for rule in &module.policy {
+            let Some((name, (line, _))) = rule_name(rule) else { continue };
+            let kind = match name.as_str() {
+                "deny" => RuleKind::Deny,
+                "warn" => RuleKind::Warn,
+                _ => continue,
+            };
+            let Ok(data) = engine.eval_rule_in_module(module, rule, false) else { continue };
+            let mut node = &data;
+            for part in package.split('.') {
+                node = &node[part];
+            }
+            let msgs = match &node[name.as_str()] {
+                Value::Set(set) => set
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(s.to_string()),
+                        Value::Object(_) => match &v["msg"] {
+                            Value::String(s) => Some(s.to_string()),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.push((package.clone(), kind, msgs, format!("{file}:{line}")));
+        }
+    }
+    out
+}

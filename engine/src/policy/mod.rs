@@ -1,0 +1,195 @@
+//! Rego policies over verified claims (regorus): load and compile once, evaluate per
+//! subject, explain, and run `test_*` rules with coverage.
+//!
+//! Policies are packages under `vouch.*` defining `deny contains r` and/or
+//! `warn contains r`, where `r` is a string or `{"msg", "code", "title", "solution"}`.
+//! Everything that can be checked without an input is checked at load: syntax, unsafe
+//! variables, unknown functions (regorus's RVM compiler resolves every call), rule
+//! conflicts, and `deny`/`warn` outside `vouch.*` — so a bad policy stops the run before
+//! any subject is judged.
+
+mod input;
+mod load;
+mod test;
+
+use std::sync::Arc;
+
+use regorus::Value;
+use serde::Serialize;
+
+pub use input::{build_input, Context, SubjectInfo, VerificationFailure};
+pub use load::{PolicyError, PolicyErrorKind, Source};
+pub use test::{run_tests, TestOutcome, TestReport, TestStatus};
+
+/// The bundled helper package, `data.vouch.lib`.
+pub const LIB_REGO: &str = include_str!("lib.rego");
+const LIB_PATH: &str = "<vouch>/lib.rego";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    Deny,
+    Warn,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Deny => "deny",
+            RuleKind::Warn => "warn",
+        }
+    }
+}
+
+/// One `deny` or `warn` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The package, without `data.` (e.g. `vouch.gitlab`).
+    pub package: String,
+    pub rule: RuleKind,
+    pub msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solution: Option<String>,
+    /// `file:line` of the rule that produced it (filled in by `explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub deny: Vec<Finding>,
+    pub warn: Vec<Finding>,
+}
+
+#[derive(Debug, Clone)]
+struct Entrypoint {
+    package: String,
+    kind: RuleKind,
+    path: String,
+}
+
+/// Loaded, compiled policies. Clone one per worker thread: evaluation needs `&mut`.
+#[derive(Clone)]
+pub struct Policy {
+    engine: regorus::Engine,
+    entrypoints: Arc<Vec<Entrypoint>>,
+    sources: Arc<Vec<Source>>,
+}
+
+/// An evaluation that errored (a runtime error in a rule): the subject fails.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("policy evaluation failed in {package}.{rule}: {message}")]
+pub struct EvalError {
+    pub package: String,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl Policy {
+    /// Load every `.rego` (except `*_test.rego`) and data file (`.json`, `.yaml`,
+    /// `.yml`, merged into `data`) under `dirs`, and compile.
+    pub fn load(dirs: &[std::path::PathBuf], effective_time: jiff::Timestamp) -> Result<Self, PolicyError> {
+        let loaded = load::load(dirs, false, effective_time)?;
+        Ok(Policy { engine: loaded.engine, entrypoints: Arc::new(loaded.entrypoints), sources: Arc::new(loaded.sources) })
+    }
+
+    /// The packages that define `deny` or `warn`.
+    pub fn packages(&self) -> Vec<String> {
+        let mut packages: Vec<String> = self.entrypoints.iter().map(|e| e.package.clone()).collect();
+        packages.dedup();
+        packages
+    }
+
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// Evaluate every `deny` and `warn` for one input document.
+    pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision, EvalError> {
+        self.engine.set_input(Value::from(input.clone()));
+        let mut decision = Decision::default();
+        for entry in self.entrypoints.iter() {
+            let value = self.engine.eval_rule(entry.path.clone()).map_err(|e| EvalError {
+                package: entry.package.clone(),
+                rule: entry.kind.as_str(),
+                message: load::error_message(&e),
+            })?;
+            let findings = findings(entry, &value)?;
+            match entry.kind {
+                RuleKind::Deny => decision.deny.extend(findings),
+                RuleKind::Warn => decision.warn.extend(findings),
+            }
+        }
+        Ok(decision)
+    }
+
+    /// Evaluate like [`Policy::evaluate`], and say which rule definition produced each
+    /// finding (`file:line`), by evaluating each `deny`/`warn` definition on its own.
+    pub fn explain(&mut self, input: &serde_json::Value) -> Result<Decision, EvalError> {
+        let mut decision = self.evaluate(input)?;
+        let locations = load::rule_locations(&mut self.engine);
+        for finding in decision.deny.iter_mut().chain(decision.warn.iter_mut()) {
+            finding.location = locations
+                .iter()
+                .find(|(package, kind, msgs, _)| package == &finding.package && *kind == finding.rule && msgs.contains(&finding.msg))
+                .map(|(_, _, _, location)| location.clone());
+        }
+        Ok(decision)
+    }
+}
+
+/// Read a `deny`/`warn` set: each element a string or an object with `msg`.
+fn findings(entry: &Entrypoint, value: &Value) -> Result<Vec<Finding>, EvalError> {
+    let fail = |message: String| EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message };
+    let set = match value {
+        Value::Undefined => return Ok(Vec::new()),
+        Value::Set(set) => set,
+        other => return Err(fail(format!("{} must be a set (`{} contains msg if {{ ... }}`), it is {}", entry.kind.as_str(), entry.kind.as_str(), type_name(other)))),
+    };
+    set.iter()
+        .map(|item| {
+            let text = |v: &Value| match v {
+                Value::String(s) => Some(s.to_string()),
+                Value::Undefined | Value::Null => None,
+                other => other.to_json_str().ok(),
+            };
+            let mut finding = Finding { package: entry.package.clone(), rule: entry.kind, msg: String::new(), code: None, title: None, solution: None, location: None };
+            match item {
+                Value::String(s) => finding.msg = s.to_string(),
+                Value::Object(_) => {
+                    finding.msg = text(&item["msg"]).ok_or_else(|| fail(format!("a {} object needs a \"msg\": {}", entry.kind.as_str(), item.to_json_str().unwrap_or_default())))?;
+                    finding.code = text(&item["code"]);
+                    finding.title = text(&item["title"]);
+                    finding.solution = text(&item["solution"]);
+                }
+                other => return Err(fail(format!("a {} message must be a string or an object with \"msg\", not {}", entry.kind.as_str(), type_name(other)))),
+            }
+            Ok(finding)
+        })
+        .collect()
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Set(_) => "a set",
+        Value::Object(_) => "an object",
+        Value::Undefined => "undefined",
+    }
+}
+
+/// Parse `--effective-time` (RFC 3339); `None` means now.
+pub fn effective_time(arg: Option<&str>) -> Result<jiff::Timestamp, crate::Error> {
+    match arg {
+        None => Ok(jiff::Timestamp::now()),
+        Some(text) => text.parse::<jiff::Timestamp>().map_err(|_| crate::Error::EffectiveTime(text.to_string())),
+    }
+}
