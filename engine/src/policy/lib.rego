@@ -20,3 +20,36 @@ days(n) := n * 86400000000000
 
 # semver_tag(ref_name): ref_name is a semantic version tag, with an optional leading v.
 semver_tag(name) if semver.is_valid(trim_prefix(name, "v"))
+
+# signer(signature): who signed, for messages.
+signer(s) := sprintf("%s (issuer %s)", [s.claims.identity.value, s.claims.issuer]) if s.claims.identity.value
+
+signer(s) := sprintf("key %s", [s.key_fingerprint_sha256]) if s.key_fingerprint_sha256
+
+# ref_allowed(refs, ref_type, ref_name): a ref rule of the form
+#   {branches: [globs], tags: [globs], semver_tags: bool}
+ref_allowed(refs, "branch", name) if any_glob_match(refs.branches, name)
+
+ref_allowed(refs, "tag", name) if {
+	any_glob_match(object.get(refs, "tags", ["*"]), name)
+	refs.tags
+	not refs.semver_tags
+}
+
+ref_allowed(refs, "tag", name) if {
+	refs.semver_tags
+	any_glob_match(object.get(refs, "tags", ["*"]), name)
+	semver_tag(name)
+}
+
+# refs_rule(refs): the rule in words.
+refs_rule(refs) := concat("; ", [part |
+	some part in [
+		sprintf("branches: %s", [concat(", ", object.get(refs, "branches", []))]),
+		sprintf("tags: %s%s", [concat(", ", object.get(refs, "tags", ["*"])), semver_note(refs)]),
+	]
+])
+
+semver_note(refs) := " (semantic versions)" if refs.semver_tags
+
+semver_note(refs) := "" if not refs.semver_tags

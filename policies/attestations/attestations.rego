@@ -1,0 +1,62 @@
+# Attestations: required predicate types, SLSA provenance that matches the signing
+# certificate, and GitLab provenance parameters.
+#
+#   config:
+#     attestations:
+#       required_predicate_types: [https://slsa.dev/provenance/v1]
+#       slsa_source_matches_certificate: true   # provenance names the certificate's commit
+#       gitlab_protected_ref: true              # GitLab SLSA v0.2: CI_COMMIT_REF_PROTECTED
+package vouch.attestations
+
+cfg := data.config.attestations
+
+slsa_types := {"https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2"}
+
+deny contains {"msg": msg, "code": "attestations.missing", "title": "Required attestation missing"} if {
+	some t in cfg.required_predicate_types
+	not t in {a.predicate_type | some a in input.attestations}
+	msg := sprintf("no verified attestation of type %s (found: %s)", [t, found_types])
+}
+
+found_types := "none" if count(input.attestations) == 0
+
+found_types := concat(", ", sort({a.predicate_type | some a in input.attestations})) if count(input.attestations) > 0
+
+# The commits a SLSA provenance says it built from.
+provenance_commits(a) := {d | some m in a.statement.predicate.materials; some alg in ["sha1", "gitCommit", "sha256"]; d := m.digest[alg]} | {d | some alg in ["sha1", "gitCommit", "sha256"]; d := a.statement.predicate.invocation.configSource.digest[alg]} if {
+	a.predicate_type == "https://slsa.dev/provenance/v0.2"
+}
+
+provenance_commits(a) := {d | some r in a.statement.predicate.buildDefinition.resolvedDependencies; some alg in ["gitCommit", "sha1", "sha256"]; d := r.digest[alg]} if {
+	a.predicate_type == "https://slsa.dev/provenance/v1"
+}
+
+deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
+	cfg.slsa_source_matches_certificate
+	some a in input.attestations
+	a.predicate_type in slsa_types
+	commit := a.claims.source_repository_digest
+	not commit in provenance_commits(a)
+	msg := sprintf("the %s provenance does not name commit %s that the signing certificate was issued for (it names %s)", [a.predicate_type, commit, names(provenance_commits(a))])
+}
+
+deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
+	cfg.slsa_source_matches_certificate
+	some a in input.attestations
+	a.predicate_type in slsa_types
+	not a.claims.source_repository_digest
+	msg := sprintf("the %s provenance cannot be matched: its certificate has no source commit", [a.predicate_type])
+}
+
+names(set) := "nothing" if count(set) == 0
+
+names(set) := concat(", ", sort(set)) if count(set) > 0
+
+deny contains {"msg": msg, "code": "attestations.gitlab_protected_ref"} if {
+	cfg.gitlab_protected_ref
+	some a in input.attestations
+	a.predicate_type == "https://slsa.dev/provenance/v0.2"
+	params := a.statement.predicate.invocation.parameters
+	object.get(params, "CI_COMMIT_REF_PROTECTED", "false") != "true"
+	msg := sprintf("the GitLab provenance was built from an unprotected ref (%s)", [object.get(params, "CI_COMMIT_REF_NAME", "unknown")])
+}

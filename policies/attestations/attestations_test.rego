@@ -1,0 +1,73 @@
+package vouch.attestations_test
+
+import data.vouch.attestations
+import data.vouch.fixtures as f
+
+commit := f.gitlab_claims.source_repository_digest
+
+slsa_v1(deps) := {
+	"kind": "dsse",
+	"claims": f.gitlab_claims,
+	"predicate_type": "https://slsa.dev/provenance/v1",
+	"statement": {"predicate": {"buildDefinition": {"resolvedDependencies": deps}}},
+}
+
+slsa_v02(materials, protected) := {
+	"kind": "dsse",
+	"claims": f.gitlab_claims,
+	"predicate_type": "https://slsa.dev/provenance/v0.2",
+	"statement": {"predicate": {
+		"materials": materials,
+		"invocation": {"parameters": {"CI_COMMIT_REF_PROTECTED": protected, "CI_COMMIT_REF_NAME": "main"}},
+	}},
+}
+
+codes(sigs, config) := c if {
+	denials := attestations.deny with input as f.input_of(sigs) with data.config.attestations as config
+	c := f.codes(denials)
+}
+
+test_required_type_present if {
+	codes([slsa_v1([{"digest": {"gitCommit": commit}}])], {"required_predicate_types": ["https://slsa.dev/provenance/v1"]}) == set()
+}
+
+test_required_type_missing if {
+	denials := attestations.deny with input as f.input_of([f.gitlab_sig]) with data.config.attestations as {"required_predicate_types": ["https://slsa.dev/provenance/v1"]}
+	f.codes(denials) == {"attestations.missing"}
+	some d in denials
+	d.msg == "no verified attestation of type https://slsa.dev/provenance/v1 (found: none)"
+}
+
+test_required_type_missing_names_what_was_found if {
+	denials := attestations.deny with input as f.input_of([slsa_v02([], "true")]) with data.config.attestations as {"required_predicate_types": ["https://slsa.dev/provenance/v1"]}
+	some d in denials
+	contains(d.msg, "found: https://slsa.dev/provenance/v0.2")
+}
+
+test_slsa_v1_source_matches if {
+	codes([slsa_v1([{"uri": "git+https://gitlab.com/acme/app", "digest": {"gitCommit": commit}}])], {"slsa_source_matches_certificate": true}) == set()
+}
+
+test_slsa_v1_source_mismatch if {
+	codes([slsa_v1([{"digest": {"gitCommit": "deadbeef"}}])], {"slsa_source_matches_certificate": true}) == {"attestations.slsa_source"}
+}
+
+test_slsa_v02_materials if {
+	codes([slsa_v02([{"digest": {"sha1": commit}}], "true")], {"slsa_source_matches_certificate": true}) == set()
+	codes([slsa_v02([], "true")], {"slsa_source_matches_certificate": true}) == {"attestations.slsa_source"}
+}
+
+test_slsa_without_certificate_commit if {
+	a := object.union(object.remove(slsa_v1([]), ["claims"]), {"claims": object.remove(f.gitlab_claims, ["source_repository_digest"])})
+	codes([a], {"slsa_source_matches_certificate": true}) == {"attestations.slsa_source"}
+}
+
+test_gitlab_protected_ref if {
+	codes([slsa_v02([{"digest": {"sha1": commit}}], "true")], {"gitlab_protected_ref": true}) == set()
+	codes([slsa_v02([{"digest": {"sha1": commit}}], "false")], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+}
+
+test_slsa_v02_config_source if {
+	a := object.union(slsa_v02([], "true"), {"statement": {"predicate": {"invocation": {"configSource": {"digest": {"sha1": commit}}}}}})
+	codes([a], {"slsa_source_matches_certificate": true}) == set()
+}
