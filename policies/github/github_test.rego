@@ -19,7 +19,7 @@ test_release_tag_passes if {
 }
 
 test_inactive_without_config if {
-	not any_denial with input as f.input_of([f.gitlab_sig])
+	not any_denial with input as f.input_of([f.gitlab_sig]) with data.config as {}
 }
 
 test_repositories_are_required if {

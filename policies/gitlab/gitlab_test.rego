@@ -17,7 +17,7 @@ test_allowed_project_on_main_passes if {
 }
 
 test_no_config_means_inactive if {
-	not any_denial with input as f.input_of([f.github_with({})])
+	not any_denial with input as f.input_of([f.github_with({})]) with data.config as {}
 }
 
 any_denial if {

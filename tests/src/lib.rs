@@ -129,3 +129,18 @@ pub fn sigstore_python_verify(trust_config: &Path, bundle: &Path, artifact: &Pat
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// The venv's Python (`VOUCH_PYTHON`, default `.venv/bin/python`), with jsonschema.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("VOUCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let ok = Command::new(&path).args(["-c", "import jsonschema"]).output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "python with jsonschema is missing at {}: run scripts/test (it creates .venv), or \
+         `.venv/bin/pip install jsonschema==4.26.0`, or set VOUCH_PYTHON",
+        path.display()
+    );
+    path
+}
