@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use vouch_engine::evidence;
 use vouch_engine::identity::IdentityRequirement;
 use vouch_engine::judge::{Judge, Verdict};
+use vouch_engine::oci::{self, Credentials, ImageRef, RegistryClient, RegistryOptions};
 use vouch_engine::policy::{self, Context, Policy};
 use vouch_engine::subject::{Artifact, ArtifactInput};
 use vouch_engine::trust::{Trust, TrustSource};
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle, and judge it with policies.
     VerifyBlob(VerifyBlobArgs),
+    /// Verify a container image's signatures and attestations in its registry, and judge them.
+    VerifyImage(VerifyImageArgs),
     /// Print the claims document a policy would see for a bundle's signer.
     Claims(ClaimsArgs),
     /// Show the policy input for a bundle and every deny/warn with the rule that produced it.
@@ -145,6 +148,52 @@ struct VerifyBlobArgs {
 }
 
 #[derive(Args)]
+struct RegistryArgs {
+    /// A registry (host:port) that may be reached over plain HTTP (loopback ones always may); repeatable.
+    #[arg(long, value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    registry_timeout: u64,
+}
+
+impl RegistryArgs {
+    fn client(&self) -> Result<RegistryClient, Error> {
+        RegistryClient::new(RegistryOptions {
+            insecure_registries: self.insecure_registry.clone(),
+            timeout: std::time::Duration::from_secs(self.registry_timeout.max(1)),
+            credentials: Credentials::from_env(),
+            ..RegistryOptions::default()
+        })
+        .map_err(Error::Registry)
+    }
+}
+
+#[derive(Args)]
+struct VerifyImageArgs {
+    /// The image: REGISTRY/REPOSITORY:TAG (resolved to a digest once) or REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Judge the manifest for this platform (os/arch[/variant]) out of a multi-arch index,
+    /// instead of the index itself.
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Fail when a policy warns.
+    #[arg(long)]
+    fail_on_warn: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    output: OutputFormat,
+}
+
+#[derive(Args)]
 struct ClaimsArgs {
     /// The artifact; without it the bundle's own digest is used (the signature,
     /// certificate and log entry are still verified, the artifact is not).
@@ -194,6 +243,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::VerifyBlob(args) => verify_blob(args),
+        Command::VerifyImage(args) => verify_image(args),
         Command::Claims(args) => claims(args),
         Command::Explain(args) => explain(args),
         Command::Test(args) => test(args),
@@ -238,6 +288,27 @@ fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
     let artifact = Artifact::open(input)?;
     let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.fail_on_warn, explain: false };
     let judgement = judge.judge(&artifact, kind_of(&artifact), vec![bundle]);
+    render::judgement(args.output == OutputFormat::Json, &judgement);
+    Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn verify_image(args: VerifyImageArgs) -> Result<ExitCode, Error> {
+    let signer = args.identity.signer(!args.policy.policy.is_empty())?;
+    let image = ImageRef::parse(&args.image)?;
+    let trust = args.trust.load()?;
+    let (policy, context) = args.policy.load()?;
+    let client = args.registry.client()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io { path: "tokio runtime".into(), what: "runtime", source: e })?;
+    // Nothing could be judged when the registry cannot be asked: exit 3, not a pass.
+    let discovery = runtime.block_on(oci::discover(&client, &image, args.platform.as_deref()))?;
+    let oci::Discovery { subject, evidence } = discovery;
+    let results = evidence.into_iter().map(|found| found.and_then(|f| oci::verify_found(&trust, &subject, &f, &signer))).collect();
+    let info = policy::SubjectInfo { kind: "image", name: subject.name(), sha256: subject.sha256().to_hex() };
+    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.fail_on_warn, explain: false };
+    let judgement = judge.judge_results(info, results);
     render::judgement(args.output == OutputFormat::Json, &judgement);
     Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

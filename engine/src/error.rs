@@ -85,6 +85,18 @@ pub enum Error {
 
     #[error("invalid --effective-time {0:?}: expected RFC 3339, e.g. 2026-01-31T12:00:00Z")]
     EffectiveTime(String),
+
+    #[error("invalid image reference {input:?}: {reason}")]
+    ImageReference { input: String, reason: String },
+
+    #[error("{0}")]
+    ImageNotFound(String),
+
+    #[error("{0}")]
+    Registry(crate::oci::OciError),
+
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// A failed cryptographic or structural check, with the stage that failed.
@@ -170,6 +182,17 @@ impl Error {
             Error::Policy(e) => return e.code().to_string(),
             Error::PolicyEval(_) => "policy::eval",
             Error::EffectiveTime(_) => "usage::effective-time",
+            Error::ImageReference { .. } => "usage::image",
+            Error::ImageNotFound(_) => "image::not-found",
+            Error::Registry(e) => match e.kind {
+                crate::oci::OciErrorKind::NotFound => "registry::not-found",
+                crate::oci::OciErrorKind::Unauthorized => "registry::unauthorized",
+                crate::oci::OciErrorKind::Unreachable => "registry::unreachable",
+                crate::oci::OciErrorKind::RateLimited => "registry::rate-limited",
+                crate::oci::OciErrorKind::Server => "registry::server",
+                crate::oci::OciErrorKind::Invalid => "registry::invalid",
+            },
+            Error::Limit(_) => "limit::count",
         };
         format!("vouch::{code}")
     }
@@ -201,6 +224,11 @@ impl Error {
             Error::Policy(e) => e.hint().into(),
             Error::PolicyEval(_) => "a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw".into(),
             Error::EffectiveTime(_) => "write the time as RFC 3339 in UTC, e.g. 2026-01-31T12:00:00Z".into(),
+            Error::ImageReference { .. } => "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST".into(),
+            Error::ImageNotFound(_) => "check the reference; nothing was verified".into(),
+            Error::Registry(e) if e.is_infrastructure() => "the registry could not be asked; nothing was judged for this image, and retrying later may help".into(),
+            Error::Registry(_) => "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image".into(),
+            Error::Limit(_) => "this is more evidence than any signing process writes; the image may be under attack".into(),
         }
     }
 
@@ -215,6 +243,8 @@ impl Error {
             | Error::Policy(_)
             | Error::EffectiveTime(_) => ErrorKind::Usage,
             Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
+            Error::ImageReference { .. } => ErrorKind::Usage,
+            Error::Registry(e) if e.is_infrastructure() => ErrorKind::Infrastructure,
             _ => ErrorKind::Rejected,
         }
     }

@@ -56,10 +56,17 @@ impl Judge<'_> {
     /// not be read).
     pub fn judge(&mut self, artifact: &Artifact, kind: &'static str, evidence: Vec<Result<Evidence, Error>>) -> Judgement {
         let subject = SubjectInfo { kind, name: artifact.name(), sha256: artifact.sha256().to_hex() };
+        let results = evidence.into_iter().map(|item| item.and_then(|e| verify::verify(self.trust, artifact, &e, self.signer))).collect();
+        self.judge_results(subject, results)
+    }
+
+    /// Judge a subject whose evidence was verified elsewhere (images: each piece of
+    /// evidence signs something different — a payload, the manifest).
+    pub fn judge_results(&mut self, subject: SubjectInfo, results: Vec<Result<VerifiedSignature, Error>>) -> Judgement {
         let mut signatures = Vec::new();
         let mut failures = Vec::new();
-        for item in evidence {
-            match item.and_then(|e| verify::verify(self.trust, artifact, &e, self.signer)) {
+        for result in results {
+            match result {
                 Ok(signature) => signatures.push(signature),
                 Err(e) => failures.push(VerificationFailure { code: e.code(), message: e.to_string() }),
             }

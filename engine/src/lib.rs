@@ -10,6 +10,7 @@ pub mod error;
 pub mod evidence;
 pub mod identity;
 pub mod judge;
+pub mod oci;
 pub mod policy;
 pub mod subject;
 pub mod trust;

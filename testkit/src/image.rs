@@ -88,6 +88,21 @@ impl VirtualSigstore {
     }
 }
 
+/// The predicate type cosign 3 signs images with (a DSSE statement in a Sigstore bundle,
+/// stored as an OCI 1.1 referrer).
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+impl VirtualSigstore {
+    /// A Sigstore bundle v0.3 signing the image like cosign 3: a DSSE statement whose
+    /// subject is the manifest digest.
+    pub fn sign_image_bundle(&mut self, manifest: &[u8], identity: CertIdentity, defect: Option<Break>) -> Result<crate::Minted> {
+        let content = Content::Dsse { statement_type: "https://in-toto.io/Statement/v1".into(), predicate_type: COSIGN_SIGN_PREDICATE.into(), predicate: json!({}) };
+        let mut request = SignRequest::dsse(manifest.to_vec(), identity, content).name("image");
+        request.defect = defect;
+        self.sign(request)
+    }
+}
+
 /// The same evidence as a cosign legacy blob bundle over the payload (for checking a
 /// `.sig` layer with a blob verifier).
 pub fn signature_layer_as_cosign_bundle(layer: &CosignLayer) -> Result<serde_json::Value> {

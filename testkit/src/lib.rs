@@ -13,6 +13,7 @@ pub mod identity;
 pub mod image;
 pub mod key;
 pub mod log;
+pub mod registry;
 pub mod x509;
 
 use base64::Engine as _;

@@ -84,6 +84,44 @@ pub(crate) fn parse_legacy(value: serde_json::Value) -> Result<Evidence> {
         None => VerificationMaterialContent::PublicKey(PublicKeyIdentifier::new("")),
     };
 
+    let entry = rekor_entry(rekor)?;
+    let bundle = Bundle::new(
+        MediaType::Bundle0_1,
+        VerificationMaterial::new(material).with_tlog_entries(vec![entry]),
+        SignatureContent::MessageSignature(MessageSignature::new(signature)),
+    );
+    super::from_bundle(bundle, BundleFormat::CosignLegacy, MediaType::Bundle0_1.as_str().into())
+}
+
+/// The `.att` layer of a cosign image attestation: a DSSE envelope, with the certificate
+/// and the Rekor entry (with its SET) in annotations — a v0.1 bundle in pieces.
+pub fn attestation(envelope: &[u8], certificate_pem: &str, rekor_bundle: &str) -> Result<Evidence> {
+    let bad = |msg: String| Error::CosignBundle(msg);
+    let envelope: sigstore_types::DsseEnvelope = serde_json::from_slice(envelope).map_err(|e| bad(format!("the attestation layer is not a DSSE envelope: {e}")))?;
+    let rekor: RekorBundle = serde_json::from_str(rekor_bundle).map_err(|e| bad(format!("the bundle annotation is not a Rekor bundle: {e}")))?;
+    let certificates = pem_certificates(certificate_pem).map_err(bad)?;
+    let bundle = Bundle::new(
+        MediaType::Bundle0_1,
+        VerificationMaterial::new(VerificationMaterialContent::X509CertificateChain { certificates }).with_tlog_entries(vec![rekor_entry(rekor)?]),
+        SignatureContent::DsseEnvelope(envelope),
+    );
+    super::from_bundle(bundle, BundleFormat::CosignLegacy, MediaType::Bundle0_1.as_str().into())
+}
+
+/// The `.sig` layer of a cosign image signature, as a legacy bundle over its payload.
+pub fn image_signature(signature_b64: &str, certificate_pem: &str, rekor_bundle: &str) -> Result<Evidence> {
+    use base64::Engine as _;
+    let rekor: serde_json::Value = serde_json::from_str(rekor_bundle).map_err(|e| Error::CosignBundle(format!("the bundle annotation is not JSON: {e}")))?;
+    parse_legacy(serde_json::json!({
+        "base64Signature": signature_b64,
+        "cert": base64::engine::general_purpose::STANDARD.encode(certificate_pem),
+        "rekorBundle": rekor,
+    }))
+}
+
+/// A Rekor v1 entry from cosign's `{"SignedEntryTimestamp", "Payload": {…}}`.
+fn rekor_entry(rekor: RekorBundle) -> Result<TransparencyLogEntry> {
+    let bad = |msg: String| Error::CosignBundle(msg);
     let payload = &rekor.payload;
     let body = CanonicalizedBody::from_base64(&payload.body)
         .map_err(|e| bad(format!("rekorBundle.Payload.body: {e}")))?;
@@ -102,21 +140,9 @@ pub(crate) fn parse_legacy(value: serde_json::Value) -> Result<Evidence> {
     let set = SignedTimestamp::from_base64(rekor.signed_entry_timestamp.trim())
         .map_err(|e| bad(format!("SignedEntryTimestamp: {e}")))?;
 
-    let entry = TransparencyLogEntry::new(
-        log_index,
-        LogId::new(LogKeyId::new(log_id)),
-        kind_version,
-        body,
-    )
-    .with_integrated_time(integrated_time)
-    .with_inclusion_promise(InclusionPromise::new(set));
-
-    let bundle = Bundle::new(
-        MediaType::Bundle0_1,
-        VerificationMaterial::new(material).with_tlog_entries(vec![entry]),
-        SignatureContent::MessageSignature(MessageSignature::new(signature)),
-    );
-    super::from_bundle(bundle, BundleFormat::CosignLegacy, MediaType::Bundle0_1.as_str().into())
+    Ok(TransparencyLogEntry::new(log_index, LogId::new(LogKeyId::new(log_id)), kind_version, body)
+        .with_integrated_time(integrated_time)
+        .with_inclusion_promise(InclusionPromise::new(set)))
 }
 
 fn pem_certificates(pem: &str) -> std::result::Result<Vec<X509Certificate>, String> {

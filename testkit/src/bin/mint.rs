@@ -2,6 +2,8 @@
 //!
 //!     cargo run --release -p testkit --bin mint -- --out DIR --count N \
 //!         [--format v0.3|v0.1|cosign-bundle] [--dsse] [--gitlab-project P] [--ref R] [--instance URL]
+//!     cargo run --release -p testkit --bin mint -- image --registry HOST:PORT --repository NAME \
+//!         [--format sig|att|referrer] [--count N] [--out DIR] [--gitlab-project P] [--ref R] [--instance URL]
 //!
 //! Writes DIR/artifact-NNNNN.txt with its bundle, DIR/trusted_root.json (and the same
 //! root as a sigstore-python ClientTrustConfig, DIR/trust_config.json), and
@@ -25,9 +27,11 @@ enum FormatArg {
 }
 
 #[derive(Parser)]
-#[command(about = "Mint artifacts signed by a private test Sigstore")]
+#[command(about = "Mint artifacts signed by a private test Sigstore", args_conflicts_with_subcommands = true)]
 struct Args {
-    #[arg(long)]
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[arg(long, required = false, default_value = "minted")]
     out: PathBuf,
     #[arg(long, default_value_t = 1)]
     count: usize,
@@ -44,8 +48,88 @@ struct Args {
     instance: String,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Push small images, each signed, to a registry; print each digest reference, the
+    /// certificate identity and the trusted root to verify with.
+    Image(ImageArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ImageFormat {
+    /// A cosign `sha256-<hex>.sig` signature (simple-signing payload).
+    Sig,
+    /// A cosign `sha256-<hex>.att` attestation (SLSA provenance v1 in DSSE).
+    Att,
+    /// A Sigstore bundle v0.3 as an OCI 1.1 referrer (cosign 3), with the tag-schema index.
+    Referrer,
+}
+
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// host:port of a registry reachable over plain HTTP.
+    #[arg(long)]
+    registry: String,
+    #[arg(long)]
+    repository: String,
+    #[arg(long, value_enum, default_value = "sig")]
+    format: ImageFormat,
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Where to write trusted_root.json.
+    #[arg(long, default_value = "minted-images")]
+    out: PathBuf,
+    #[arg(long, default_value = "acme/app")]
+    gitlab_project: String,
+    #[arg(long = "ref", default_value = "refs/heads/main")]
+    git_ref: String,
+    #[arg(long, default_value = "https://gitlab.com")]
+    instance: String,
+}
+
+fn mint_images(args: ImageArgs) -> Result<(), String> {
+    use testkit::registry::{block_on, Registry};
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let gitlab = GitLab { instance: args.instance.clone(), project: args.gitlab_project.clone(), git_ref: args.git_ref.clone(), ..GitLab::default() };
+    let mut sigstore = VirtualSigstore::new()?;
+    let root_path = args.out.join("trusted_root.json");
+    let root = serde_json::to_string_pretty(&sigstore.trusted_root()?).map_err(|e| e.to_string())?;
+    std::fs::write(&root_path, root).map_err(|e| e.to_string())?;
+    let registry = Registry::new(&args.registry);
+    let run = std::process::id();
+    for i in 0..args.count {
+        let seed = format!("{run}-{i}-{}", jiff::Timestamp::now().as_nanosecond());
+        let image = block_on(registry.push_image(&args.repository, &format!("v{i}"), &seed))??;
+        let reference = format!("{}/{}", args.registry, args.repository);
+        match args.format {
+            ImageFormat::Sig => {
+                let layer = sigstore.sign_image(&reference, &image.bytes, gitlab.identity(), None)?;
+                block_on(registry.push_cosign_layer(&args.repository, &image.digest, &layer))??;
+            }
+            ImageFormat::Att => {
+                let layer = sigstore.attest_image(&image.bytes, gitlab.identity(), Content::slsa_v1(&format!("{}/{}/-/runners/1", gitlab.instance, gitlab.project)), None)?;
+                block_on(registry.push_cosign_layer(&args.repository, &image.digest, &layer))??;
+            }
+            ImageFormat::Referrer => {
+                let minted = sigstore.sign_image_bundle(&image.bytes, gitlab.identity(), None)?;
+                block_on(registry.push_referrer(&args.repository, &image, minted.json().as_bytes()))??;
+            }
+        }
+        println!("{reference}@{}\t{}\t{}\t{}", image.digest, gitlab.san(), gitlab.instance, root_path.display());
+    }
+    Ok(())
+}
+
 fn main() {
-    if let Err(e) = run(Args::parse()) {
+    let args = Args::parse();
+    if let Some(Command::Image(image)) = args.command {
+        if let Err(e) = mint_images(image) {
+            eprintln!("mint image: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Err(e) = run(args) {
         eprintln!("mint: {e}");
         std::process::exit(1);
     }

@@ -1,0 +1,230 @@
+//! What claims to sign an image, and how each claim is verified.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sigstore_types::Sha256Hash;
+
+use super::client::{is_sha256_digest, RegistryClient};
+use super::reference::ImageRef;
+use crate::error::{Error, Result, Stage};
+use crate::evidence::{self, cosign, MAX_BUNDLE_BYTES};
+use crate::subject::{Artifact, ArtifactInput};
+use crate::trust::Trust;
+use crate::verify::{self, Signer, VerifiedSignature};
+
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// More layers or referrers than this on one image is not signing; it is an attack on
+/// the verifier.
+pub const MAX_SIGNATURES_PER_IMAGE: usize = 100;
+const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// The image being judged: always a digest, with the tag it came from.
+#[derive(Debug, Clone)]
+pub struct ImageSubject {
+    /// The reference as written.
+    pub reference: ImageRef,
+    /// `sha256:<hex>` of the judged manifest (the index, unless a platform was chosen).
+    pub digest: String,
+    pub media_type: String,
+    /// Set when `--platform` chose a manifest out of an index.
+    pub index_digest: Option<String>,
+}
+
+impl ImageSubject {
+    pub fn sha256(&self) -> Sha256Hash {
+        Sha256Hash::from_hex(self.digest.trim_start_matches("sha256:")).unwrap_or(Sha256Hash::new([0; 32]))
+    }
+
+    /// `registry/repository@sha256:…`, with the tag it was resolved from.
+    pub fn name(&self) -> String {
+        let pinned = self.reference.with_reference(&self.digest);
+        match (&self.reference.tag, &self.reference.digest) {
+            (Some(tag), None) => format!("{pinned} (from tag {tag})"),
+            _ => pinned,
+        }
+    }
+}
+
+/// One piece of evidence found in the registry.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// A `.sig` layer: the simple-signing payload and its annotations.
+    CosignSignature { payload: Vec<u8>, annotations: BTreeMap<String, String> },
+    /// A `.att` layer: a DSSE envelope and its annotations.
+    CosignAttestation { envelope: Vec<u8>, annotations: BTreeMap<String, String> },
+    /// A Sigstore bundle stored as an OCI 1.1 referrer (cosign 3).
+    Bundle { bytes: Vec<u8> },
+}
+
+#[derive(Debug)]
+pub struct Discovery {
+    pub subject: ImageSubject,
+    /// Each item, or why it could not be read.
+    pub evidence: Vec<Result<Found>>,
+}
+
+fn registry_error(e: super::OciError) -> Error {
+    Error::Registry(e)
+}
+
+/// Resolve `image` to a digest and collect its signatures, attestations and referrers.
+pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Option<&str>) -> Result<Discovery> {
+    let reference = image.digest.clone().or_else(|| image.tag.clone()).unwrap_or_else(|| "latest".into());
+    let manifest = client
+        .manifest(image, &reference)
+        .await
+        .map_err(registry_error)?
+        .ok_or_else(|| Error::ImageNotFound(format!("{image} does not exist in the registry")))?;
+    let mut subject = ImageSubject { reference: image.clone(), digest: manifest.digest.clone(), media_type: manifest.media_type.clone(), index_digest: None };
+    if let Some(platform) = platform {
+        let entry = select_platform(&manifest.json, platform).ok_or_else(|| {
+            Error::ImageNotFound(format!("{image} has no manifest for platform {platform} (it is {})", if manifest.json.get("manifests").is_some() { "an index without it" } else { "a single-platform image" }))
+        })?;
+        subject.index_digest = Some(manifest.digest.clone());
+        subject.digest = entry.0;
+        subject.media_type = entry.1;
+    }
+
+    let mut evidence = Vec::new();
+    let tag = subject.digest.replace(':', "-");
+    for (suffix, layer_type) in [(".sig", SIMPLE_SIGNING), (".att", DSSE_LAYER)] {
+        let Some(sig_manifest) = client.manifest(image, &format!("{tag}{suffix}")).await.map_err(registry_error)? else { continue };
+        let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
+        if layers.len() > MAX_SIGNATURES_PER_IMAGE {
+            evidence.push(Err(Error::Limit(format!("{tag}{suffix} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", layers.len()))));
+            continue;
+        }
+        for layer in layers {
+            if layer.get("mediaType").and_then(|m| m.as_str()) != Some(layer_type) {
+                continue;
+            }
+            evidence.push(fetch_layer(client, image, &layer, layer_type).await);
+        }
+    }
+    for found in referrer_bundles(client, image, &subject.digest).await? {
+        evidence.push(found);
+    }
+    Ok(Discovery { subject, evidence })
+}
+
+fn select_platform(index: &Value, platform: &str) -> Option<(String, String)> {
+    let mut parts = platform.split('/');
+    let (os, arch, variant) = (parts.next()?, parts.next()?, parts.next());
+    index.get("manifests")?.as_array()?.iter().find_map(|m| {
+        let p = m.get("platform")?;
+        let matches = p.get("os")?.as_str()? == os && p.get("architecture")?.as_str()? == arch && variant.is_none_or(|v| p.get("variant").and_then(|x| x.as_str()) == Some(v));
+        let digest = m.get("digest")?.as_str()?;
+        (matches && is_sha256_digest(digest)).then(|| (digest.to_string(), m.get("mediaType").and_then(|t| t.as_str()).unwrap_or_default().to_string()))
+    })
+}
+
+async fn fetch_layer(client: &RegistryClient, image: &ImageRef, layer: &Value, layer_type: &str) -> Result<Found> {
+    let digest = layer.get("digest").and_then(|d| d.as_str()).unwrap_or_default();
+    let limit = if layer_type == SIMPLE_SIGNING { MAX_PAYLOAD_BYTES } else { MAX_BUNDLE_BYTES as usize };
+    let bytes = client.blob(image, digest, limit).await.map_err(registry_error)?;
+    let annotations: BTreeMap<String, String> = layer
+        .get("annotations")
+        .and_then(|a| a.as_object())
+        .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default();
+    Ok(if layer_type == SIMPLE_SIGNING {
+        Found::CosignSignature { payload: bytes, annotations }
+    } else {
+        Found::CosignAttestation { envelope: bytes, annotations }
+    })
+}
+
+/// Sigstore bundles attached as OCI 1.1 referrers: the referrers API, or — for
+/// registries without it — the index at the `sha256-<hex>` tag.
+async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Vec<Result<Found>>> {
+    let index = match client.referrers_api(image, digest).await.map_err(registry_error)? {
+        Some(index) => index,
+        None => match client.manifest(image, &digest.replace(':', "-")).await.map_err(registry_error)? {
+            Some(m) if m.json.get("manifests").is_some() => m.json,
+            _ => return Ok(Vec::new()),
+        },
+    };
+    let entries = index.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
+    if entries.len() > MAX_SIGNATURES_PER_IMAGE {
+        return Ok(vec![Err(Error::Limit(format!("{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", entries.len())))]);
+    }
+    let mut out = Vec::new();
+    for entry in entries {
+        if entry.get("artifactType").and_then(|a| a.as_str()) != Some(SIGSTORE_BUNDLE) {
+            continue;
+        }
+        let Some(referrer_digest) = entry.get("digest").and_then(|d| d.as_str()).filter(|d| is_sha256_digest(d)) else {
+            out.push(Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())));
+            continue;
+        };
+        out.push(referrer_bundle(client, image, digest, referrer_digest).await);
+    }
+    Ok(out)
+}
+
+async fn referrer_bundle(client: &RegistryClient, image: &ImageRef, subject: &str, referrer: &str) -> Result<Found> {
+    let manifest = client
+        .manifest(image, referrer)
+        .await
+        .map_err(registry_error)?
+        .ok_or_else(|| Error::BundleFormat(format!("referrer {referrer} is listed but missing")))?;
+    // The index (a tag anyone with push rights can write) is only a hint: the referrer
+    // must itself say it is about this subject.
+    let about = manifest.json.pointer("/subject/digest").and_then(|d| d.as_str());
+    if about != Some(subject) {
+        return Err(Error::verify(Stage::Artifact, format!("referrer {referrer} is about {}, not {subject}", about.unwrap_or("nothing"))));
+    }
+    let layer = manifest
+        .json
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .and_then(|l| l.iter().find(|layer| layer.get("mediaType").and_then(|m| m.as_str()) == Some(SIGSTORE_BUNDLE)))
+        .ok_or_else(|| Error::BundleFormat(format!("referrer {referrer} holds no Sigstore bundle layer")))?;
+    let digest = layer.get("digest").and_then(|d| d.as_str()).unwrap_or_default();
+    let bytes = client.blob(image, digest, MAX_BUNDLE_BYTES as usize).await.map_err(registry_error)?;
+    Ok(Found::Bundle { bytes })
+}
+
+/// Verify one piece of evidence about the image `subject`.
+pub fn verify_found(trust: &Trust, subject: &ImageSubject, found: &Found, signer: &Signer) -> Result<VerifiedSignature> {
+    let annotation = |a: &BTreeMap<String, String>, key: &str| {
+        a.get(key).cloned().ok_or_else(|| Error::CosignBundle(format!("the layer has no {key} annotation")))
+    };
+    let image_artifact = Artifact::open(ArtifactInput::Digest(subject.sha256()))?;
+    match found {
+        Found::CosignSignature { payload, annotations } => {
+            // The signature covers the payload; the payload must name this image.
+            let json: Value = serde_json::from_slice(payload).map_err(|e| Error::CosignBundle(format!("the simple-signing payload is not JSON: {e}")))?;
+            let named = json.pointer("/critical/image/docker-manifest-digest").and_then(|d| d.as_str());
+            let kind = json.pointer("/critical/type").and_then(|d| d.as_str());
+            let evidence = cosign::image_signature(&annotation(annotations, SIGNATURE_ANNOTATION)?, &annotation(annotations, CERTIFICATE_ANNOTATION)?, &annotation(annotations, BUNDLE_ANNOTATION)?)?;
+            let payload_artifact = Artifact::open(ArtifactInput::Digest(sigstore_verify::crypto::sha256(payload)))?;
+            let mut signature = verify::verify(trust, &payload_artifact, &evidence, signer)?;
+            if kind != Some("cosign container image signature") {
+                return Err(Error::verify(Stage::Artifact, format!("the signed payload is not a cosign image signature (type {})", kind.unwrap_or("missing"))));
+            }
+            if named != Some(subject.digest.as_str()) {
+                return Err(Error::verify(Stage::Artifact, format!("the signature is for image {}, not {}", named.unwrap_or("(none named)"), subject.digest)));
+            }
+            signature.bundle_media_type = SIMPLE_SIGNING.to_string();
+            Ok(signature)
+        }
+        Found::CosignAttestation { envelope, annotations } => {
+            let evidence = cosign::attestation(envelope, &annotation(annotations, CERTIFICATE_ANNOTATION)?, &annotation(annotations, BUNDLE_ANNOTATION)?)?;
+            let mut signature = verify::verify(trust, &image_artifact, &evidence, signer)?;
+            signature.bundle_media_type = DSSE_LAYER.to_string();
+            Ok(signature)
+        }
+        Found::Bundle { bytes } => {
+            let evidence = evidence::parse_bundle(bytes)?;
+            verify::verify(trust, &image_artifact, &evidence, signer)
+        }
+    }
+}
