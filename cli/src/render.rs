@@ -109,6 +109,10 @@ pub fn judgement(json: bool, j: &Judgement) {
     for s in &j.signatures {
         eprintln!("Verified OK: {} signed by {}", j.subject.name, signer(s));
     }
+    for r in j.reasons.iter().filter(|r| r.code == "vouch::verify::none") {
+        let report = Report::new(MietteDiagnostic::new(format!("{}: {}", j.subject.name, r.message)).with_code(r.code.clone()).with_help("sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact"));
+        eprintln!("{report:?}");
+    }
     if let Some(decision) = &j.policy {
         for f in decision.deny.iter().chain(decision.warn.iter()) {
             eprintln!("{}", finding_line(f));

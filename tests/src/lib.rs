@@ -144,3 +144,106 @@ pub fn python() -> PathBuf {
     );
     path
 }
+
+/// A real OCI registry (Debian's `docker-registry`, the CNCF distribution server) on a
+/// free loopback port, with its storage in a scratch directory; stopped on drop.
+pub struct TestRegistry {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+impl TestRegistry {
+    pub fn start(name: &str) -> Self {
+        let bin = std::env::var("VOUCH_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
+        let dir = scratch(&format!("registry-{name}"));
+        let port = free_port();
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display()),
+        )
+        .unwrap();
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): install Debian's docker-registry (apt-get install docker-registry; scripts/test does it) or set VOUCH_DOCKER_REGISTRY"));
+        let host = format!("127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(15), "docker-registry did not start on {host}; see {}", dir.join("registry.log").display());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        TestRegistry { child, host }
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A loopback HTTP endpoint that answers every request with `status` and the given
+/// headers, counting requests: a registry under a 429 or 5xx storm. Stops on drop.
+pub struct StormServer {
+    pub host: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StormServer {
+    pub fn start(status: &'static str, headers: &'static str) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, halt) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while !halt.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                        let mut buf = [0u8; 8192];
+                        let mut seen = Vec::new();
+                        // Answer each request on the connection (keep-alive).
+                        while let Ok(n) = conn.read(&mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            seen.extend_from_slice(&buf[..n]);
+                            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                                seen.drain(..end + 4);
+                                count.fetch_add(1, Ordering::Relaxed);
+                                let body = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"slow down\"}]}";
+                                let _ = write!(conn, "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        StormServer { host, requests, stop }
+    }
+}
+
+impl Drop for StormServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

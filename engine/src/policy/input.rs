@@ -4,13 +4,19 @@ use serde_json::{json, Value};
 
 use crate::verify::{SignatureKind, VerifiedSignature};
 
-/// What is being judged.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What is being judged. Serialized as `{"kind", "name", "digest": {"sha256"}}`.
+#[derive(Debug, Clone)]
 pub struct SubjectInfo {
     /// `image`, `blob` or `digest`.
     pub kind: &'static str,
     pub name: String,
     pub sha256: String,
+}
+
+impl serde::Serialize for SubjectInfo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        json!({"kind": self.kind, "name": self.name, "digest": {"sha256": self.sha256}}).serialize(serializer)
+    }
 }
 
 /// Evidence that did not verify: it reaches the policy so that it can explain, never pass.
@@ -51,7 +57,7 @@ pub fn build_input(subject: &SubjectInfo, signatures: &[VerifiedSignature], fail
         })
     };
     json!({
-        "subject": {"kind": subject.kind, "name": subject.name, "digest": {"sha256": subject.sha256}},
+        "subject": subject,
         "signatures": signatures.iter().map(signature).collect::<Vec<_>>(),
         "attestations": signatures.iter().filter(|s| s.kind == SignatureKind::Dsse).map(attestation).collect::<Vec<_>>(),
         "verification_errors": failures,
