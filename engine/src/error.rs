@@ -227,6 +227,7 @@ impl Error {
             Error::ImageReference { .. } => "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST".into(),
             Error::ImageNotFound(_) => "check the reference; nothing was verified".into(),
             Error::Registry(e) if e.is_infrastructure() => "the registry could not be asked; nothing was judged for this image, and retrying later may help".into(),
+            Error::Registry(e) if e.kind == crate::oci::OciErrorKind::Unauthorized => "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)".into(),
             Error::Registry(_) => "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image".into(),
             Error::Limit(_) => "this is more evidence than any signing process writes; the image may be under attack".into(),
         }
@@ -245,6 +246,8 @@ impl Error {
             Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
             Error::ImageReference { .. } => ErrorKind::Usage,
             Error::Registry(e) if e.is_infrastructure() => ErrorKind::Infrastructure,
+            // Missing or wrong credentials are configuration: nothing was judged.
+            Error::Registry(e) if e.kind == crate::oci::OciErrorKind::Unauthorized => ErrorKind::Usage,
             _ => ErrorKind::Rejected,
         }
     }

@@ -47,6 +47,18 @@ impl Registry {
         Registry { host: host.to_string(), http: reqwest::Client::new() }
     }
 
+    /// A registry that wants basic authentication on every request.
+    pub fn with_basic_auth(host: &str, user: &str, password: &str) -> Self {
+        use base64::Engine as _;
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        let http = reqwest::Client::builder().default_headers(headers).build().unwrap_or_default();
+        Registry { host: host.to_string(), http }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}/v2/{path}", self.host)
     }

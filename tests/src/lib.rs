@@ -72,6 +72,24 @@ pub fn run(args: &[&str]) -> Run {
     run_in(None, args)
 }
 
+/// Run with extra environment variables (and none of the registry credential variables
+/// of the calling environment).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(vouch_bin());
+    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
+    for var in ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", "/nonexistent-vouch-test-home");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
+    let run = Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() };
+    run.assert_no_panic();
+    run
+}
+
 pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
     let mut cmd = Command::new(vouch_bin());
     cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
@@ -155,15 +173,31 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, None)
+    }
+
+    /// A registry that requires `user`/`password` (htpasswd, bcrypt via Python's crypt).
+    pub fn start_with_auth(name: &str, user: &str, password: &str) -> Self {
+        Self::start_with(name, Some((user, password)))
+    }
+
+    fn start_with(name: &str, auth: Option<(&str, &str)>) -> Self {
         let bin = std::env::var("VOUCH_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
         let dir = scratch(&format!("registry-{name}"));
         let port = free_port();
         let config = dir.join("config.yml");
-        std::fs::write(
-            &config,
-            format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display()),
-        )
-        .unwrap();
+        let mut text = format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display());
+        if let Some((user, password)) = auth {
+            let out = Command::new("python3")
+                .args(["-c", "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password])
+                .output()
+                .expect("python3 for a bcrypt htpasswd entry");
+            let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert!(hash.starts_with("$2"), "no bcrypt hash from python3: {}", String::from_utf8_lossy(&out.stderr));
+            std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+            text.push_str(&format!("auth:\n  htpasswd:\n    realm: vouch-test\n    path: {}\n", dir.join("htpasswd").display()));
+        }
+        std::fs::write(&config, text).unwrap();
         let child = Command::new(&bin)
             .arg("serve")
             .arg(&config)

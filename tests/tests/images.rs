@@ -6,7 +6,7 @@
 use testkit::image::CosignLayer;
 use testkit::registry::{block_on, Descriptor, Registry};
 use testkit::{Break, Content, GitLab, VirtualSigstore};
-use vouch_tests::{run, scratch, Run, StormServer, TestRegistry};
+use vouch_tests::{run, run_env, scratch, Run, StormServer, TestRegistry};
 
 struct Env {
     _registry: TestRegistry,
@@ -208,4 +208,34 @@ fn registry_faults_are_exit_3_never_a_pass() {
     let r = run(&["verify-image", "registry.invalid/acme/app:1.0", "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--registry-timeout", "2"]);
     r.assert_code(3).assert_stderr_contains("https://registry.invalid/v2/");
     run(&["verify-image", "Not A Reference", "--certificate-identity", "x", "--certificate-oidc-issuer", "y"]).assert_code(2).assert_stderr_contains("vouch::usage::image");
+}
+
+#[test]
+fn credentials_from_vouch_gitlab_and_docker_config() {
+    let server = TestRegistry::start_with_auth("auth", "ci-bot", "s3cret");
+    let registry = Registry::with_basic_auth(&server.host, "ci-bot", "s3cret");
+    let mut sigstore = VirtualSigstore::new().unwrap();
+    let dir = scratch("images-auth");
+    let root = dir.join("trusted_root.json");
+    std::fs::write(&root, serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+    let img = block_on(registry.push_image("acme/private", "1.0", "private")).unwrap().unwrap();
+    let layer = sigstore.sign_image(&format!("{}/acme/private", server.host), &img.bytes, GitLab::default().identity(), None).unwrap();
+    block_on(registry.push_cosign_layer("acme/private", &img.digest, &layer)).unwrap().unwrap();
+    let reference = format!("{}/acme/private@{}", server.host, img.digest);
+    let san = GitLab::default().san();
+    let root = root.display().to_string();
+    let args = ["verify-image", reference.as_str(), "--trusted-root", root.as_str(), "--certificate-identity", san.as_str(), "--certificate-oidc-issuer", "https://gitlab.com"];
+
+    run_env(&args, &[]).assert_code(2).assert_stderr_contains("vouch::registry::unauthorized").assert_stderr_contains("requires credentials");
+    run_env(&args, &[("VOUCH_REGISTRY_USERNAME", "ci-bot"), ("VOUCH_REGISTRY_PASSWORD", "s3cret")]).assert_code(0);
+    run_env(&args, &[("VOUCH_REGISTRY_USERNAME", "ci-bot"), ("VOUCH_REGISTRY_PASSWORD", "wrong")]).assert_code(2).assert_stderr_contains("refused access");
+    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "ci-bot"), ("CI_REGISTRY_PASSWORD", "s3cret")]).assert_code(0);
+    // CI credentials are for $CI_REGISTRY only.
+    run_env(&args, &[("CI_REGISTRY", "registry.gitlab.com"), ("CI_REGISTRY_USER", "ci-bot"), ("CI_REGISTRY_PASSWORD", "s3cret")]).assert_code(2);
+    let docker = dir.join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci-bot:s3cret");
+    std::fs::write(docker.join("config.json"), format!("{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}", server.host)).unwrap();
+    run_env(&args, &[("DOCKER_CONFIG", &docker.display().to_string())]).assert_code(0);
 }

@@ -48,7 +48,7 @@ impl OciError {
 
     /// Whether retrying later may help (exit 3) rather than the evidence being bad.
     pub fn is_infrastructure(&self) -> bool {
-        matches!(self.kind, OciErrorKind::Unreachable | OciErrorKind::RateLimited | OciErrorKind::Server | OciErrorKind::Unauthorized)
+        matches!(self.kind, OciErrorKind::Unreachable | OciErrorKind::RateLimited | OciErrorKind::Server)
     }
 }
 
