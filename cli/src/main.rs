@@ -13,6 +13,7 @@ use vouch_engine::identity::IdentityRequirement;
 use vouch_engine::judge::{Judge, Verdict};
 use vouch_engine::oci::{self, Credentials, ImageRef, RegistryClient, RegistryOptions};
 use vouch_engine::policy::{self, Context, Policy};
+use vouch_engine::report;
 use vouch_engine::subject::{Artifact, ArtifactInput};
 use vouch_engine::trust::{Trust, TrustSource};
 use vouch_engine::verify::{self, Signer};
@@ -31,6 +32,11 @@ enum Command {
     VerifyBlob(VerifyBlobArgs),
     /// Verify a container image's signatures and attestations in its registry, and judge them.
     VerifyImage(VerifyImageArgs),
+    /// The release gate: verify and judge a batch of images and files, in parallel, with reports for CI.
+    Check(CheckArgs),
+    /// Work with JSON reports of `vouch check` (merge the shards of a sharded run).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print the claims document a policy would see for a bundle's signer.
     Claims(ClaimsArgs),
     /// Show the policy input for a bundle and every deny/warn with the rule that produced it.
@@ -194,6 +200,61 @@ struct VerifyImageArgs {
 }
 
 #[derive(Args)]
+struct CheckArgs {
+    /// A manifest (YAML) listing the subjects; see docs/manifest.md.
+    #[arg(value_name = "MANIFEST")]
+    manifest: Option<PathBuf>,
+    /// An image to judge (besides or instead of a manifest); repeatable.
+    #[arg(long, value_name = "REF")]
+    image: Vec<String>,
+    /// Files to judge, as a glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    blob: Vec<String>,
+    /// Where a --blob's bundle is; {path} is the file.
+    #[arg(long, value_name = "TEMPLATE", default_value = "{path}.sigstore.json")]
+    bundle_template: String,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Fail a subject when a policy warns.
+    #[arg(long)]
+    fail_on_warn: bool,
+    /// The report on stdout: text, json, junit, sarif, markdown, gitlab-codequality.
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    format: String,
+    /// Also write a report to a file: FORMAT=PATH (e.g. junit=vouch.xml); repeatable.
+    #[arg(long, value_name = "FORMAT=PATH")]
+    output: Vec<String>,
+    /// Worker threads for verification and policy evaluation (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Judge only shard I of N (by digest), e.g. --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL".
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge the JSON reports of a sharded run into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    #[arg(value_name = "REPORT.json", required = true)]
+    reports: Vec<PathBuf>,
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    format: String,
+    #[arg(long, value_name = "FORMAT=PATH")]
+    output: Vec<String>,
+}
+
+#[derive(Args)]
 struct ClaimsArgs {
     /// The artifact; without it the bundle's own digest is used (the signature,
     /// certificate and log entry are still verified, the artifact is not).
@@ -244,6 +305,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::VerifyBlob(args) => verify_blob(args),
         Command::VerifyImage(args) => verify_image(args),
+        Command::Check(args) => check(args),
+        Command::Report(ReportCommand::Merge(args)) => report_merge(args),
         Command::Claims(args) => claims(args),
         Command::Explain(args) => explain(args),
         Command::Test(args) => test(args),
@@ -311,6 +374,149 @@ fn verify_image(args: VerifyImageArgs) -> Result<ExitCode, Error> {
     let judgement = judge.judge_results(info, results);
     render::judgement(args.output == OutputFormat::Json, &judgement);
     Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn outputs(format: &str, outputs: &[String]) -> Result<(report::Format, Vec<(report::Format, PathBuf)>), Error> {
+    let usage = |m: String| Error::IdentityFlag(m);
+    let stdout = format.parse::<report::Format>().map_err(usage)?;
+    let files = outputs
+        .iter()
+        .map(|o| {
+            let (f, p) = o.split_once('=').ok_or_else(|| usage(format!("--output {o:?}: write FORMAT=PATH, e.g. junit=vouch.xml")))?;
+            Ok((f.parse::<report::Format>().map_err(usage)?, PathBuf::from(p)))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((stdout, files))
+}
+
+fn write_reports(r: &report::Report, stdout: report::Format, files: &[(report::Format, PathBuf)]) -> Result<(), Error> {
+    print!("{}", report::render(r, stdout));
+    for (format, path) in files {
+        std::fs::write(path, report::render(r, *format)).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
+    }
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, Error> {
+    use vouch_engine::batch::{bundle_for, expand_glob, Batch, Shard, SubjectPlan, Target};
+    use vouch_engine::manifest::Manifest;
+    let (stdout_format, files) = outputs(&args.format, &args.output)?;
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s).ok_or_else(|| Error::IdentityFlag(format!("--shard {s:?}: write I/N with 1 <= I <= N, e.g. 2/4")))?,
+        None => Shard::all(),
+    };
+    let manifest = args.manifest.as_deref().map(Manifest::load).transpose()?;
+    let base = args.manifest.as_deref().and_then(|m| m.parent()).map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() }).unwrap_or_else(|| PathBuf::from("."));
+    if manifest.is_none() && args.image.is_empty() && args.blob.is_empty() {
+        return Err(Error::IdentityFlag("nothing to check: give a manifest, or --image / --blob".into()));
+    }
+
+    // Trust, policy and signers: flags over the manifest.
+    let trust = match (&args.trust.trusted_root, args.trust.staging, manifest.as_ref().and_then(|m| m.trusted_root.as_ref())) {
+        (None, false, Some(root)) => Trust::load(&TrustSource::File(base.join(root)))?,
+        _ => args.trust.load()?,
+    };
+    let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(|p| base.join(p)).collect()).unwrap_or_default();
+    policy_dirs.extend(args.policy.policy.iter().cloned());
+    let effective_time = policy::effective_time(args.policy.effective_time.as_deref())?;
+    let base_policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
+    let flag_identity = args.identity.certificate_identity.is_some() || args.identity.certificate_identity_regexp.is_some() || args.identity.key.is_some();
+    let default_signer = if flag_identity || manifest.as_ref().is_none_or(|m| m.identities.is_empty()) {
+        args.identity.signer(base_policy.is_some()).ok()
+    } else {
+        let specs = &manifest.as_ref().map(|m| m.identities.clone()).unwrap_or_default();
+        Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?))
+    };
+    if flag_identity {
+        // Report flag errors rather than falling back.
+        args.identity.signer(base_policy.is_some())?;
+    }
+    let mut signers = vec![default_signer.clone().unwrap_or(Signer::AnyIdentity)];
+    let mut policies = vec![base_policy.clone()];
+
+    let mut plans = Vec::new();
+    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, plans: &mut Vec<SubjectPlan>| match expand_glob(&base, pattern) {
+        Ok(paths) if paths.is_empty() => plans.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::no-match".into(), message: format!("no file matches {pattern:?}") }, signer, policy }),
+        Ok(paths) => {
+            for path in paths {
+                let bundles = vec![bundle_for(template, &path, &base)];
+                plans.push(SubjectPlan { target: Target::Blob { path, bundles }, signer, policy });
+            }
+        }
+        Err(message) => plans.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message }, signer, policy }),
+    };
+    if let Some(m) = &manifest {
+        for s in &m.subjects {
+            let signer = match &s.identities {
+                Some(specs) => {
+                    signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));
+                    signers.len() - 1
+                }
+                None => 0,
+            };
+            let policy = match &s.data {
+                Some(data) => {
+                    let base_policy = base_policy.as_ref().ok_or_else(|| Error::IdentityFlag("a subject has `data`, but no policy is loaded".into()))?;
+                    policies.push(Some(base_policy.with_data(data)?));
+                    policies.len() - 1
+                }
+                None => 0,
+            };
+            if signer == 0 && default_signer.is_none() && base_policy.is_none() {
+                return Err(Error::IdentityFlag("a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy".into()));
+            }
+            if let Some(pattern) = &s.blob {
+                add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy, &mut plans);
+            } else if let Some(image) = &s.image {
+                plans.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy });
+            } else if let Some(digest) = &s.digest {
+                let bundle = base.join(s.bundle.as_deref().unwrap_or_default());
+                plans.push(SubjectPlan { target: Target::Digest { input: digest.clone(), bundles: vec![bundle] }, signer, policy });
+            }
+        }
+    }
+    if (!args.blob.is_empty() || !args.image.is_empty()) && default_signer.is_none() && base_policy.is_none() {
+        args.identity.signer(false)?;
+    }
+    for pattern in &args.blob {
+        add_blob(pattern, &args.bundle_template, 0, 0, &mut plans);
+    }
+    for image in &args.image {
+        ImageRef::parse(image)?;
+        plans.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: None }, signer: 0, policy: 0 });
+    }
+
+    let client = args.registry.client()?;
+    let batch = Batch {
+        trust: &trust,
+        signers,
+        policies,
+        context: Context { effective_time, shard: shard.to_string() },
+        shard,
+        fail_on_warn: args.fail_on_warn,
+        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        registry: Some(&client),
+    };
+    let results = batch.run(plans);
+    let report = report::Report::new(results, vouch_engine::claims::rfc3339_of(effective_time), shard.to_string());
+    write_reports(&report, stdout_format, &files)?;
+    if stdout_format != report::Format::Text {
+        let m = &report.summary;
+        eprintln!("{} subjects: {} passed, {} failed, {} not judged", m.subjects, m.passed, m.failed, m.errors);
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+fn report_merge(args: MergeArgs) -> Result<ExitCode, Error> {
+    let (stdout_format, files) = outputs(&args.format, &args.output)?;
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
+        reports.push(report::Report::from_json(&bytes).map_err(|m| Error::IdentityFlag(format!("{}: {m}", path.display())))?);
+    }
+    let merged = report::Report::merge(reports).map_err(Error::IdentityFlag)?;
+    write_reports(&merged, stdout_format, &files)?;
+    Ok(ExitCode::from(merged.exit_code()))
 }
 
 fn kind_of(artifact: &Artifact) -> &'static str {

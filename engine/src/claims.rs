@@ -225,6 +225,11 @@ impl NamedExtensions {
     }
 }
 
+/// RFC 3339 in UTC, seconds precision.
+pub fn rfc3339_of(t: jiff::Timestamp) -> String {
+    rfc3339(t)
+}
+
 pub(crate) fn rfc3339(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -97,6 +97,13 @@ pub enum Error {
 
     #[error("{0}")]
     Limit(String),
+
+    #[error("{0}")]
+    Manifest(crate::policy::PolicyError),
+
+    /// An error reported for several subjects at once (duplicates share their work).
+    #[error("{message}")]
+    Shared { code: String, message: String, kind: ErrorKind },
 }
 
 /// A failed cryptographic or structural check, with the stage that failed.
@@ -193,6 +200,8 @@ impl Error {
                 crate::oci::OciErrorKind::Invalid => "registry::invalid",
             },
             Error::Limit(_) => "limit::count",
+            Error::Manifest(_) => "manifest",
+            Error::Shared { code, .. } => return code.clone(),
         };
         format!("vouch::{code}")
     }
@@ -230,11 +239,14 @@ impl Error {
             Error::Registry(e) if e.kind == crate::oci::OciErrorKind::Unauthorized => "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)".into(),
             Error::Registry(_) => "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image".into(),
             Error::Limit(_) => "this is more evidence than any signing process writes; the image may be under attack".into(),
+            Error::Manifest(_) => "see docs/manifest.md for the manifest's keys".into(),
+            Error::Shared { .. } => "see docs/cli.md for the codes".into(),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::Shared { kind, .. } => *kind,
             Error::Io { .. }
             | Error::TrustedRoot { .. }
             | Error::PublicKey { .. }
@@ -242,7 +254,8 @@ impl Error {
             | Error::DigestInput { .. }
             | Error::NeedArtifact(_)
             | Error::Policy(_)
-            | Error::EffectiveTime(_) => ErrorKind::Usage,
+            | Error::EffectiveTime(_)
+            | Error::Manifest(_) => ErrorKind::Usage,
             Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
             Error::ImageReference { .. } => ErrorKind::Usage,
             Error::Registry(e) if e.is_infrastructure() => ErrorKind::Infrastructure,

@@ -19,7 +19,7 @@ pub enum Verdict {
 }
 
 /// A reason a subject failed, with a stable code.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Reason {
     pub code: String,
     pub message: String,

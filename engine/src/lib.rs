@@ -5,13 +5,16 @@
 //! [`trust`] → [`evidence`] → [`verify`] → [`claims`].
 //! The CLI only parses arguments and renders what this crate returns.
 
+pub mod batch;
 pub mod claims;
 pub mod error;
 pub mod evidence;
 pub mod identity;
 pub mod judge;
+pub mod manifest;
 pub mod oci;
 pub mod policy;
+pub mod report;
 pub mod subject;
 pub mod trust;
 pub mod verify;

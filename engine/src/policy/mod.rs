@@ -25,7 +25,7 @@ pub use test::{run_tests, TestOutcome, TestReport, TestStatus};
 pub const LIB_REGO: &str = include_str!("lib.rego");
 const LIB_PATH: &str = "<vouch>/lib.rego";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
     Deny,
@@ -42,7 +42,7 @@ impl RuleKind {
 }
 
 /// One `deny` or `warn` result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// The package, without `data.` (e.g. `vouch.gitlab`).
     pub package: String,
@@ -191,5 +191,36 @@ pub fn effective_time(arg: Option<&str>) -> Result<jiff::Timestamp, crate::Error
     match arg {
         None => Ok(jiff::Timestamp::now()),
         Some(text) => text.parse::<jiff::Timestamp>().map_err(|_| crate::Error::EffectiveTime(text.to_string())),
+    }
+}
+
+impl Policy {
+    /// This policy with `data` merged over its data (the override wins), for subjects
+    /// with their own configuration.
+    pub fn with_data(&self, data: &serde_json::Value) -> Result<Policy, PolicyError> {
+        let mut merged: serde_json::Value = serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
+        merge(&mut merged, data);
+        let mut engine = self.engine.clone();
+        engine.clear_data();
+        engine.add_data(Value::from(merged)).map_err(|e| PolicyError {
+            kind: PolicyErrorKind::Data,
+            message: format!("per-subject data: {}", load::error_message(&e)),
+            path: None,
+            line: None,
+            col: None,
+            source_text: None,
+        })?;
+        Ok(Policy { engine, entrypoints: self.entrypoints.clone(), sources: self.sources.clone() })
+    }
+}
+
+fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
     }
 }

@@ -22,6 +22,8 @@ use crate::trust::Trust;
 pub enum Signer {
     /// A Fulcio certificate whose identity and issuer match.
     Keyless(IdentityRequirement),
+    /// A Fulcio certificate matching any one of these (a manifest's `identities`).
+    AnyOf(Vec<IdentityRequirement>),
     /// A managed key (e.g. npm's registry attestation key).
     PublicKey(DerPublicKey),
     /// Any identity the trusted root's CA issued to: the cryptography is verified and
@@ -89,7 +91,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
             }
             run_library(trust, artifact, evidence, &PublicKeyVerificationPolicy::new(key.clone()))?
         }
-        Signer::Keyless(_) | Signer::AnyIdentity => {
+        Signer::Keyless(_) | Signer::AnyOf(_) | Signer::AnyIdentity => {
             if matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
                 return Err(Error::verify(
                     Stage::Bundle,
@@ -116,13 +118,33 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
 
     let (claims, key_fingerprint_sha256) = match signer {
         Signer::PublicKey(key) => (None, Some(sigstore_verify::crypto::sha256(key.as_bytes()).to_hex())),
-        Signer::Keyless(_) | Signer::AnyIdentity => {
+        Signer::Keyless(_) | Signer::AnyOf(_) | Signer::AnyIdentity => {
             let cert = bundle
                 .signing_certificate()
                 .ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
             let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned())?;
-            if let Signer::Keyless(requirement) = signer {
-                requirement.check(claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref())?;
+            let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
+            match signer {
+                Signer::Keyless(requirement) => requirement.check(identity, issuer)?,
+                Signer::AnyOf(requirements) => {
+                    let mut first_error = None;
+                    if !requirements.iter().any(|r| match r.check(identity, issuer) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                            false
+                        }
+                    }) {
+                        return Err(match (requirements.len(), first_error) {
+                            (1, Some(e)) => e,
+                            _ => Error::IdentityMismatch {
+                                expected: format!("one of {} identities ({})", requirements.len(), requirements.iter().map(|r| format!("{} from {}", r.identity, r.issuer)).collect::<Vec<_>>().join("; ")),
+                                actual: format!("{:?} from {:?}", identity.unwrap_or("none"), issuer.unwrap_or("none")),
+                            },
+                        });
+                    }
+                }
+                _ => {}
             }
             (Some(claims), None)
         }

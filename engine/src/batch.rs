@@ -1,0 +1,389 @@
+//! `vouch check`: subjects → results, in parallel. Blobs are hashed and images fetched
+//! first (fetches with bounded concurrency on tokio), then every distinct piece of work
+//! is verified and judged once on rayon, one policy engine per worker.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind};
+use crate::evidence;
+use crate::judge::{Judge, Judgement, Reason, Verdict};
+use crate::oci::{self, Discovery, ImageRef, RegistryClient};
+use crate::policy::{Context, Finding, Policy, SubjectInfo};
+use crate::subject::{Artifact, ArtifactInput};
+use crate::trust::Trust;
+use crate::verify::Signer;
+
+/// A glob that expands to more files than this is a mistake (or an attack).
+pub const MAX_GLOB_SUBJECTS: usize = 100_000;
+
+/// `I/N`: this run judges the subjects whose digest falls in shard I of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub total: u64,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (i, n) = s.split_once('/')?;
+        let (index, total) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+        (total >= 1 && index >= 1 && index <= total).then_some(Shard { index, total })
+    }
+
+    pub fn all() -> Self {
+        Shard { index: 1, total: 1 }
+    }
+
+    /// Deterministic: by the first 8 bytes of the sha256, so that the same artifact
+    /// listed twice lands in the same shard.
+    pub fn contains(&self, sha256_hex: &str) -> bool {
+        let prefix = u64::from_str_radix(sha256_hex.get(..16).unwrap_or("0"), 16).unwrap_or(0);
+        prefix % self.total == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.total)
+    }
+}
+
+/// One subject as listed (after glob expansion).
+#[derive(Debug, Clone)]
+pub struct SubjectPlan {
+    pub target: Target,
+    /// Index into [`Batch::signers`].
+    pub signer: usize,
+    /// Index into [`Batch::policies`].
+    pub policy: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Blob { path: PathBuf, bundles: Vec<PathBuf> },
+    Digest { input: String, bundles: Vec<PathBuf> },
+    Image { reference: String, platform: Option<String> },
+    /// Could not even be listed (a glob that matched nothing, a bad pattern).
+    Invalid { kind: &'static str, name: String, code: String, message: String },
+}
+
+/// Expand a `blob` glob (relative to `base`) into files, sorted.
+pub fn expand_glob(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let glob = globset::GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| format!("invalid glob {pattern:?}: {e}"))?.compile_matcher();
+    // Walk from the longest literal prefix directory of the pattern.
+    let literal: Vec<&str> = pattern.split('/').take_while(|part| !part.contains(['*', '?', '[', '{'])).collect();
+    let is_literal_file = literal.len() == pattern.split('/').count();
+    if is_literal_file {
+        let path = base.join(pattern);
+        return Ok(if path.is_file() { vec![path] } else { Vec::new() });
+    }
+    let root = base.join(literal.join("/"));
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else { continue };
+            if file_type.is_dir() {
+                stack.push(path);
+            } else if file_type.is_file() {
+                let rel = path.strip_prefix(base).unwrap_or(&path);
+                if glob.is_match(rel) {
+                    out.push(path);
+                    if out.len() > MAX_GLOB_SUBJECTS {
+                        return Err(format!("{pattern:?} matches more than {MAX_GLOB_SUBJECTS} files"));
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `{path}` in a bundle template is the artifact's path as listed.
+pub fn bundle_for(template: &str, artifact: &Path, base: &Path) -> PathBuf {
+    let shown = artifact.strip_prefix(base).unwrap_or(artifact).display().to_string();
+    let bundle = template.replace("{path}", &shown);
+    base.join(bundle)
+}
+
+/// Everything that stays the same across subjects.
+pub struct Batch<'a> {
+    pub trust: &'a Trust,
+    pub signers: Vec<Signer>,
+    pub policies: Vec<Option<Policy>>,
+    pub context: Context,
+    pub shard: Shard,
+    pub fail_on_warn: bool,
+    pub jobs: usize,
+    pub registry: Option<&'a RegistryClient>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectVerdict {
+    Pass,
+    Fail,
+    /// Not judged: the registry or network failed (retrying may help).
+    Error,
+}
+
+/// Who signed, in brief (the full claims are kept only for failed subjects).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SignerSummary {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+}
+
+/// One subject's result: small, so that a batch's memory is its results.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SubjectResult {
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub verdict: SubjectVerdict,
+    pub reasons: Vec<Reason>,
+    pub signers: Vec<SignerSummary>,
+    pub warnings: Vec<Finding>,
+    /// The claims that decided, for failed subjects.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub claims: Vec<serde_json::Value>,
+}
+
+impl SubjectResult {
+    fn from_judgement(kind: &str, j: Judgement) -> Self {
+        let failed = j.verdict == Verdict::Fail;
+        SubjectResult {
+            kind: kind.to_string(),
+            name: j.subject.name.clone(),
+            sha256: Some(j.subject.sha256.clone()),
+            verdict: if failed { SubjectVerdict::Fail } else { SubjectVerdict::Pass },
+            reasons: j.reasons,
+            signers: j
+                .signatures
+                .iter()
+                .map(|s| SignerSummary {
+                    kind: format!("{:?}", s.kind).to_lowercase(),
+                    identity: s.claims.as_ref().and_then(|c| c.identity.as_ref().map(|i| i.value.clone())).or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
+                    issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
+                    predicate_type: s.predicate_type.clone(),
+                })
+                .collect(),
+            warnings: j.policy.map(|p| p.warn).unwrap_or_default(),
+            claims: if failed { j.signatures.iter().filter_map(|s| serde_json::to_value(&s.claims).ok()).collect() } else { Vec::new() },
+        }
+    }
+
+    fn failed(kind: &str, name: String, sha256: Option<String>, error: &Error) -> Self {
+        let verdict = if error.kind() == ErrorKind::Infrastructure { SubjectVerdict::Error } else { SubjectVerdict::Fail };
+        SubjectResult { kind: kind.into(), name, sha256, verdict, reasons: vec![Reason { code: error.code(), message: error.to_string() }], signers: Vec::new(), warnings: Vec::new(), claims: Vec::new() }
+    }
+}
+
+/// What to verify, once per distinct (artifact, evidence, signer, policy).
+enum Work {
+    Blob { artifact: Artifact, kind: &'static str, bundles: Vec<PathBuf>, signer: usize, policy: usize },
+    Image { discovery: Box<Discovery>, signer: usize, policy: usize },
+}
+
+impl<'a> Batch<'a> {
+    /// Judge every subject; results in the order listed.
+    pub fn run(&self, subjects: Vec<SubjectPlan>) -> Vec<SubjectResult> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(self.jobs.max(1)).build();
+        match pool {
+            Ok(pool) => pool.install(|| self.run_in_pool(subjects)),
+            Err(_) => self.run_in_pool(subjects),
+        }
+    }
+
+    fn run_in_pool(&self, subjects: Vec<SubjectPlan>) -> Vec<SubjectResult> {
+        // 1. Hash files and resolve images (the only I/O), each subject to a digest.
+        let images: Vec<(usize, ImageRef, Option<String>)> = subjects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.target {
+                Target::Image { reference, platform } => ImageRef::parse(reference).ok().map(|r| (i, r, platform.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut discoveries: HashMap<usize, Result<Discovery, Error>> = self.discover_all(images);
+
+        let prepared: Vec<Result<Work, SubjectResult>> = subjects
+            .par_iter()
+            .enumerate()
+            .map(|(_, s)| match &s.target {
+                Target::Invalid { kind, name, code, message } => Err(SubjectResult { kind: kind.to_string(), name: name.clone(), sha256: None, verdict: SubjectVerdict::Fail, reasons: vec![Reason { code: code.clone(), message: message.clone() }], signers: vec![], warnings: vec![], claims: vec![] }),
+                Target::Blob { path, bundles } => Artifact::open(ArtifactInput::File(path.clone()))
+                    .map(|artifact| Work::Blob { artifact, kind: "blob", bundles: bundles.clone(), signer: s.signer, policy: s.policy })
+                    .map_err(|e| SubjectResult::failed("blob", path.display().to_string(), None, &e)),
+                Target::Digest { input, bundles } => ArtifactInput::parse(input)
+                    .and_then(Artifact::open)
+                    .map(|artifact| Work::Blob { artifact, kind: "digest", bundles: bundles.clone(), signer: s.signer, policy: s.policy })
+                    .map_err(|e| SubjectResult::failed("digest", input.clone(), None, &e)),
+                // Filled in from the discoveries below.
+                Target::Image { reference, .. } => Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone()))),
+            })
+            .collect();
+        let mut prepared: Vec<Result<Work, SubjectResult>> = prepared;
+        for (i, s) in subjects.iter().enumerate() {
+            if let Target::Image { reference, .. } = &s.target {
+                prepared[i] = match discoveries.remove(&i) {
+                    Some(Ok(d)) => Ok(Work::Image { discovery: Box::new(d), signer: s.signer, policy: s.policy }),
+                    Some(Err(e)) => Err(SubjectResult::failed("image", reference.clone(), None, &e)),
+                    None => Err(SubjectResult::failed("image", reference.clone(), None, &ImageRef::parse(reference).err().unwrap_or(Error::ImageNotFound(reference.clone())))),
+                };
+            }
+        }
+
+        // 2. This shard's subjects only; each distinct piece of work once.
+        let mut order: Vec<Option<usize>> = Vec::with_capacity(prepared.len());
+        let mut unique: Vec<Work> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut direct: HashMap<usize, SubjectResult> = HashMap::new();
+        for (i, p) in prepared.into_iter().enumerate() {
+            match p {
+                Err(result) => {
+                    let in_shard = result.sha256.as_deref().map_or_else(|| self.shard.contains(&name_key(&result.name)), |d| self.shard.contains(d));
+                    if in_shard {
+                        direct.insert(i, result);
+                    }
+                    order.push(None);
+                }
+                Ok(work) => {
+                    let (key, sha) = work_key(&work);
+                    if !self.shard.contains(&sha) {
+                        order.push(None);
+                        continue;
+                    }
+                    let slot = *seen.entry(key).or_insert_with(|| {
+                        unique.push(work);
+                        unique.len() - 1
+                    });
+                    order.push(Some(slot));
+                }
+            }
+        }
+
+        // 3. Verify and judge, one policy clone per worker.
+        let results: Vec<SubjectResult> = unique
+            .par_iter()
+            .map_init(|| self.policies.clone(), |policies, work| self.judge(work, policies))
+            .collect();
+
+        let mut out = Vec::new();
+        for (i, slot) in order.into_iter().enumerate() {
+            match slot {
+                Some(slot) => out.push(results[slot].clone()),
+                None => {
+                    if let Some(r) = direct.remove(&i) {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn discover_all(&self, images: Vec<(usize, ImageRef, Option<String>)>) -> HashMap<usize, Result<Discovery, Error>> {
+        let mut out = HashMap::new();
+        if images.is_empty() {
+            return out;
+        }
+        let Some(client) = self.registry else {
+            for (i, r, _) in images {
+                out.insert(i, Err(Error::ImageNotFound(format!("{r}: no registry client"))));
+            }
+            return out;
+        };
+        let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                for (i, r, _) in images {
+                    out.insert(i, Err(Error::ImageNotFound(format!("{r}: cannot start the async runtime: {e}"))));
+                }
+                return out;
+            }
+        };
+        let concurrency = (self.jobs * 8).clamp(4, 64);
+        runtime.block_on(async {
+            use futures_util::StreamExt as _;
+            let results: Vec<(usize, Result<Discovery, Error>)> = futures_util::stream::iter(images)
+                .map(|(i, r, platform)| async move { (i, oci::discover(client, &r, platform.as_deref()).await) })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            out.extend(results);
+        });
+        out
+    }
+
+    fn judge(&self, work: &Work, policies: &mut [Option<Policy>]) -> SubjectResult {
+        let (signer, policy_idx) = match work {
+            Work::Blob { signer, policy, .. } | Work::Image { signer, policy, .. } => (*signer, *policy),
+        };
+        let mut judge = Judge {
+            trust: self.trust,
+            signer: &self.signers[signer],
+            policy: policies[policy_idx].take(),
+            context: self.context.clone(),
+            fail_on_warn: self.fail_on_warn,
+            explain: false,
+        };
+        let result = match work {
+            Work::Blob { artifact, kind, bundles, .. } => {
+                let evidence = bundles.iter().map(|b| evidence::load_bundle(b)).collect();
+                SubjectResult::from_judgement(kind, judge.judge(artifact, kind, evidence))
+            }
+            Work::Image { discovery, .. } => {
+                let subject = &discovery.subject;
+                let results = discovery
+                    .evidence
+                    .iter()
+                    .map(|found| match found {
+                        Ok(f) => oci::verify_found(self.trust, subject, f, &self.signers[signer]),
+                        Err(e) => Err(clone_error(e)),
+                    })
+                    .collect();
+                let info = SubjectInfo { kind: "image", name: subject.name(), sha256: subject.sha256().to_hex() };
+                SubjectResult::from_judgement("image", judge.judge_results(info, results))
+            }
+        };
+        policies[policy_idx] = judge.policy.take();
+        result
+    }
+}
+
+/// Evidence errors are shared between duplicate subjects: keep code and message.
+fn clone_error(e: &Error) -> Error {
+    Error::Shared { code: e.code(), message: e.to_string(), kind: e.kind() }
+}
+
+fn work_key(work: &Work) -> (String, String) {
+    match work {
+        Work::Blob { artifact, bundles, signer, policy, .. } => {
+            let sha = artifact.sha256().to_hex();
+            (format!("blob {sha} {bundles:?} {signer} {policy}"), sha)
+        }
+        Work::Image { discovery, signer, policy } => {
+            let sha = discovery.subject.sha256().to_hex();
+            (format!("image {} {sha} {signer} {policy}", discovery.subject.reference.repository), sha)
+        }
+    }
+}
+
+/// Subjects without a digest (unreadable, unresolvable) are sharded by name.
+fn name_key(name: &str) -> String {
+    sigstore_verify::crypto::sha256(name.as_bytes()).to_hex()
+}

@@ -1,0 +1,113 @@
+//! The `vouch check` manifest (YAML, docs/manifest.schema.json): what to judge and how.
+//! Unknown keys and wrong types are errors with line and column.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::identity::IdentityRequirement;
+
+/// A manifest is a page of YAML; anything this large is a mistake.
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub version: u32,
+    pub trusted_root: Option<PathBuf>,
+    #[serde(default)]
+    pub policy: Vec<PathBuf>,
+    #[serde(default)]
+    pub identities: Vec<IdentitySpec>,
+    pub subjects: Vec<SubjectSpec>,
+}
+
+/// One acceptable signer. `subject`/`subject_regexp` and `issuer`/`issuer_regexp` as in
+/// cosign's `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    pub issuer: Option<String>,
+    pub issuer_regexp: Option<String>,
+    pub subject: Option<String>,
+    pub subject_regexp: Option<String>,
+}
+
+impl IdentitySpec {
+    pub fn requirement(&self) -> Result<IdentityRequirement> {
+        IdentityRequirement::from_flags(self.subject.as_deref(), self.subject_regexp.as_deref(), self.issuer.as_deref(), self.issuer_regexp.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectSpec {
+    /// A file glob (relative to the manifest).
+    pub blob: Option<String>,
+    /// An image reference.
+    pub image: Option<String>,
+    /// A bare `sha256:` digest, with `bundle`.
+    pub digest: Option<String>,
+    /// The bundle: a path, or a template with `{path}` (the matched file) — default
+    /// `{path}.sigstore.json` for blobs.
+    pub bundle: Option<String>,
+    /// For images in an index: judge this platform's manifest.
+    pub platform: Option<String>,
+    /// Replace the manifest's identities for this subject.
+    pub identities: Option<Vec<IdentitySpec>>,
+    /// Policy data merged over the policy's data for this subject (e.g. a per-subject
+    /// `config.gitlab.refs`).
+    pub data: Option<serde_json::Value>,
+}
+
+/// A manifest error with where it is.
+fn located(path: &Path, text: &str, e: &yaml_serde::Error) -> Error {
+    let (line, col) = e.location().map_or((None, None), |l| (Some(l.line() as u32), Some(l.column() as u32)));
+    Error::Manifest(crate::policy::PolicyError {
+        kind: crate::policy::PolicyErrorKind::Data,
+        message: format!("{}: {e}", path.display()),
+        path: Some(path.to_path_buf()),
+        line,
+        col,
+        source_text: Some(text.to_string()),
+    })
+}
+
+fn invalid(path: &Path, message: String) -> Error {
+    Error::Manifest(crate::policy::PolicyError {
+        kind: crate::policy::PolicyErrorKind::Data,
+        message: format!("{}: {message}", path.display()),
+        path: Some(path.to_path_buf()),
+        line: None,
+        col: None,
+        source_text: None,
+    })
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = crate::trust::read_limited(path, "manifest", MAX_MANIFEST_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
+        let manifest: Manifest = yaml_serde::from_str(&text).map_err(|e| located(path, &text, &e))?;
+        if manifest.version != 1 {
+            return Err(invalid(path, format!("version {} is not supported (this vouch reads version 1)", manifest.version)));
+        }
+        for (i, s) in manifest.subjects.iter().enumerate() {
+            let kinds = [s.blob.is_some(), s.image.is_some(), s.digest.is_some()].iter().filter(|k| **k).count();
+            if kinds != 1 {
+                return Err(invalid(path, format!("subjects[{i}] needs exactly one of blob, image, digest")));
+            }
+            if s.digest.is_some() && s.bundle.is_none() {
+                return Err(invalid(path, format!("subjects[{i}]: a digest subject needs a bundle")));
+            }
+            if s.image.is_some() && s.bundle.is_some() {
+                return Err(invalid(path, format!("subjects[{i}]: an image's signatures are found in its registry; remove bundle")));
+            }
+            if s.data.as_ref().is_some_and(|d| !d.is_object()) {
+                return Err(invalid(path, format!("subjects[{i}].data must be a mapping")));
+            }
+        }
+        Ok(manifest)
+    }
+}

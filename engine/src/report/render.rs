@@ -1,0 +1,198 @@
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::{Format, Report};
+use crate::batch::{SubjectResult, SubjectVerdict};
+
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Text => text(report),
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        Format::Junit => junit(report),
+        Format::Sarif => serde_json::to_string_pretty(&sarif(report)).unwrap_or_default() + "\n",
+        Format::Markdown => markdown(report),
+        Format::GitlabCodequality => serde_json::to_string_pretty(&codequality(report)).unwrap_or_default() + "\n",
+    }
+}
+
+fn signers(s: &SubjectResult) -> String {
+    let mut names: Vec<String> = s.signers.iter().filter_map(|x| x.identity.clone()).collect();
+    names.dedup();
+    names.join(", ")
+}
+
+fn reasons(s: &SubjectResult) -> String {
+    s.reasons.iter().map(|r| format!("{}: {}", r.code, r.message)).collect::<Vec<_>>().join("; ")
+}
+
+fn verdict(v: SubjectVerdict) -> &'static str {
+    match v {
+        SubjectVerdict::Pass => "PASS",
+        SubjectVerdict::Fail => "FAIL",
+        SubjectVerdict::Error => "ERROR",
+    }
+}
+
+fn text(r: &Report) -> String {
+    let mut out = String::new();
+    for s in &r.subjects {
+        match s.verdict {
+            SubjectVerdict::Pass => {
+                let _ = writeln!(out, "PASS  {}  signed by {}", s.name, signers(s));
+            }
+            _ => {
+                let _ = writeln!(out, "{}  {}  {}", verdict(s.verdict), s.name, reasons(s));
+            }
+        }
+        for w in &s.warnings {
+            let _ = writeln!(out, "      warning [{}] {}", w.package, w.msg);
+        }
+    }
+    let m = &r.summary;
+    let _ = writeln!(out, "{} subjects: {} passed, {} failed, {} not judged (shard {})", m.subjects, m.passed, m.failed, m.errors, r.shards.join(", "));
+    out
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(c, '\t' | '\n' | '\r') || !c.is_control())
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML as GitLab reads it (`artifacts:reports:junit`): one testcase per subject.
+fn junit(r: &Report) -> String {
+    let m = &r.summary;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(out, "<testsuites name=\"vouch\" tests=\"{}\" failures=\"{}\" errors=\"{}\">", m.subjects, m.failed, m.errors);
+    let _ = writeln!(out, "  <testsuite name=\"vouch check\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" timestamp=\"{}\">", m.subjects, m.failed, m.errors, xml(&r.effective_time));
+    for s in &r.subjects {
+        let _ = write!(out, "    <testcase classname=\"vouch.{}\" name=\"{}\"", xml(&s.kind), xml(&s.name));
+        match s.verdict {
+            SubjectVerdict::Pass => {
+                let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", xml(&format!("signed by {}", signers(s))));
+            }
+            v => {
+                let tag = if v == SubjectVerdict::Error { "error" } else { "failure" };
+                let first = s.reasons.first();
+                let _ = writeln!(
+                    out,
+                    ">\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>\n    </testcase>",
+                    xml(first.map_or("vouch", |r| r.code.as_str())),
+                    xml(first.map_or("failed", |r| r.message.as_str())),
+                    xml(&details(s))
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Every reason, and the claims that decided.
+fn details(s: &SubjectResult) -> String {
+    let mut d = String::new();
+    for r in &s.reasons {
+        let _ = writeln!(d, "{}: {}", r.code, r.message);
+    }
+    for c in &s.claims {
+        let _ = writeln!(d, "claims: {}", serde_json::to_string(c).unwrap_or_default());
+    }
+    d
+}
+
+fn sarif(r: &Report) -> serde_json::Value {
+    let mut rules: Vec<String> = r.subjects.iter().flat_map(|s| s.reasons.iter().map(|x| x.code.clone()).chain(s.warnings.iter().map(|w| w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package))))).collect();
+    rules.sort();
+    rules.dedup();
+    let mut results = Vec::new();
+    for s in &r.subjects {
+        let location = json!([{"physicalLocation": {"artifactLocation": {"uri": s.name}}}]);
+        for reason in &s.reasons {
+            results.push(json!({
+                "ruleId": reason.code,
+                "level": if s.verdict == SubjectVerdict::Error { "warning" } else { "error" },
+                "message": {"text": format!("{}: {}", s.name, reason.message)},
+                "locations": location,
+            }));
+        }
+        for w in &s.warnings {
+            results.push(json!({
+                "ruleId": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
+                "level": "warning",
+                "message": {"text": format!("{}: {}", s.name, w.msg)},
+                "locations": location,
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "vouch",
+                "version": r.tool.version,
+                "informationUri": "https://github.com/vouch-dev/vouch",
+                "rules": rules.iter().map(|id| json!({"id": id, "shortDescription": {"text": id}})).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }]
+    })
+}
+
+fn markdown(r: &Report) -> String {
+    let m = &r.summary;
+    let icon = if r.exit_code() == 0 { "✅" } else { "❌" };
+    let mut out = format!("### {icon} vouch: {} of {} subjects may ship\n\n", m.passed, m.subjects);
+    if m.failed + m.errors > 0 {
+        let _ = writeln!(out, "{} failed, {} not judged.\n", m.failed, m.errors);
+    }
+    out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for s in &r.subjects {
+        let mark = match s.verdict {
+            SubjectVerdict::Pass => "✅",
+            SubjectVerdict::Fail => "❌",
+            SubjectVerdict::Error => "⚠️",
+        };
+        let why: Vec<String> = s.reasons.iter().map(|x| format!("`{}` {}", x.code, x.message)).chain(s.warnings.iter().map(|w| format!("warning: {}", w.msg))).collect();
+        let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", cell(&s.name), cell(&signers(s)), cell(&why.join("<br>")));
+    }
+    out
+}
+
+/// GitLab Code Quality (Code Climate subset): one issue per reason.
+fn codequality(r: &Report) -> serde_json::Value {
+    let mut issues = Vec::new();
+    for s in &r.subjects {
+        for reason in &s.reasons {
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.code, reason.message).as_bytes()).to_hex();
+            issues.push(json!({
+                "description": format!("{}: {}", s.name, reason.message),
+                "check_name": reason.code,
+                "fingerprint": &fingerprint[..32],
+                "severity": if s.verdict == SubjectVerdict::Error { "minor" } else { "major" },
+                "location": {"path": s.name, "lines": {"begin": 1}},
+            }));
+        }
+        for w in &s.warnings {
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}", s.name, w.msg).as_bytes()).to_hex();
+            issues.push(json!({
+                "description": format!("{}: {}", s.name, w.msg),
+                "check_name": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
+                "fingerprint": &fingerprint[..32],
+                "severity": "minor",
+                "location": {"path": s.name, "lines": {"begin": 1}},
+            }));
+        }
+    }
+    serde_json::Value::Array(issues)
+}
