@@ -50,7 +50,7 @@ impl Diagnostic for PolicyDiagnostic {
     }
 }
 
-fn policy_diagnostic(e: &PolicyError) -> Report {
+fn policy_diagnostic(e: &PolicyError, code: &'static str, help: &'static str) -> Report {
     let located = match (&e.path, e.line, e.col) {
         (Some(path), Some(line), Some(col)) => format!("{}:{line}:{col}: ", path.display()),
         (Some(path), _, _) => format!("{}: ", path.display()),
@@ -62,12 +62,13 @@ fn policy_diagnostic(e: &PolicyError) -> Report {
         _ => None,
     };
     let span = e.offset().filter(|_| src.is_some()).map(|offset| LabeledSpan::at_offset(offset, "here"));
-    Report::new(PolicyDiagnostic { message, code: e.code(), help: e.hint(), src, span })
+    Report::new(PolicyDiagnostic { message, code, help, src, span })
 }
 
 pub fn diagnostic(error: &Error) {
     let report = match error {
-        Error::Policy(e) => policy_diagnostic(e),
+        Error::Policy(e) => policy_diagnostic(e, e.code(), e.hint()),
+        Error::Manifest(e) => policy_diagnostic(e, "vouch::manifest", "see docs/manifest.md for the manifest's keys"),
         _ => Report::new(MietteDiagnostic::new(error.to_string()).with_code(error.code()).with_help(error.hint())),
     };
     eprintln!("{report:?}");

@@ -248,7 +248,8 @@ impl<'a> Batch<'a> {
         }
 
         // 2. This shard's subjects only; each distinct piece of work once.
-        let mut order: Vec<Option<usize>> = Vec::with_capacity(prepared.len());
+        // Per subject: the shared slot, and its own kind and name.
+        let mut order: Vec<Option<(usize, &'static str, String)>> = Vec::with_capacity(prepared.len());
         let mut unique: Vec<Work> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut direct: HashMap<usize, SubjectResult> = HashMap::new();
@@ -267,11 +268,12 @@ impl<'a> Batch<'a> {
                         order.push(None);
                         continue;
                     }
+                    let (kind, name) = work_name(&work);
                     let slot = *seen.entry(key).or_insert_with(|| {
                         unique.push(work);
                         unique.len() - 1
                     });
-                    order.push(Some(slot));
+                    order.push(Some((slot, kind, name)));
                 }
             }
         }
@@ -285,7 +287,12 @@ impl<'a> Batch<'a> {
         let mut out = Vec::new();
         for (i, slot) in order.into_iter().enumerate() {
             match slot {
-                Some(slot) => out.push(results[slot].clone()),
+                Some((slot, kind, name)) => {
+                    let mut result = results[slot].clone();
+                    result.kind = kind.to_string();
+                    result.name = name;
+                    out.push(result);
+                }
                 None => {
                     if let Some(r) = direct.remove(&i) {
                         out.push(r);
@@ -370,11 +377,19 @@ fn clone_error(e: &Error) -> Error {
     Error::Shared { code: e.code(), message: e.to_string(), kind: e.kind() }
 }
 
+/// A subject's own kind and name (duplicates share a judgement, not a name).
+fn work_name(work: &Work) -> (&'static str, String) {
+    match work {
+        Work::Blob { artifact, kind, .. } => (kind, artifact.name()),
+        Work::Image { discovery, .. } => ("image", discovery.subject.name()),
+    }
+}
+
 fn work_key(work: &Work) -> (String, String) {
     match work {
         Work::Blob { artifact, bundles, signer, policy, .. } => {
             let sha = artifact.sha256().to_hex();
-            (format!("blob {sha} {bundles:?} {signer} {policy}"), sha)
+            (format!("file {sha} {bundles:?} {signer} {policy}"), sha)
         }
         Work::Image { discovery, signer, policy } => {
             let sha = discovery.subject.sha256().to_hex();

@@ -63,7 +63,14 @@ pub struct SubjectSpec {
 
 /// A manifest error with where it is.
 fn located(path: &Path, text: &str, e: &yaml_serde::Error) -> Error {
-    let (line, col) = e.location().map_or((None, None), |l| (Some(l.line() as u32), Some(l.column() as u32)));
+    // The location, or the "at line L column C" the message ends with.
+    let text_of = e.to_string();
+    let after = |key: &str| text_of.rsplit(key).next().and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse::<u32>().ok());
+    let (line, col) = match e.location() {
+        Some(l) => (Some(l.line() as u32), Some(l.column() as u32)),
+        None if text_of.contains(" at line ") => (after(" at line "), after(" column ")),
+        None => (None, None),
+    };
     Error::Manifest(crate::policy::PolicyError {
         kind: crate::policy::PolicyErrorKind::Data,
         message: format!("{}: {e}", path.display()),
