@@ -278,10 +278,17 @@ impl<'a> Batch<'a> {
             }
         }
 
-        // 3. Verify and judge, one policy clone per worker.
+        // 3. Verify and judge, one policy clone per worker thread (rayon's map_init would
+        // clone once per split, which costs more than the evaluation).
+        let workers: Vec<std::sync::Mutex<Vec<Option<Policy>>>> =
+            (0..rayon::current_num_threads().max(1)).map(|_| std::sync::Mutex::new(self.policies.clone())).collect();
         let results: Vec<SubjectResult> = unique
             .par_iter()
-            .map_init(|| self.policies.clone(), |policies, work| self.judge(work, policies))
+            .map(|work| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                let mut policies = workers[slot].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                self.judge(work, &mut policies)
+            })
             .collect();
 
         let mut out = Vec::new();

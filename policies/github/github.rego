@@ -21,29 +21,34 @@ workflow_repositories := object.get(cfg, "workflow_repositories", cfg.repositori
 runner_environments := object.get(cfg, "runner_environments", ["github-hosted"])
 
 violation contains [i, "github.config", "config.github.repositories is required: list the repositories that may ship"] if {
+	cfg
 	some i, _ in input.signatures
 	not cfg.repositories
 }
 
 violation contains [i, "github.not_github", msg] if {
+	cfg
 	some i, s in input.signatures
 	not s.claims.github
 	msg := sprintf("signature %d is not from GitHub Actions: %s", [i, lib.signer(s)])
 }
 
 violation contains [i, "github.repository", msg] if {
+	cfg
 	some i, s in input.signatures
 	not lib.any_glob_match(cfg.repositories, s.claims.github.repository)
 	msg := sprintf("source repository %s is not allowed (allowed: %s)", [s.claims.github.repository, concat(", ", cfg.repositories)])
 }
 
 violation contains [i, "github.workflow_repository", msg] if {
+	cfg
 	some i, s in input.signatures
 	not lib.any_glob_match(workflow_repositories, s.claims.github.workflow_repository)
 	msg := sprintf("a workflow of %s ran; allowed: %s", [s.claims.github.workflow_repository, concat(", ", workflow_repositories)])
 }
 
 violation contains [i, "github.workflow_path", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.workflow_paths
 	not lib.any_glob_match(cfg.workflow_paths, s.claims.github.workflow_path)
@@ -51,6 +56,7 @@ violation contains [i, "github.workflow_path", msg] if {
 }
 
 violation contains [i, "github.repository_id", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.repository_ids
 	not s.claims.github.repository_id in {sprintf("%v", [id]) | some id in cfg.repository_ids}
@@ -58,6 +64,7 @@ violation contains [i, "github.repository_id", msg] if {
 }
 
 violation contains [i, "github.owner_id", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.owner_ids
 	not s.claims.github.owner_id in {sprintf("%v", [id]) | some id in cfg.owner_ids}
@@ -65,6 +72,7 @@ violation contains [i, "github.owner_id", msg] if {
 }
 
 violation contains [i, "github.ref", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.refs
 	not lib.ref_allowed(cfg.refs, s.claims.github.ref_type, s.claims.github.ref_name)
@@ -72,6 +80,7 @@ violation contains [i, "github.ref", msg] if {
 }
 
 violation contains [i, "github.runner", msg] if {
+	cfg
 	some i, s in input.signatures
 	s.claims.github
 	not object.get(s.claims, "runner_environment", "none") in runner_environments

@@ -34,30 +34,35 @@ runner_environments := object.get(cfg, "runner_environments", ["gitlab-hosted"])
 
 # A configuration without projects must not mean "any project".
 violation contains [i, "gitlab.config", "config.gitlab.projects is required: list the projects that may ship"] if {
+	cfg
 	some i, _ in input.signatures
 	not cfg.projects
 }
 
 # violation contains [signature index, code, message]
 violation contains [i, "gitlab.not_gitlab", msg] if {
+	cfg
 	some i, s in input.signatures
 	not s.claims.gitlab
 	msg := sprintf("signature %d is not from GitLab CI: %s", [i, lib.signer(s)])
 }
 
 violation contains [i, "gitlab.instance", msg] if {
+	cfg
 	some i, s in input.signatures
 	not s.claims.gitlab.instance in instances
 	msg := sprintf("GitLab instance %s is not allowed (allowed: %s)", [s.claims.gitlab.instance, concat(", ", instances)])
 }
 
 violation contains [i, "gitlab.project", msg] if {
+	cfg
 	some i, s in input.signatures
 	not lib.any_glob_match(cfg.projects, s.claims.gitlab.project_path)
 	msg := sprintf("source project %s is not allowed (allowed: %s)", [s.claims.gitlab.project_path, concat(", ", cfg.projects)])
 }
 
 violation contains [i, "gitlab.ci_config_project", msg] if {
+	cfg
 	some i, s in input.signatures
 	not lib.any_glob_match(ci_config_projects, s.claims.gitlab.ci_config_project_path)
 	msg := sprintf("the CI config of project %s ran; allowed: %s", [s.claims.gitlab.ci_config_project_path, concat(", ", ci_config_projects)])
@@ -66,6 +71,7 @@ violation contains [i, "gitlab.ci_config_project", msg] if {
 # The SAN names acme/app's CI config but the code came from another project: a
 # merge-request pipeline from a fork (GitLab's project claims name the fork).
 violation contains [i, "gitlab.fork", msg] if {
+	cfg
 	some i, s in input.signatures
 	g := s.claims.gitlab
 	g.project_path != g.ci_config_project_path
@@ -74,6 +80,7 @@ violation contains [i, "gitlab.fork", msg] if {
 }
 
 violation contains [i, "gitlab.project_id", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.project_ids
 	not s.claims.gitlab.project_id in {sprintf("%v", [id]) | some id in cfg.project_ids}
@@ -81,6 +88,7 @@ violation contains [i, "gitlab.project_id", msg] if {
 }
 
 violation contains [i, "gitlab.namespace_id", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.namespace_ids
 	not s.claims.gitlab.namespace_id in {sprintf("%v", [id]) | some id in cfg.namespace_ids}
@@ -88,6 +96,7 @@ violation contains [i, "gitlab.namespace_id", msg] if {
 }
 
 violation contains [i, "gitlab.ci_config_path", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.ci_config_paths
 	not lib.any_glob_match(cfg.ci_config_paths, s.claims.gitlab.ci_config_path)
@@ -95,6 +104,7 @@ violation contains [i, "gitlab.ci_config_path", msg] if {
 }
 
 violation contains [i, "gitlab.ref", msg] if {
+	cfg
 	some i, s in input.signatures
 	cfg.refs
 	not ref_allowed(s.claims.gitlab)
@@ -102,6 +112,7 @@ violation contains [i, "gitlab.ref", msg] if {
 }
 
 violation contains [i, "gitlab.runner", msg] if {
+	cfg
 	some i, s in input.signatures
 	s.claims.gitlab
 	not object.get(s.claims, "runner_environment", "none") in runner_environments

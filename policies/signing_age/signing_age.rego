@@ -17,12 +17,14 @@ age_ns(s) := now - lib.ns(s.claims.signed_at)
 
 # Signatures without a verified signing time cannot show their age.
 fresh contains i if {
+	cfg.max_days
 	some i, s in input.signatures
 	age_ns(s) >= 0
 	age_ns(s) <= lib.days(cfg.max_days)
 }
 
 deny contains {"msg": msg, "code": "signing_age.too_old", "title": "Signed too long ago", "solution": "re-sign or rebuild the artifact"} if {
+	cfg.max_days
 	count(input.signatures) > 0
 	count(fresh) == 0
 	some s in input.signatures
@@ -31,6 +33,7 @@ deny contains {"msg": msg, "code": "signing_age.too_old", "title": "Signed too l
 }
 
 deny contains {"msg": msg, "code": "signing_age.future", "title": "Signed after the effective time"} if {
+	cfg.max_days
 	count(input.signatures) > 0
 	count(fresh) == 0
 	some s in input.signatures
@@ -47,8 +50,8 @@ deny contains {"msg": "no signature has a verified signing time", "code": "signi
 }
 
 warn contains {"msg": msg, "code": "signing_age.ageing"} if {
-	count(fresh) > 0
 	cfg.warn_days
+	count(fresh) > 0
 	every i in fresh {
 		age_ns(input.signatures[i]) > lib.days(cfg.warn_days)
 	}
