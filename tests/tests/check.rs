@@ -260,3 +260,19 @@ fn images_and_blobs_in_one_batch() {
     assert_eq!(report["summary"]["passed"], 3);
     assert!(report["subjects"][1]["name"].as_str().unwrap().contains("from tag 1.0"));
 }
+
+#[test]
+fn example_manifests_match_the_published_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read by PyYAML and checked by jsonschema: neither shares code with vouch's reader.
+    let script = "import sys, json, yaml, jsonschema\nschema = json.load(open(sys.argv[1]))\nfor p in sys.argv[2:]:\n    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(open(p)))\nprint('ok')\n";
+    let schema = root.join("docs/manifest.schema.json").display().to_string();
+    let quickstart = root.join("examples/quickstart/vouch.yaml").display().to_string();
+    let (ok, out) = python(script, &[&schema, &quickstart]);
+    assert!(ok, "{out}");
+    // And a manifest the schema must reject, so the check is not vacuous.
+    let m = Minted::new("manifest-schema");
+    let bad = m.write("bad.yaml", "version: 1\nsubjects:\n  - image: a/b:1\n    bundle: x\n");
+    let (ok, _) = python(script, &[&schema, &bad]);
+    assert!(!ok, "an image with a bundle must not validate");
+}
