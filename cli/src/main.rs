@@ -236,6 +236,9 @@ struct CheckArgs {
     /// Judge only shard I of N (by digest), e.g. --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL".
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// No progress bar (there is none anyway when stderr is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -398,7 +401,7 @@ fn write_reports(r: &report::Report, stdout: report::Format, files: &[(report::F
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, Error> {
-    use vouch_engine::batch::{bundle_for, expand_glob, Batch, Shard, SubjectPlan, Target};
+    use vouch_engine::batch::{plan, Batch, PlanRequest, Shard};
     use vouch_engine::manifest::Manifest;
     let (stdout_format, files) = outputs(&args.format, &args.output)?;
     let shard = match &args.shard {
@@ -420,84 +423,43 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     policy_dirs.extend(args.policy.policy.iter().cloned());
     let effective_time = policy::effective_time(args.policy.effective_time.as_deref())?;
     let base_policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
-    let flag_identity = args.identity.certificate_identity.is_some() || args.identity.certificate_identity_regexp.is_some() || args.identity.key.is_some();
-    let default_signer = if flag_identity || manifest.as_ref().is_none_or(|m| m.identities.is_empty()) {
-        args.identity.signer(base_policy.is_some()).ok()
-    } else {
-        let specs = &manifest.as_ref().map(|m| m.identities.clone()).unwrap_or_default();
-        Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?))
-    };
-    if flag_identity {
-        // Report flag errors rather than falling back.
-        args.identity.signer(base_policy.is_some())?;
-    }
-    let mut signers = vec![default_signer.clone().unwrap_or(Signer::AnyIdentity)];
-    let mut policies = vec![base_policy.clone()];
-
-    let mut plans = Vec::new();
-    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, plans: &mut Vec<SubjectPlan>| match expand_glob(&base, pattern) {
-        Ok(paths) if paths.is_empty() => plans.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::no-match".into(), message: format!("no file matches {pattern:?}") }, signer, policy }),
-        Ok(paths) => {
-            for path in paths {
-                let bundles = vec![bundle_for(template, &path, &base)];
-                plans.push(SubjectPlan { target: Target::Blob { path, bundles }, signer, policy });
-            }
-        }
-        Err(message) => plans.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message }, signer, policy }),
-    };
-    if let Some(m) = &manifest {
-        for s in &m.subjects {
-            let signer = match &s.identities {
-                Some(specs) => {
-                    signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));
-                    signers.len() - 1
-                }
-                None => 0,
-            };
-            let policy = match &s.data {
-                Some(data) => {
-                    let base_policy = base_policy.as_ref().ok_or_else(|| Error::IdentityFlag("a subject has `data`, but no policy is loaded".into()))?;
-                    policies.push(Some(base_policy.with_data(data)?));
-                    policies.len() - 1
-                }
-                None => 0,
-            };
-            if signer == 0 && default_signer.is_none() && base_policy.is_none() {
-                return Err(Error::IdentityFlag("a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy".into()));
-            }
-            if let Some(pattern) = &s.blob {
-                add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy, &mut plans);
-            } else if let Some(image) = &s.image {
-                plans.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy });
-            } else if let Some(digest) = &s.digest {
-                let bundle = base.join(s.bundle.as_deref().unwrap_or_default());
-                plans.push(SubjectPlan { target: Target::Digest { input: digest.clone(), bundles: vec![bundle] }, signer, policy });
-            }
-        }
-    }
-    if (!args.blob.is_empty() || !args.image.is_empty()) && default_signer.is_none() && base_policy.is_none() {
-        args.identity.signer(false)?;
-    }
-    for pattern in &args.blob {
-        add_blob(pattern, &args.bundle_template, 0, 0, &mut plans);
-    }
+    let flag_identity = args.identity.certificate_identity.is_some() || args.identity.certificate_identity_regexp.is_some() || args.identity.certificate_oidc_issuer.is_some() || args.identity.certificate_oidc_issuer_regexp.is_some() || args.identity.key.is_some();
+    let flag_signer = if flag_identity { Some(args.identity.signer(base_policy.is_some())?) } else { None };
     for image in &args.image {
         ImageRef::parse(image)?;
-        plans.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: None }, signer: 0, policy: 0 });
     }
-
+    let planned = plan(PlanRequest {
+        manifest: manifest.as_ref(),
+        base: &base,
+        blobs: &args.blob,
+        images: &args.image,
+        bundle_template: &args.bundle_template,
+        flag_signer,
+        policy: base_policy.as_ref(),
+    })?;
     let client = args.registry.client()?;
+    let bar = render::progress_bar(args.quiet);
+    let progress = |done: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
     let batch = Batch {
         trust: &trust,
-        signers,
-        policies,
+        signers: planned.signers,
+        policies: planned.policies,
         context: Context { effective_time, shard: shard.to_string() },
         shard,
         fail_on_warn: args.fail_on_warn,
         jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         registry: Some(&client),
+        progress: Some(&progress),
     };
-    let results = batch.run(plans);
+    let results = batch.run(planned.subjects);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let report = report::Report::new(results, vouch_engine::claims::rfc3339_of(effective_time), shard.to_string());
     write_reports(&report, stdout_format, &files)?;
     if stdout_format != report::Format::Text {

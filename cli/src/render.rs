@@ -215,3 +215,16 @@ pub fn test_report(json: bool, coverage: bool, report: &TestReport) {
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
 }
+
+/// A progress bar on stderr, only when it is a terminal (never in CI logs or pipes).
+pub fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} subjects judged, {per_sec}, eta {eta}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}

@@ -113,6 +113,84 @@ pub fn bundle_for(template: &str, artifact: &Path, base: &Path) -> PathBuf {
     base.join(bundle)
 }
 
+/// What to plan a batch from: a manifest and/or subjects and identities given as flags.
+pub struct PlanRequest<'a> {
+    pub manifest: Option<&'a crate::manifest::Manifest>,
+    /// The manifest's directory: paths and globs are relative to it.
+    pub base: &'a Path,
+    pub blobs: &'a [String],
+    pub images: &'a [String],
+    /// Where a flag blob's bundle is (`{path}` is the file).
+    pub bundle_template: &'a str,
+    /// Signers from flags; they replace the manifest's identities.
+    pub flag_signer: Option<Signer>,
+    pub policy: Option<&'a Policy>,
+}
+
+/// The subjects, and the signers and policy variants they refer to by index.
+pub struct Planned {
+    pub signers: Vec<Signer>,
+    pub policies: Vec<Option<Policy>>,
+    pub subjects: Vec<SubjectPlan>,
+}
+
+/// Expand a request into subjects. Every subject must have someone who decides who may
+/// sign — identities or a policy — or nothing is judged.
+pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
+    let no_decider = || Error::IdentityFlag("a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy".into());
+    let default_signer = match (req.flag_signer, req.manifest.map(|m| &m.identities)) {
+        (Some(signer), _) => Some(signer),
+        (None, Some(specs)) if !specs.is_empty() => Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?)),
+        (None, _) if req.policy.is_some() => Some(Signer::AnyIdentity),
+        _ => None,
+    };
+    let mut signers = vec![default_signer.clone().unwrap_or(Signer::AnyIdentity)];
+    let mut policies = vec![req.policy.cloned()];
+    let mut subjects = Vec::new();
+    let base = req.base;
+    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| match expand_glob(base, pattern) {
+        Ok(paths) if paths.is_empty() => subjects.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::no-match".into(), message: format!("no file matches {pattern:?}") }, signer, policy }),
+        Ok(paths) => subjects.extend(paths.into_iter().map(|path| SubjectPlan { target: Target::Blob { bundles: vec![bundle_for(template, &path, base)], path }, signer, policy })),
+        Err(message) => subjects.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message }, signer, policy }),
+    };
+    for s in req.manifest.map(|m| m.subjects.as_slice()).unwrap_or_default() {
+        let signer = match &s.identities {
+            Some(specs) => {
+                signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));
+                signers.len() - 1
+            }
+            None if default_signer.is_none() => return Err(no_decider()),
+            None => 0,
+        };
+        let policy = match &s.data {
+            Some(data) => {
+                let base_policy = req.policy.ok_or_else(|| Error::IdentityFlag("a subject has `data`, but no policy is loaded".into()))?;
+                policies.push(Some(base_policy.with_data(data)?));
+                policies.len() - 1
+            }
+            None => 0,
+        };
+        if let Some(pattern) = &s.blob {
+            add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy, &mut subjects);
+        } else if let Some(image) = &s.image {
+            subjects.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy });
+        } else if let Some(digest) = &s.digest {
+            let bundles = vec![base.join(s.bundle.as_deref().unwrap_or_default())];
+            subjects.push(SubjectPlan { target: Target::Digest { input: digest.clone(), bundles }, signer, policy });
+        }
+    }
+    if (!req.blobs.is_empty() || !req.images.is_empty()) && default_signer.is_none() {
+        return Err(no_decider());
+    }
+    for pattern in req.blobs {
+        add_blob(pattern, req.bundle_template, 0, 0, &mut subjects);
+    }
+    for image in req.images {
+        subjects.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: None }, signer: 0, policy: 0 });
+    }
+    Ok(Planned { signers, policies, subjects })
+}
+
 /// Everything that stays the same across subjects.
 pub struct Batch<'a> {
     pub trust: &'a Trust,
@@ -123,6 +201,8 @@ pub struct Batch<'a> {
     pub fail_on_warn: bool,
     pub jobs: usize,
     pub registry: Option<&'a RegistryClient>,
+    /// Called with (done, total) as work items finish (the CLI draws a progress bar).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -282,12 +362,18 @@ impl<'a> Batch<'a> {
         // clone once per split, which costs more than the evaluation).
         let workers: Vec<std::sync::Mutex<Vec<Option<Policy>>>> =
             (0..rayon::current_num_threads().max(1)).map(|_| std::sync::Mutex::new(self.policies.clone())).collect();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let total = unique.len();
         let results: Vec<SubjectResult> = unique
             .par_iter()
             .map(|work| {
                 let slot = rayon::current_thread_index().unwrap_or(0) % workers.len();
                 let mut policies = workers[slot].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                self.judge(work, &mut policies)
+                let result = self.judge(work, &mut policies);
+                if let Some(progress) = self.progress {
+                    progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+                }
+                result
             })
             .collect();
 
