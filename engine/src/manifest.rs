@@ -96,7 +96,12 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = crate::trust::read_limited(path, "manifest", MAX_MANIFEST_BYTES)?;
         let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
-        let manifest: Manifest = yaml_serde::from_str(&text).map_err(|e| located(path, &text, &e))?;
+        Self::from_str(&text, path)
+    }
+
+    /// Parse a manifest's text; `path` names it in errors.
+    pub fn from_str(text: &str, path: &Path) -> Result<Self> {
+        let manifest: Manifest = yaml_serde::from_str(text).map_err(|e| located(path, text, &e))?;
         if manifest.version != 1 {
             return Err(invalid(path, format!("version {} is not supported (this vouch reads version 1)", manifest.version)));
         }

@@ -105,8 +105,40 @@ struct Probe {
     rekor_bundle: Option<serde::de::IgnoredAny>,
 }
 
+/// A Fulcio chain is a leaf and one or two CAs.
+pub const MAX_CHAIN_CERTIFICATES: usize = 10;
+/// Bundles carry one log entry (sometimes two during log migrations).
+pub const MAX_TLOG_ENTRIES: usize = 10;
+pub const MAX_RFC3161_TIMESTAMPS: usize = 10;
+/// An in-toto statement (even an SBOM) fits in this.
+pub const MAX_DSSE_PAYLOAD_BYTES: usize = 16 << 20;
+
+fn check_limits(bundle: &Bundle) -> Result<()> {
+    let over = |what: &str, n: usize, limit: usize| Error::BundleFormat(format!("the bundle has {n} {what}, over the limit of {limit}"));
+    if let VerificationMaterialContent::X509CertificateChain { certificates } = &bundle.verification_material.content {
+        if certificates.len() > MAX_CHAIN_CERTIFICATES {
+            return Err(over("certificates in its chain", certificates.len(), MAX_CHAIN_CERTIFICATES));
+        }
+    }
+    let entries = bundle.verification_material.tlog_entries.len();
+    if entries > MAX_TLOG_ENTRIES {
+        return Err(over("transparency log entries", entries, MAX_TLOG_ENTRIES));
+    }
+    let stamps = bundle.verification_material.timestamp_verification_data.rfc3161_timestamps.len();
+    if stamps > MAX_RFC3161_TIMESTAMPS {
+        return Err(over("RFC 3161 timestamps", stamps, MAX_RFC3161_TIMESTAMPS));
+    }
+    if let SignatureContent::DsseEnvelope(envelope) = &bundle.content {
+        if envelope.payload.as_bytes().len() > MAX_DSSE_PAYLOAD_BYTES {
+            return Err(Error::BundleFormat(format!("the DSSE payload is {} bytes, over the limit of {MAX_DSSE_PAYLOAD_BYTES}", envelope.payload.as_bytes().len())));
+        }
+    }
+    Ok(())
+}
+
 /// Structural checks that the library leaves to us, then the statement of a DSSE bundle.
 pub(crate) fn from_bundle(bundle: Bundle, format: BundleFormat, media_type: String) -> Result<Evidence> {
+    check_limits(&bundle)?;
     check_media_type_shape(&bundle)?;
     let statement = match &bundle.content {
         SignatureContent::DsseEnvelope(envelope) => Some(InTotoStatement::from_envelope(envelope)?),

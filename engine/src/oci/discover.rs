@@ -114,6 +114,19 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
     Ok(Discovery { subject, evidence })
 }
 
+/// What a registry's manifest or index JSON says, as discovery reads it: the layers of
+/// each cosign type, the Sigstore-bundle referrers, the manifest for a platform. Pure, for
+/// fuzzing the parsing of registry answers.
+pub fn inspect_manifest(bytes: &[u8], platform: &str) -> Result<(usize, usize, usize, Option<(String, String)>)> {
+    let json: Value = serde_json::from_slice(bytes).map_err(|e| Error::BundleFormat(format!("not JSON: {e}")))?;
+    if !json.is_object() {
+        return Err(Error::BundleFormat("not a JSON object".into()));
+    }
+    let count = |t: &str| json.get("layers").and_then(|l| l.as_array()).map_or(0, |l| l.iter().filter(|x| x.get("mediaType").and_then(|m| m.as_str()) == Some(t)).count());
+    let referrers = json.get("manifests").and_then(|m| m.as_array()).map_or(0, |m| m.iter().filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE) && e.get("digest").and_then(|d| d.as_str()).is_some_and(is_sha256_digest)).count());
+    Ok((count(SIMPLE_SIGNING), count(DSSE_LAYER), referrers, select_platform(&json, platform)))
+}
+
 fn select_platform(index: &Value, platform: &str) -> Option<(String, String)> {
     let mut parts = platform.split('/');
     let (os, arch, variant) = (parts.next()?, parts.next()?, parts.next());

@@ -151,6 +151,31 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
     for dir in dirs {
         collect(dir, &mut files)?;
     }
+    let mut texts = Vec::new();
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.ends_with("_test.rego") && !with_tests {
+            continue;
+        }
+        let io = |e: std::io::Error| PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read {}: {e}", path.display())) };
+        if std::fs::metadata(&path).map_err(io)?.len() > MAX_POLICY_FILE_BYTES {
+            return Err(PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("{} is over the {MAX_POLICY_FILE_BYTES}-byte limit for a policy file", path.display())) });
+        }
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        texts.push((path, text));
+    }
+    if !texts.iter().any(|(p, _)| p.extension().is_some_and(|e| e == "rego")) {
+        return Err(PolicyError::new(
+            PolicyErrorKind::Package,
+            format!("no .rego files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    from_texts(texts, effective_time)
+}
+
+/// Load policies and data from (path, text) pairs: `.rego` files are policies, the rest
+/// data. The path only names them (and picks the parser).
+pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Timestamp) -> Result<Loaded, PolicyError> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
     let now_ns = effective_time.as_nanosecond();
@@ -162,39 +187,21 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
     engine.add_policy(LIB_PATH.into(), LIB_REGO.into()).map_err(|e| located(PolicyErrorKind::Parse, &e, &[]))?;
 
     let mut sources = Vec::new();
-    let mut rego_count = 0;
-    for path in &files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let is_test = name.ends_with("_test.rego");
-        if is_test && !with_tests {
-            continue;
-        }
-        let io = |e: std::io::Error| PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read {}: {e}", path.display())) };
-        if std::fs::metadata(path).map_err(io)?.len() > MAX_POLICY_FILE_BYTES {
-            return Err(PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("{} is over the {MAX_POLICY_FILE_BYTES}-byte limit for a policy file", path.display())) });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+    for (path, text) in texts {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         sources.push(Source { path: path.clone(), text: text.clone() });
         if name.ends_with(".rego") {
-            rego_count += 1;
             engine
                 .add_policy(path.display().to_string(), text)
                 .map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
         } else {
-            let value = parse_data(path, &text)?;
+            let value = parse_data(&path, &text)?;
             engine.add_data(value).map_err(|e| PolicyError {
                 path: Some(path.clone()),
                 ..PolicyError::new(PolicyErrorKind::Data, format!("{}: {}", path.display(), error_message(&e)))
             })?;
         }
     }
-    if rego_count == 0 {
-        return Err(PolicyError::new(
-            PolicyErrorKind::Package,
-            format!("no .rego files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
-        ));
-    }
-
     let (entrypoints, tests) = find_rules(&mut engine, &sources)?;
     compile_checks(&mut engine, &entrypoints, &tests, &sources)?;
     Ok(Loaded { engine, entrypoints, sources, tests })

@@ -97,6 +97,12 @@ impl Policy {
         Ok(Policy { engine: loaded.engine, entrypoints: Arc::new(loaded.entrypoints), sources: Arc::new(loaded.sources) })
     }
 
+    /// Load from in-memory (path, text) pairs (`.rego` policies, `.json`/`.yaml` data).
+    pub fn from_texts(texts: Vec<(std::path::PathBuf, String)>, effective_time: jiff::Timestamp) -> Result<Self, PolicyError> {
+        let loaded = load::from_texts(texts, effective_time)?;
+        Ok(Policy { engine: loaded.engine, entrypoints: Arc::new(loaded.entrypoints), sources: Arc::new(loaded.sources) })
+    }
+
     /// The packages that define `deny` or `warn`.
     pub fn packages(&self) -> Vec<String> {
         let mut packages: Vec<String> = self.entrypoints.iter().map(|e| e.package.clone()).collect();
@@ -223,4 +229,24 @@ fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {
         }
         (b, o) => *b = o.clone(),
     }
+}
+
+/// A JSON document, as policies see their input.
+pub type InputValue = serde_json::Value;
+
+/// A small, valid policy input (for fuzzing and examples).
+pub fn sample_input() -> InputValue {
+    serde_json::json!({
+        "subject": {"kind": "blob", "name": "app.tar.gz", "digest": {"sha256": "0000000000000000000000000000000000000000000000000000000000000000"}},
+        "signatures": [{"kind": "message", "bundle_media_type": "application/vnd.dev.sigstore.bundle.v0.3+json", "claims": {
+            "issuer": "https://gitlab.com",
+            "identity": {"type": "uri", "value": "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main"},
+            "gitlab": {"instance": "https://gitlab.com", "project_path": "acme/app", "namespace": "acme", "ref": "refs/heads/main", "ref_type": "branch", "ref_name": "main",
+                       "ci_config_project_path": "acme/app", "ci_config_path": ".gitlab-ci.yml", "ci_config_ref": "refs/heads/main"},
+            "extensions": {}, "certificate": {"not_before": "2026-01-01T00:00:00Z", "not_after": "2026-01-01T00:10:00Z", "serial": "01", "fingerprint_sha256": "0000000000000000000000000000000000000000000000000000000000000000"},
+            "signed_at": "2026-01-01T00:01:00Z"}}],
+        "attestations": [],
+        "verification_errors": [],
+        "context": {"effective_time": "2026-01-02T00:00:00Z", "shard": "1/1"}
+    })
 }
