@@ -36,6 +36,7 @@ pub struct Trust {
     root: TrustedRoot,
     verifier: sigstore_verify::Verifier,
     rekor_keys: sigstore_verify::crypto::Keyring,
+    tsa_certificates: Vec<Vec<u8>>,
 }
 
 impl Trust {
@@ -79,11 +80,17 @@ impl Trust {
             serde_json::from_value(root_value).map_err(|e| fail(e.to_string()))?;
         let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| fail(e.to_string()))?;
         let rekor_keys = root.rekor_keys().map_err(|e| fail(e.to_string()))?;
+        let tsa_certificates = root
+            .timestamp_authorities
+            .iter()
+            .flat_map(|tsa| tsa.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()))
+            .collect();
         Ok(Self {
             source,
             root,
             verifier,
             rekor_keys,
+            tsa_certificates,
         })
     }
 
@@ -101,6 +108,11 @@ impl Trust {
 
     pub fn rekor_keys(&self) -> &sigstore_verify::crypto::Keyring {
         &self.rekor_keys
+    }
+
+    /// DER of every certificate of the root's timestamp authorities.
+    pub fn tsa_certificates(&self) -> &[Vec<u8>] {
+        &self.tsa_certificates
     }
 }
 

@@ -281,3 +281,89 @@ impl Drop for StormServer {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// How the fault proxy misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Accept, read the request, never answer.
+    Stall,
+    /// Forward the answer with half of its body, then close.
+    Truncate,
+    /// Forward the answer with one byte of every blob body flipped.
+    CorruptBlobs,
+    /// Close every connection without answering.
+    Reset,
+}
+
+/// A fault-injecting HTTP proxy on loopback in front of a real registry. Stops on drop.
+pub struct FaultProxy {
+    pub host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, fault: Fault) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = stop.clone();
+        let upstream = upstream.to_string();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            let mut stalled = Vec::new();
+            while !halt.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((mut client, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                // One request per connection: read its head (GETs have no body).
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                    head.push(byte[0]);
+                }
+                match fault {
+                    Fault::Stall => {
+                        stalled.push(client);
+                        continue;
+                    }
+                    Fault::Reset => continue,
+                    _ => {}
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
+                let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { continue };
+                let _ = up.write_all(request.as_bytes());
+                let mut response = Vec::new();
+                let _ = up.read_to_end(&mut response);
+                let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
+                let (headers, body) = response.split_at(split);
+                let mut body = body.to_vec();
+                match fault {
+                    Fault::Truncate if body.len() > 1 => body.truncate(body.len() / 2),
+                    Fault::CorruptBlobs if path.contains("/blobs/") && !body.is_empty() => {
+                        let i = body.len() / 2;
+                        body[i] ^= 0x01;
+                    }
+                    _ => {}
+                }
+                let _ = client.write_all(headers);
+                let _ = client.write_all(&body);
+            }
+            drop(stalled);
+        });
+        FaultProxy { host, stop }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -214,8 +214,15 @@ impl RegistryClient {
             match status {
                 StatusCode::OK => {
                     let headers = response.headers().clone();
-                    let body = read_limited(response, limit, &url).await?;
-                    return Ok(Some(Fetched { body, headers }));
+                    match read_limited(response, limit, &url).await {
+                        Ok(body) => return Ok(Some(Fetched { body, headers })),
+                        // A body cut short is a network fault: retry it like one.
+                        Err(e) if e.kind == OciErrorKind::Unreachable && attempt < self.options.max_attempts => {
+                            tokio::time::sleep(self.backoff(attempt, None)).await;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 StatusCode::NOT_FOUND => return Ok(None),
                 StatusCode::UNAUTHORIZED if !authenticated_once => {
@@ -356,10 +363,8 @@ async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) 
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
-            Err(e) => {
-                let kind = if e.is_timeout() { OciErrorKind::Unreachable } else { OciErrorKind::Invalid };
-                return Err(OciError::new(kind, format!("reading {url} failed: {}", root_cause(&e))));
-            }
+            // Timeouts and bodies cut short: the network, not the evidence.
+            Err(e) => return Err(OciError::new(OciErrorKind::Unreachable, format!("reading {url} failed: {}", root_cause(&e)))),
         }
     }
 }

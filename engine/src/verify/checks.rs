@@ -7,6 +7,40 @@ use sigstore_verify::crypto::{Checkpoint, Keyring};
 
 use crate::error::{Error, Result, Stage};
 
+/// RFC 3161 tokens may embed certificates, outside what the token's signature covers;
+/// verification uses the trusted root's TSA chain instead. An embedded certificate that
+/// is not one of the trusted root's TSA certificates contradicts the trust root (or was
+/// altered): reject it rather than carry it.
+pub(crate) fn check_timestamp_certificates(bundle: &Bundle, trusted_tsa_certs: &[Vec<u8>]) -> Result<()> {
+    use cms::signed_data::SignedData;
+    use der::Encode;
+    for (i, stamp) in bundle.verification_material.timestamp_verification_data.rfc3161_timestamps.iter().enumerate() {
+        let bad = |m: String| Error::verify(Stage::Timestamp, format!("RFC 3161 timestamp {i}: {m}"));
+        let info = token_content_info(stamp.signed_timestamp.as_bytes()).map_err(|e| bad(format!("not an RFC 3161 timestamp: {e}")))?;
+        let signed: SignedData = info.content.decode_as().map_err(|e| bad(format!("not CMS SignedData: {e}")))?;
+        for cert in signed.certificates.iter().flat_map(|set| set.0.iter()) {
+            let der = cert.to_der().map_err(|e| bad(e.to_string()))?;
+            if !trusted_tsa_certs.iter().any(|t| t == &der) {
+                return Err(bad("it embeds a certificate that is not a timestamp authority certificate of the trusted root".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The token's ContentInfo, from a TimeStampResp (`SEQUENCE { PKIStatusInfo, token }`,
+/// what bundles carry) or a bare token.
+fn token_content_info(der_bytes: &[u8]) -> std::result::Result<cms::content_info::ContentInfo, der::Error> {
+    use der::{Decode, Reader};
+    if let Ok(info) = cms::content_info::ContentInfo::from_der(der_bytes) {
+        return Ok(info);
+    }
+    let outer = der::asn1::AnyRef::from_der(der_bytes)?;
+    let mut reader = der::SliceReader::new(outer.value())?;
+    let _status: der::asn1::AnyRef<'_> = reader.decode()?;
+    reader.decode()
+}
+
 pub(crate) fn check_tlog_entries(bundle: &Bundle, rekor_keys: &Keyring) -> Result<()> {
     for (i, entry) in bundle.verification_material.tlog_entries.iter().enumerate() {
         check_entry(entry, rekor_keys).map_err(|e| match e {
@@ -35,6 +69,16 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
     let checkpoint = Checkpoint::from_text(proof.checkpoint.envelope())
         .map_err(|e| Error::verify(Stage::Tlog, format!("unparseable checkpoint: {e}")))?;
 
+    if is_rekor_v2(entry) {
+        // Rekor v2 proves inclusion with the entry's index and the signed checkpoint; the
+        // proof repeats index, size and root, and a copy that disagrees is a contradiction.
+        if proof.log_index != entry.log_index || proof.tree_size != checkpoint.tree_size() || proof.root_hash != *checkpoint.root_hash() {
+            return Err(Error::BundleInconsistent(format!(
+                "the inclusion proof (index {}, size {}) disagrees with the entry (index {}) or the signed checkpoint (size {})",
+                proof.log_index, proof.tree_size, entry.log_index, checkpoint.tree_size()
+            )));
+        }
+    }
     if !is_rekor_v2(entry) {
         // Rekor v1 repeats the tree size and root outside the signed checkpoint; the
         // library proves inclusion with the proof's copies, so they must agree with

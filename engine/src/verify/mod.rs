@@ -77,6 +77,7 @@ pub struct VerifiedSignature {
 pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &Signer) -> Result<VerifiedSignature> {
     let bundle = &evidence.bundle;
     checks::check_tlog_entries(bundle, trust.rekor_keys())?;
+    checks::check_timestamp_certificates(bundle, trust.tsa_certificates())?;
     if let Some(statement) = &evidence.statement {
         bind_statement(statement, artifact)?;
     }
