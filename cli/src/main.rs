@@ -115,6 +115,9 @@ struct PolicyArgs {
     /// The time policies see as time.now_ns() (RFC 3339), for reproducible re-runs; default now.
     #[arg(long, value_name = "RFC3339")]
     effective_time: Option<String>,
+    /// Fail a subject when a policy warns.
+    #[arg(long)]
+    fail_on_warn: bool,
 }
 
 impl PolicyArgs {
@@ -145,9 +148,6 @@ struct VerifyBlobArgs {
     trust: TrustArgs,
     #[command(flatten)]
     policy: PolicyArgs,
-    /// Fail when a policy warns.
-    #[arg(long)]
-    fail_on_warn: bool,
     /// `json` prints the result with the signer's claims and the policy decision on stdout.
     #[arg(long, value_enum, default_value = "text")]
     output: OutputFormat,
@@ -192,9 +192,6 @@ struct VerifyImageArgs {
     policy: PolicyArgs,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Fail when a policy warns.
-    #[arg(long)]
-    fail_on_warn: bool,
     #[arg(long, value_enum, default_value = "text")]
     output: OutputFormat,
 }
@@ -221,9 +218,6 @@ struct CheckArgs {
     policy: PolicyArgs,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Fail a subject when a policy warns.
-    #[arg(long)]
-    fail_on_warn: bool,
     /// The report on stdout: text, json, junit, sarif, markdown, gitlab-codequality.
     #[arg(long, default_value = "text", value_name = "FORMAT")]
     format: String,
@@ -352,7 +346,7 @@ fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
         other => other,
     };
     let artifact = Artifact::open(input)?;
-    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.fail_on_warn, explain: false };
+    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.policy.fail_on_warn, explain: false };
     let judgement = judge.judge(&artifact, kind_of(&artifact), vec![bundle]);
     render::judgement(args.output == OutputFormat::Json, &judgement);
     Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -373,7 +367,7 @@ fn verify_image(args: VerifyImageArgs) -> Result<ExitCode, Error> {
     let oci::Discovery { subject, evidence } = discovery;
     let results = evidence.into_iter().map(|found| found.and_then(|f| oci::verify_found(&trust, &subject, &f, &signer))).collect();
     let info = policy::SubjectInfo { kind: "image", name: subject.name(), sha256: subject.sha256().to_hex() };
-    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.fail_on_warn, explain: false };
+    let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: args.policy.fail_on_warn, explain: false };
     let judgement = judge.judge_results(info, results);
     render::judgement(args.output == OutputFormat::Json, &judgement);
     Ok(if judgement.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -451,7 +445,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         policies: planned.policies,
         context: Context { effective_time, shard: shard.to_string() },
         shard,
-        fail_on_warn: args.fail_on_warn,
+        fail_on_warn: args.policy.fail_on_warn,
         jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         registry: Some(&client),
         progress: Some(&progress),
