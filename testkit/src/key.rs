@@ -39,6 +39,27 @@ impl Key {
         &self.spki
     }
 
+    /// A JOSE (JWT) ES256/ES384 signature: r and s, fixed width, from the DER one.
+    pub fn sign_jose(&self, data: &[u8]) -> Result<Vec<u8>> {
+        let der = self.sign(data)?;
+        let width: usize = if self.p384 { 48 } else { 32 };
+        // SEQUENCE { INTEGER r, INTEGER s } with short lengths (signatures are < 128 bytes).
+        let int_at = |i: usize| -> Result<(Vec<u8>, usize)> {
+            if der.get(i) != Some(&0x02) {
+                return Err("not a DER ECDSA signature".into());
+            }
+            let len = *der.get(i + 1).ok_or("short signature")? as usize;
+            let bytes = der.get(i + 2..i + 2 + len).ok_or("short signature")?;
+            let trimmed: Vec<u8> = bytes.iter().skip_while(|b| **b == 0).copied().collect();
+            let mut out = vec![0u8; width.saturating_sub(trimmed.len())];
+            out.extend_from_slice(&trimmed);
+            Ok((out, i + 2 + len))
+        };
+        let (r, next) = int_at(2)?;
+        let (s, _) = int_at(next)?;
+        Ok([r, s].concat())
+    }
+
     /// An ASN.1 DER ECDSA signature over `data` (SHA-256 for P-256, SHA-384 for P-384).
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>> {
         let sig = self.pair.sign(&SystemRandom::new(), data).map_err(|e| e.to_string())?;

@@ -50,9 +50,13 @@ impl Registry {
     /// A registry that wants basic authentication on every request.
     pub fn with_basic_auth(host: &str, user: &str, password: &str) -> Self {
         use base64::Engine as _;
+        Self::with_authorization(host, &format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))))
+    }
+
+    /// A registry reached with this Authorization header (e.g. `Bearer TOKEN`).
+    pub fn with_authorization(host: &str, value: &str) -> Self {
         let mut headers = reqwest::header::HeaderMap::new();
-        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(value) {
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
         let http = reqwest::Client::builder().default_headers(headers).build().unwrap_or_default();

@@ -173,15 +173,20 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start(name: &str) -> Self {
-        Self::start_with(name, None)
+        Self::start_with(name, None, None)
     }
 
     /// A registry that requires `user`/`password` (htpasswd, bcrypt via Python's crypt).
     pub fn start_with_auth(name: &str, user: &str, password: &str) -> Self {
-        Self::start_with(name, Some((user, password)))
+        Self::start_with(name, Some((user, password)), None)
     }
 
-    fn start_with(name: &str, auth: Option<(&str, &str)>) -> Self {
+    /// A registry in token-auth mode, trusting tokens from `tokens` (GitLab's setup).
+    pub fn start_with_tokens(name: &str, tokens: &TokenService) -> Self {
+        Self::start_with(name, None, Some(tokens))
+    }
+
+    fn start_with(name: &str, auth: Option<(&str, &str)>, tokens: Option<&TokenService>) -> Self {
         let bin = std::env::var("VOUCH_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
         let dir = scratch(&format!("registry-{name}"));
         let port = free_port();
@@ -196,6 +201,13 @@ impl TestRegistry {
             assert!(hash.starts_with("$2"), "no bcrypt hash from python3: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
             text.push_str(&format!("auth:\n  htpasswd:\n    realm: vouch-test\n    path: {}\n", dir.join("htpasswd").display()));
+        }
+        if let Some(t) = tokens {
+            std::fs::write(dir.join("token-signer.pem"), &t.certificate_pem).unwrap();
+            text.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                t.realm, t.service, t.issuer, dir.join("token-signer.pem").display()
+            ));
         }
         std::fs::write(&config, text).unwrap();
         let child = Command::new(&bin)
@@ -366,4 +378,115 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// A token service for a registry in token-auth mode (the part GitLab Rails plays for
+/// GitLab's registry): checks Basic credentials and issues ES256 JWTs granting the
+/// requested repository scope. Stops on drop.
+pub struct TokenService {
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    /// PEM of the certificate whose key signs the tokens (the registry's rootcertbundle).
+    pub certificate_pem: String,
+    key: std::sync::Arc<testkit::key::Key>,
+    kid: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TokenService {
+    pub fn start(user: &'static str, password: &'static str) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let now = jiff::Timestamp::now();
+        let issued = testkit::x509::ca("CN=vouch-test token signer", testkit::key::Key::p256().unwrap(), None, now - jiff::SignedDuration::from_hours(1), now + jiff::SignedDuration::from_hours(24), None).unwrap();
+        let kid = libtrust_key_id(issued.key.spki());
+        let certificate_pem = issued.pem();
+        let key = std::sync::Arc::new(issued.key);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let realm = format!("http://{}/token", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let service = Self { realm, service: "vouch-test-registry".into(), issuer: "vouch-test-tokens".into(), certificate_pem, key: key.clone(), kid: kid.clone(), stop: stop.clone() };
+        let (svc, iss) = (service.service.clone(), service.issuer.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                use base64::Engine as _;
+                let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+                let authorized = text.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected);
+                let target = text.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let scope = target.split(['?', '&']).find_map(|kv| kv.strip_prefix("scope=")).map(|s| s.replace("%3A", ":").replace("%2F", "/")).unwrap_or_default();
+                let response = if authorized {
+                    let repo = scope.split(':').nth(1).unwrap_or_default().to_string();
+                    let token = jwt(&key, &kid, &iss, &svc, user, &repo);
+                    let body = format!("{{\"token\":\"{token}\"}}");
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                };
+                let _ = conn.write_all(response.as_bytes());
+            }
+        });
+        service
+    }
+
+    /// A token for pushing to `repository` (for the test's own setup).
+    pub fn token(&self, user: &str, repository: &str) -> String {
+        jwt(&self.key, &self.kid, &self.issuer, &self.service, user, repository)
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn jwt(key: &testkit::key::Key, kid: &str, issuer: &str, audience: &str, subject: &str, repository: &str) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": kid});
+    let claims = serde_json::json!({
+        "iss": issuer, "sub": subject, "aud": audience, "exp": now + 600, "nbf": now - 60, "iat": now, "jti": format!("{now}-{repository}"),
+        "access": [{"type": "repository", "name": repository, "actions": ["pull", "push"]}]
+    });
+    let signing_input = format!("{}.{}", b64url(&serde_json::to_vec(&header).unwrap()), b64url(&serde_json::to_vec(&claims).unwrap()));
+    let signature = key.sign_jose(signing_input.as_bytes()).unwrap();
+    format!("{signing_input}.{}", b64url(&signature))
+}
+
+/// libtrust's key ID: base32 of the first 30 bytes of sha256(SPKI), in 12 groups of 4.
+fn libtrust_key_id(spki: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let hash = testkit::sha256_hex(spki);
+    let bytes: Vec<u8> = (0..30).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = String::new();
+    for b in bytes {
+        bits = (bits << 8) | u32::from(b);
+        n += 8;
+        while n >= 5 {
+            out.push(ALPHABET[((bits >> (n - 5)) & 31) as usize] as char);
+            n -= 5;
+        }
+    }
+    out.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":")
 }

@@ -6,7 +6,7 @@
 use testkit::image::CosignLayer;
 use testkit::registry::{block_on, Descriptor, Registry};
 use testkit::{Break, Content, GitLab, VirtualSigstore};
-use vouch_tests::{run, run_env, scratch, Run, StormServer, TestRegistry};
+use vouch_tests::{run, run_env, scratch, Run, StormServer, TestRegistry, TokenService};
 
 struct Env {
     _registry: TestRegistry,
@@ -238,4 +238,27 @@ fn credentials_from_vouch_gitlab_and_docker_config() {
     let auth = base64::engine::general_purpose::STANDARD.encode("ci-bot:s3cret");
     std::fs::write(docker.join("config.json"), format!("{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}", server.host)).unwrap();
     run_env(&args, &[("DOCKER_CONFIG", &docker.display().to_string())]).assert_code(0);
+}
+
+/// GitLab's container registry authenticates with the Bearer token flow: a 401 names a
+/// token realm, the client asks it for a token with its credentials.
+#[test]
+fn bearer_token_flow_against_a_token_auth_registry() {
+    let tokens = TokenService::start("gitlab-ci-token", "job-token");
+    let server = TestRegistry::start_with_tokens("tokens", &tokens);
+    let push = Registry::with_authorization(&server.host, &format!("Bearer {}", tokens.token("gitlab-ci-token", "acme/app")));
+    let mut sigstore = VirtualSigstore::new().unwrap();
+    let dir = scratch("images-tokens");
+    let root = dir.join("trusted_root.json");
+    std::fs::write(&root, serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+    let img = block_on(push.push_image("acme/app", "1.0", "tokens")).unwrap().unwrap();
+    let layer = sigstore.sign_image(&format!("{}/acme/app", server.host), &img.bytes, GitLab::default().identity(), None).unwrap();
+    block_on(push.push_cosign_layer("acme/app", &img.digest, &layer)).unwrap().unwrap();
+    let reference = format!("{}/acme/app:1.0", server.host);
+    let san = GitLab::default().san();
+    let root = root.display().to_string();
+    let args = ["verify-image", reference.as_str(), "--trusted-root", root.as_str(), "--certificate-identity", san.as_str(), "--certificate-oidc-issuer", "https://gitlab.com"];
+    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "job-token")]).assert_code(0);
+    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "wrong")]).assert_code(2).assert_stderr_contains("vouch::registry::unauthorized");
+    run_env(&args, &[]).assert_code(2);
 }
