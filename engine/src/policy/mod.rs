@@ -116,7 +116,9 @@ impl Policy {
 
     /// Evaluate every `deny` and `warn` for one input document.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision, EvalError> {
-        self.engine.set_input(Value::from(input.clone()));
+        // Deserialize from the borrowed document: no deep clone of the JSON tree first.
+        let value = <Value as serde::Deserialize>::deserialize(input).map_err(|e| EvalError { package: "vouch".into(), rule: "input", message: e.to_string() })?;
+        self.engine.set_input(value);
         let mut decision = Decision::default();
         for entry in self.entrypoints.iter() {
             let value = self.engine.eval_rule(entry.path.clone()).map_err(|e| EvalError {
