@@ -257,3 +257,28 @@ sys.exit(1 if bad else 0)
     assert!(inputs.len() >= 12);
     assert!(inputs.iter().any(|i| i["signatures"].as_array().is_some_and(|s| s.is_empty())), "a failed input is covered");
 }
+
+/// Found by fuzzing (fuzz/artifacts/policy_load): nested brackets made regorus's parser
+/// run for minutes. vouch refuses them up front, quickly, with a location.
+#[test]
+fn deeply_nested_rego_is_refused_fast() {
+    use base64::Engine as _;
+    let dir = scratch("policy-nesting");
+    let fuzzed = base64::engine::general_purpose::STANDARD
+        .decode("ICAgIHBhY2thZ2UgcyAgICBpZ3NlW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW3Qoc2V0KHNldCg9EwAA2dnZ2dluZXJlIHIgIGA9PdnZ2b8=")
+        .unwrap();
+    std::fs::write(dir.join("fuzzed.rego"), &fuzzed).unwrap();
+    let started = std::time::Instant::now();
+    run(&["test", &dir.display().to_string()]).assert_code(2).assert_stderr_contains("vouch::policy::");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+
+    let deep = scratch("policy-nesting-valid");
+    write(&deep, "p.rego", &format!("package vouch.p\nx := {}1{}\n", "[".repeat(30), "]".repeat(30)));
+    let started = std::time::Instant::now();
+    run(&["test", &deep.display().to_string()]).assert_code(2).assert_stderr_contains("nested deeper than 12 levels").assert_stderr_contains("p.rego:2:");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Strings and comments do not count.
+    let ok = scratch("policy-nesting-strings");
+    write(&ok, "p.rego", &format!("package vouch.p\n# {}\nx := \"{}\"\ntest_x if x\n", "[".repeat(30), "{".repeat(30)));
+    run(&["test", &ok.display().to_string()]).assert_code(0);
+}

@@ -116,6 +116,66 @@ pub(crate) struct Loaded {
     pub tests: Vec<(String, String, PathBuf, u32)>,
 }
 
+/// regorus's parser backtracks exponentially in the nesting of `[` and `{` (about 2× per
+/// level: 20 levels take 20 s). Real policies nest a handful of levels; refuse deeper ones
+/// before parsing (found by fuzzing).
+pub const MAX_REGO_NESTING: usize = 12;
+
+/// The first `[` or `{` nested deeper than the limit, as (line, col), outside strings
+/// and comments.
+fn too_deep(text: &str) -> Option<(u32, u32)> {
+    let (mut depth, mut line, mut col) = (0usize, 1u32, 0u32);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        col += 1;
+        match c {
+            '\n' => {
+                line += 1;
+                col = 0;
+            }
+            '#' => {
+                while chars.peek().is_some_and(|c| *c != '\n') {
+                    chars.next();
+                }
+            }
+            '"' => {
+                while let Some(c) = chars.next() {
+                    col += 1;
+                    match c {
+                        '\\' => {
+                            chars.next();
+                            col += 1;
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                for c in chars.by_ref() {
+                    col += 1;
+                    if c == '\n' {
+                        line += 1;
+                        col = 0;
+                    }
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_REGO_NESTING {
+                    return Some((line, col));
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Bounds a policy directory walk (a policy is a handful of files).
 const MAX_POLICY_FILES: usize = 10_000;
 const MAX_POLICY_FILE_BYTES: u64 = 16 << 20;
@@ -191,6 +251,16 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         sources.push(Source { path: path.clone(), text: text.clone() });
         if name.ends_with(".rego") {
+            if let Some((line, col)) = too_deep(&text) {
+                return Err(PolicyError {
+                    kind: PolicyErrorKind::Parse,
+                    message: format!("[ and {{ nested deeper than {MAX_REGO_NESTING} levels: vouch refuses this before parsing (the parser's time grows exponentially with it)"),
+                    path: Some(path.clone()),
+                    line: Some(line),
+                    col: Some(col),
+                    source_text: Some(text),
+                });
+            }
             engine
                 .add_policy(path.display().to_string(), text)
                 .map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
