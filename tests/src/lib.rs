@@ -239,6 +239,39 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// Accept connections on a loopback listener until `stop` (or 5 minutes), handing each to
+/// `handle` on this thread; returns the `host:port`. For the test servers below.
+fn serve(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, mut handle: impl FnMut(std::net::TcpStream) + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    let _ = conn.set_nonblocking(false);
+                    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                    handle(conn);
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+    });
+    host
+}
+
+/// Read one HTTP request head (GET requests carry no body).
+fn read_head(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// A loopback HTTP endpoint that answers every request with `status` and the given
 /// headers, counting requests: a registry under a 429 or 5xx storm. Stops on drop.
 pub struct StormServer {
@@ -251,36 +284,23 @@ impl StormServer {
     pub fn start(status: &'static str, headers: &'static str) -> Self {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let host = listener.local_addr().unwrap().to_string();
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (count, halt) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-            while !halt.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((mut conn, _)) => {
-                        let _ = conn.set_nonblocking(false);
-                        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-                        let mut buf = [0u8; 8192];
-                        let mut seen = Vec::new();
-                        // Answer each request on the connection (keep-alive).
-                        while let Ok(n) = conn.read(&mut buf) {
-                            if n == 0 {
-                                break;
-                            }
-                            seen.extend_from_slice(&buf[..n]);
-                            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                                seen.drain(..end + 4);
-                                count.fetch_add(1, Ordering::Relaxed);
-                                let body = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"slow down\"}]}";
-                                let _ = write!(conn, "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-                            }
-                        }
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        let count = requests.clone();
+        let host = serve(stop.clone(), move |mut conn| {
+            let mut buf = [0u8; 8192];
+            let mut seen = Vec::new();
+            // Answer each request on the connection (keep-alive).
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    seen.drain(..end + 4);
+                    count.fetch_add(1, Ordering::Relaxed);
+                    let body = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"slow down\"}]}";
+                    let _ = write!(conn, "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
                 }
             }
         });
@@ -316,59 +336,36 @@ pub struct FaultProxy {
 impl FaultProxy {
     pub fn start(upstream: &str, fault: Fault) -> Self {
         use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let host = listener.local_addr().unwrap().to_string();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let halt = stop.clone();
         let upstream = upstream.to_string();
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-            let mut stalled = Vec::new();
-            while !halt.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
-                let Ok((mut client, _)) = listener.accept() else {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    continue;
-                };
-                let _ = client.set_nonblocking(false);
-                let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                // One request per connection: read its head (GETs have no body).
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
-                    head.push(byte[0]);
-                }
-                match fault {
-                    Fault::Stall => {
-                        stalled.push(client);
-                        continue;
-                    }
-                    Fault::Reset => continue,
-                    _ => {}
-                }
-                let text = String::from_utf8_lossy(&head).to_string();
-                let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
-                let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { continue };
-                let _ = up.write_all(request.as_bytes());
-                let mut response = Vec::new();
-                let _ = up.read_to_end(&mut response);
-                let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
-                let (headers, body) = response.split_at(split);
-                let mut body = body.to_vec();
-                match fault {
-                    Fault::Truncate if body.len() > 1 => body.truncate(body.len() / 2),
-                    Fault::CorruptBlobs if path.contains("/blobs/") && !body.is_empty() => {
-                        let i = body.len() / 2;
-                        body[i] ^= 0x01;
-                    }
-                    _ => {}
-                }
-                let _ = client.write_all(headers);
-                let _ = client.write_all(&body);
+        let mut stalled = Vec::new();
+        let host = serve(stop.clone(), move |mut client| {
+            let text = read_head(&mut client);
+            match fault {
+                Fault::Stall => return stalled.push(client),
+                Fault::Reset => return,
+                _ => {}
             }
-            drop(stalled);
+            // One request per upstream connection.
+            let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
+            let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
+            let _ = up.write_all(request.as_bytes());
+            let mut response = Vec::new();
+            let _ = up.read_to_end(&mut response);
+            let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
+            let (headers, body) = response.split_at(split);
+            let mut body = body.to_vec();
+            match fault {
+                Fault::Truncate if body.len() > 1 => body.truncate(body.len() / 2),
+                Fault::CorruptBlobs if path.contains("/blobs/") && !body.is_empty() => {
+                    let i = body.len() / 2;
+                    body[i] ^= 0x01;
+                }
+                _ => {}
+            }
+            let _ = client.write_all(headers);
+            let _ = client.write_all(&body);
         });
         FaultProxy { host, stop }
     }
@@ -396,50 +393,32 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn start(user: &'static str, password: &'static str) -> Self {
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
         let now = jiff::Timestamp::now();
         let issued = testkit::x509::ca("CN=vouch-test token signer", testkit::key::Key::p256().unwrap(), None, now - jiff::SignedDuration::from_hours(1), now + jiff::SignedDuration::from_hours(24), None).unwrap();
         let kid = libtrust_key_id(issued.key.spki());
         let certificate_pem = issued.pem();
         let key = std::sync::Arc::new(issued.key);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let realm = format!("http://{}/token", listener.local_addr().unwrap());
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let service = Self { realm, service: "vouch-test-registry".into(), issuer: "vouch-test-tokens".into(), certificate_pem, key: key.clone(), kid: kid.clone(), stop: stop.clone() };
-        let (svc, iss) = (service.service.clone(), service.issuer.clone());
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
-                let Ok((mut conn, _)) = listener.accept() else {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    continue;
-                };
-                let _ = conn.set_nonblocking(false);
-                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
-                    head.push(byte[0]);
-                }
-                let text = String::from_utf8_lossy(&head).to_string();
-                use base64::Engine as _;
-                let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-                let authorized = text.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected);
-                let target = text.split_whitespace().nth(1).unwrap_or_default().to_string();
-                let scope = target.split(['?', '&']).find_map(|kv| kv.strip_prefix("scope=")).map(|s| s.replace("%3A", ":").replace("%2F", "/")).unwrap_or_default();
-                let response = if authorized {
-                    let repo = scope.split(':').nth(1).unwrap_or_default().to_string();
-                    let token = jwt(&key, &kid, &iss, &svc, user, &repo);
-                    let body = format!("{{\"token\":\"{token}\"}}");
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-                } else {
-                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
-                };
-                let _ = conn.write_all(response.as_bytes());
-            }
+        let (issuer, audience) = ("vouch-test-tokens".to_string(), "vouch-test-registry".to_string());
+        let (k, kid2, iss, svc) = (key.clone(), kid.clone(), issuer.clone(), audience.clone());
+        let host = serve(stop.clone(), move |mut conn| {
+            use base64::Engine as _;
+            use std::io::Write;
+            let text = read_head(&mut conn);
+            let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+            let authorized = text.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected);
+            let target = text.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let scope = target.split(['?', '&']).find_map(|kv| kv.strip_prefix("scope=")).map(|s| s.replace("%3A", ":").replace("%2F", "/")).unwrap_or_default();
+            let response = if authorized {
+                let repo = scope.split(':').nth(1).unwrap_or_default().to_string();
+                let body = format!("{{\"token\":\"{}\"}}", jwt(&k, &kid2, &iss, &svc, user, &repo));
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            };
+            let _ = conn.write_all(response.as_bytes());
         });
+        let service = Self { realm: format!("http://{host}/token"), service: audience, issuer, certificate_pem, key, kid, stop };
         service
     }
 

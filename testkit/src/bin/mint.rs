@@ -40,12 +40,25 @@ struct Args {
     /// Sign an in-toto statement (SLSA provenance v1) in a DSSE envelope instead.
     #[arg(long)]
     dsse: bool,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+/// The GitLab identity the artifacts are signed with.
+#[derive(clap::Args)]
+struct SignerArgs {
     #[arg(long, default_value = "acme/app")]
     gitlab_project: String,
     #[arg(long = "ref", default_value = "refs/heads/main")]
     git_ref: String,
     #[arg(long, default_value = "https://gitlab.com")]
     instance: String,
+}
+
+impl SignerArgs {
+    fn gitlab(&self) -> GitLab {
+        GitLab { instance: self.instance.clone(), project: self.gitlab_project.clone(), git_ref: self.git_ref.clone(), ..GitLab::default() }
+    }
 }
 
 #[derive(clap::Subcommand)]
@@ -79,18 +92,14 @@ struct ImageArgs {
     /// Where to write trusted_root.json.
     #[arg(long, default_value = "minted-images")]
     out: PathBuf,
-    #[arg(long, default_value = "acme/app")]
-    gitlab_project: String,
-    #[arg(long = "ref", default_value = "refs/heads/main")]
-    git_ref: String,
-    #[arg(long, default_value = "https://gitlab.com")]
-    instance: String,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 fn mint_images(args: ImageArgs) -> Result<(), String> {
     use testkit::registry::{block_on, Registry};
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let gitlab = GitLab { instance: args.instance.clone(), project: args.gitlab_project.clone(), git_ref: args.git_ref.clone(), ..GitLab::default() };
+    let gitlab = args.signer.gitlab();
     let mut sigstore = VirtualSigstore::new()?;
     let root_path = args.out.join("trusted_root.json");
     let root = serde_json::to_string_pretty(&sigstore.trusted_root()?).map_err(|e| e.to_string())?;
@@ -138,7 +147,7 @@ fn main() {
 fn run(args: Args) -> Result<(), String> {
     let started = Instant::now();
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let gitlab = GitLab { instance: args.instance.clone(), project: args.gitlab_project.clone(), git_ref: args.git_ref.clone(), ..GitLab::default() };
+    let gitlab = args.signer.gitlab();
     let identity = gitlab.identity();
     let format = match args.format {
         FormatArg::V03 => Format::V03,
