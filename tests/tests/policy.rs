@@ -282,3 +282,13 @@ fn deeply_nested_rego_is_refused_fast() {
     write(&ok, "p.rego", &format!("package vouch.p\n# {}\nx := \"{}\"\ntest_x if x\n", "[".repeat(30), "{".repeat(30)));
     run(&["test", &ok.display().to_string()]).assert_code(0);
 }
+
+/// A rule that would run for hours fails its subject after the evaluation time limit.
+#[test]
+fn a_runaway_rule_fails_the_subject_in_bounded_time() {
+    let dir = scratch("policy-runaway");
+    write(&dir, "p.rego", "package vouch.p\ndeny contains \"never\" if {\n  some i in numbers.range(1, 100000)\n  some j in numbers.range(1, 100000)\n  i * j < 0\n}\n");
+    let started = std::time::Instant::now();
+    run_with(gitlab_args(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("vouch::policy::eval");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+}

@@ -121,6 +121,10 @@ pub(crate) struct Loaded {
 /// before parsing (found by fuzzing).
 pub const MAX_REGO_NESTING: usize = 12;
 
+/// One evaluation of one rule may run this long; a runaway rule fails its subject
+/// (`vouch::policy::eval`) instead of hanging the gate.
+pub const MAX_EVALUATION_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The first `[` or `{` nested deeper than the limit, as (line, col), outside strings
 /// and comments.
 fn too_deep(text: &str) -> Option<(u32, u32)> {
@@ -238,6 +242,10 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
 pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Timestamp) -> Result<Loaded, PolicyError> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: MAX_EVALUATION_TIME,
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(999),
+    });
     let now_ns = effective_time.as_nanosecond();
     let now = i64::try_from(now_ns).map_err(|_| PolicyError::new(PolicyErrorKind::Io, "effective time out of range"))?;
     // time.now_ns() is the run's effective time, for reproducible re-runs.
