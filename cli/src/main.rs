@@ -19,6 +19,11 @@ use vouch_engine::trust::{Trust, TrustSource};
 use vouch_engine::verify::{self, Signer};
 use vouch_engine::Error;
 
+// Policy evaluation allocates many small values per subject; mimalloc halves what
+// glibc's malloc costs there (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "vouch", version, about = "Verify Sigstore signatures and judge them with policies", long_about = None)]
 struct Cli {

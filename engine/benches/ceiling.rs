@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let Ok(dir) = std::env::var("VOUCH_BENCH_DIR") else {
         println!("ceiling: set VOUCH_BENCH_DIR to a directory written by `mint` (scripts/bench-check does)");

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use der::{Decode, Encode};
+use der::Decode;
 use serde::Serialize;
 use sigstore_types::TransparencyLogEntry;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -17,9 +17,23 @@ use x509_cert::Certificate;
 
 use crate::error::{Error, Result};
 
+use der::asn1::ObjectIdentifier;
+
 const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
-const SAN_OID: &str = "2.5.29.17";
-const FULCIO_OTHERNAME_OID: &str = "1.3.6.1.4.1.57264.1.7";
+const FULCIO_ARC_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
+const SAN_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const FULCIO_OTHERNAME_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+
+/// The last arc of an OID directly under 1.3.6.1.4.1.57264.1, read from its DER bytes
+/// (formatting every OID as text cost a quarter of building the claims).
+fn fulcio_arc(oid: &ObjectIdentifier) -> Option<u32> {
+    let rest = oid.as_bytes().strip_prefix(FULCIO_ARC_OID.as_bytes())?;
+    let (last, init) = rest.split_last()?;
+    if last & 0x80 != 0 || init.len() > 3 || init.iter().any(|b| b & 0x80 == 0) || init.first() == Some(&0x80) {
+        return None;
+    }
+    Some(rest.iter().fold(0u32, |n, b| (n << 7) | u32::from(b & 0x7f)))
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Identity {
@@ -248,18 +262,18 @@ impl Claims {
         let mut identity = None;
         let mut seen = std::collections::HashSet::new();
         for ext in tbs.extensions.iter().flatten() {
-            let oid = ext.extn_id.to_string();
-            if !seen.insert(oid.clone()) {
-                return Err(bad(format!("extension {oid} appears twice")));
+            if !seen.insert(ext.extn_id) {
+                return Err(bad(format!("extension {} appears twice", ext.extn_id)));
             }
             let bytes = ext.extn_value.as_bytes();
-            if oid == SAN_OID {
+            if ext.extn_id == SAN_OID {
                 identity = Some(parse_san(bytes).map_err(bad)?);
                 continue;
             }
-            let Some(arc) = oid.strip_prefix(FULCIO_ARC).and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(arc) = fulcio_arc(&ext.extn_id) else {
                 continue;
             };
+            let oid = format!("{FULCIO_ARC}{arc}");
             let value = match arc {
                 // .1–.6 are the deprecated raw-string extensions; from .8 on, DER UTF8String.
                 1..=6 => std::str::from_utf8(bytes)
@@ -292,10 +306,8 @@ impl Claims {
             not_before: rfc3339(not_before),
             not_after: rfc3339(not_after),
             serial: hex::encode(tbs.serial_number.as_bytes()),
-            fingerprint_sha256: sigstore_verify::crypto::sha256(
-                &cert.to_der().map_err(|e| bad(e.to_string()))?,
-            )
-            .to_hex(),
+            // Of the bytes as given (webpki accepted them as DER): no re-encoding.
+            fingerprint_sha256: sigstore_verify::crypto::sha256(der_bytes).to_hex(),
         };
 
         let mut claims = Claims {
@@ -339,7 +351,7 @@ fn parse_san(bytes: &[u8]) -> std::result::Result<Identity, String> {
     match name {
         GeneralName::UniformResourceIdentifier(uri) => Ok(Identity { kind: "uri".into(), value: uri.to_string() }),
         GeneralName::Rfc822Name(email) => Ok(Identity { kind: "email".into(), value: email.to_string() }),
-        GeneralName::OtherName(other) if other.type_id.to_string() == FULCIO_OTHERNAME_OID => {
+        GeneralName::OtherName(other) if other.type_id == FULCIO_OTHERNAME_OID => {
             let value = other
                 .value
                 .decode_as::<der::asn1::Utf8StringRef<'_>>()
@@ -467,6 +479,13 @@ fn github_claims(c: &Claims) -> Option<GitHubClaims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fulcio_arcs_read_from_der() {
+        for (text, arc) in [("1.3.6.1.4.1.57264.1.1", Some(1)), ("1.3.6.1.4.1.57264.1.23", Some(23)), ("1.3.6.1.4.1.57264.1.200", Some(200)), ("1.3.6.1.4.1.57264.1.70000", Some(70000)), ("1.3.6.1.4.1.57264.1", None), ("1.3.6.1.4.1.57264.1.1.2", None), ("1.3.6.1.4.1.57264.2.1", None), ("2.5.29.17", None)] {
+            assert_eq!(fulcio_arc(&ObjectIdentifier::new_unwrap(text)), arc, "{text}");
+        }
+    }
 
     #[test]
     fn ref_splitting_prefers_refs() {

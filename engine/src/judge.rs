@@ -103,7 +103,7 @@ impl Judge<'_> {
                 Err(e) => reasons.push(Reason { code: "vouch::policy::eval".into(), message: e.to_string() }),
             }
             if self.explain {
-                input = Some(doc);
+                input = serde_json::to_value(&doc).ok();
             }
         }
         let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };

@@ -1,7 +1,12 @@
 //! The policy input document (docs/policy-input.schema.json): one per subject.
+//!
+//! A typed view that borrows the verified signatures; it serializes to the JSON that
+//! `vouch explain` shows and, without JSON in between, to the regorus value that
+//! policies read (value.rs).
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
+use crate::claims::Claims;
 use crate::verify::{SignatureKind, VerifiedSignature};
 
 /// What is being judged. Serialized as `{"kind", "name", "digest": {"sha256"}}`.
@@ -13,14 +18,24 @@ pub struct SubjectInfo {
     pub sha256: String,
 }
 
-impl serde::Serialize for SubjectInfo {
+impl Serialize for SubjectInfo {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        json!({"kind": self.kind, "name": self.name, "digest": {"sha256": self.sha256}}).serialize(serializer)
+        #[derive(Serialize)]
+        struct Digest<'a> {
+            sha256: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            kind: &'a str,
+            name: &'a str,
+            digest: Digest<'a>,
+        }
+        Shape { kind: self.kind, name: &self.name, digest: Digest { sha256: &self.sha256 } }.serialize(serializer)
     }
 }
 
 /// Evidence that did not verify: it reaches the policy so that it can explain, never pass.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct VerificationFailure {
     pub code: String,
     pub message: String,
@@ -33,37 +48,65 @@ pub struct Context {
     pub shard: String,
 }
 
-pub fn build_input(subject: &SubjectInfo, signatures: &[VerifiedSignature], failures: &[VerificationFailure], context: &Context) -> Value {
-    let signature = |s: &VerifiedSignature| {
-        let mut v = json!({
-            "kind": s.kind,
-            "bundle_media_type": s.bundle_media_type,
-            "claims": s.claims,
-        });
-        if let Some(key) = &s.key_fingerprint_sha256 {
-            v["key_fingerprint_sha256"] = json!(key);
-        }
-        if s.kind == SignatureKind::Dsse {
-            v["predicate_type"] = json!(s.predicate_type);
-            v["statement"] = json!(s.statement);
-        }
-        v
-    };
-    let attestation = |s: &VerifiedSignature| {
-        json!({
-            "predicate_type": s.predicate_type,
-            "statement": s.statement,
-            "claims": s.claims,
-        })
-    };
-    json!({
-        "subject": subject,
-        "signatures": signatures.iter().map(signature).collect::<Vec<_>>(),
-        "attestations": signatures.iter().filter(|s| s.kind == SignatureKind::Dsse).map(attestation).collect::<Vec<_>>(),
-        "verification_errors": failures,
-        "context": {
-            "effective_time": crate::claims::rfc3339(context.effective_time),
-            "shard": context.shard,
-        },
-    })
+/// One subject's policy input.
+#[derive(Debug, Serialize)]
+pub struct Input<'a> {
+    pub subject: &'a SubjectInfo,
+    pub signatures: Vec<SignatureInput<'a>>,
+    /// The DSSE signatures again, statement first.
+    pub attestations: Vec<AttestationInput<'a>>,
+    pub verification_errors: &'a [VerificationFailure],
+    pub context: ContextInput<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignatureInput<'a> {
+    pub kind: SignatureKind,
+    pub bundle_media_type: &'a str,
+    pub claims: &'a Option<Claims>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint_sha256: Option<&'a str>,
+    /// DSSE only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Option<&'a serde_json::Value>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttestationInput<'a> {
+    pub predicate_type: Option<&'a str>,
+    pub statement: Option<&'a serde_json::Value>,
+    pub claims: &'a Option<Claims>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContextInput<'a> {
+    pub effective_time: String,
+    pub shard: &'a str,
+}
+
+pub fn build_input<'a>(subject: &'a SubjectInfo, signatures: &'a [VerifiedSignature], failures: &'a [VerificationFailure], context: &'a Context) -> Input<'a> {
+    let dsse = |s: &VerifiedSignature| s.kind == SignatureKind::Dsse;
+    Input {
+        subject,
+        signatures: signatures
+            .iter()
+            .map(|s| SignatureInput {
+                kind: s.kind,
+                bundle_media_type: &s.bundle_media_type,
+                claims: &s.claims,
+                key_fingerprint_sha256: s.key_fingerprint_sha256.as_deref(),
+                predicate_type: dsse(s).then(|| s.predicate_type.as_deref()),
+                statement: dsse(s).then_some(s.statement.as_ref()),
+            })
+            .collect(),
+        attestations: signatures
+            .iter()
+            .filter(|s| dsse(s))
+            .map(|s| AttestationInput { predicate_type: s.predicate_type.as_deref(), statement: s.statement.as_ref(), claims: &s.claims })
+            .collect(),
+        verification_errors: failures,
+        context: ContextInput { effective_time: crate::claims::rfc3339(context.effective_time), shard: &context.shard },
+    }
 }

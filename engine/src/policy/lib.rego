@@ -4,7 +4,20 @@ package vouch.lib
 # glob_match(pattern, value): `*` matches within one path segment, `**` across
 # segments, `?` one character, `{a,b}` alternatives, `[a-z]` classes — the semantics of
 # gitignore-style path globs (and of globset with literal separators).
-glob_match(pattern, value) if glob.match(pattern, ["/"], value)
+glob_match(pattern, value) if {
+	not has_meta(pattern)
+	pattern == value
+}
+
+glob_match(pattern, value) if {
+	has_meta(pattern)
+	glob.match(pattern, ["/"], value)
+}
+
+has_meta(pattern) if {
+	some c in ["*", "?", "[", "{", "\\"]
+	contains(pattern, c)
+}
 
 # any_glob_match(patterns, value): value matches at least one pattern.
 any_glob_match(patterns, value) if {

@@ -11,13 +11,17 @@
 mod input;
 mod load;
 mod test;
+pub mod value;
 
 use std::sync::Arc;
 
+use regorus::rvm::program::Program;
+use regorus::rvm::vm::VmError;
+use regorus::rvm::RegoVM;
 use regorus::Value;
 use serde::Serialize;
 
-pub use input::{build_input, Context, SubjectInfo, VerificationFailure};
+pub use input::{build_input, Context, Input, SubjectInfo, VerificationFailure};
 pub use load::{PolicyError, PolicyErrorKind, Source};
 pub use test::{run_tests, TestOutcome, TestReport, TestStatus};
 
@@ -73,11 +77,37 @@ struct Entrypoint {
 }
 
 /// Loaded, compiled policies. Clone one per worker thread: evaluation needs `&mut`.
-#[derive(Clone)]
+///
+/// Subjects are judged by regorus's VM (RVM) when every deny/warn rule compiles for it,
+/// about three times faster than its interpreter; the interpreter stays the reference:
+/// it runs `explain` and `vouch test`, policies the VM cannot compile, and re-runs any
+/// evaluation the VM reports an error for, so that errors read the same everywhere.
 pub struct Policy {
     engine: regorus::Engine,
+    program: Option<Arc<Program>>,
+    /// The VM of this clone, made on first use (it cannot be cloned).
+    vm: Option<RegoVM>,
+    data: Value,
+    now_ns: i64,
+    /// Whether the program asks the host for time.now_ns().
+    asks_time: bool,
     entrypoints: Arc<Vec<Entrypoint>>,
     sources: Arc<Vec<Source>>,
+}
+
+impl Clone for Policy {
+    fn clone(&self) -> Self {
+        Policy {
+            engine: self.engine.clone(),
+            program: self.program.clone(),
+            vm: None,
+            data: self.data.clone(),
+            now_ns: self.now_ns,
+            asks_time: self.asks_time,
+            entrypoints: self.entrypoints.clone(),
+            sources: self.sources.clone(),
+        }
+    }
 }
 
 /// An evaluation that errored (a runtime error in a rule): the subject fails.
@@ -93,14 +123,31 @@ impl Policy {
     /// Load every `.rego` (except `*_test.rego`) and data file (`.json`, `.yaml`,
     /// `.yml`, merged into `data`) under `dirs`, and compile.
     pub fn load(dirs: &[std::path::PathBuf], effective_time: jiff::Timestamp) -> Result<Self, PolicyError> {
-        let loaded = load::load(dirs, false, effective_time)?;
-        Ok(Policy { engine: loaded.engine, entrypoints: Arc::new(loaded.entrypoints), sources: Arc::new(loaded.sources) })
+        Ok(Self::from_loaded(load::load(dirs, false, effective_time)?))
     }
 
     /// Load from in-memory (path, text) pairs (`.rego` policies, `.json`/`.yaml` data).
     pub fn from_texts(texts: Vec<(std::path::PathBuf, String)>, effective_time: jiff::Timestamp) -> Result<Self, PolicyError> {
-        let loaded = load::from_texts(texts, effective_time)?;
-        Ok(Policy { engine: loaded.engine, entrypoints: Arc::new(loaded.entrypoints), sources: Arc::new(loaded.sources) })
+        Ok(Self::from_loaded(load::from_texts(texts, effective_time)?))
+    }
+
+    fn from_loaded(loaded: load::Loaded) -> Self {
+        let asks_time = loaded.program.as_ref().is_some_and(|p| p.instructions.iter().any(|i| matches!(i, regorus::rvm::Instruction::HostAwait { .. })));
+        Policy {
+            data: loaded.engine.get_data(),
+            engine: loaded.engine,
+            program: loaded.program,
+            vm: None,
+            now_ns: loaded.now_ns,
+            asks_time,
+            entrypoints: Arc::new(loaded.entrypoints),
+            sources: Arc::new(loaded.sources),
+        }
+    }
+
+    /// Whether subjects are judged by the VM (false: by the interpreter).
+    pub fn compiled(&self) -> bool {
+        self.program.is_some()
     }
 
     /// The packages that define `deny` or `warn`.
@@ -114,10 +161,75 @@ impl Policy {
         &self.sources
     }
 
-    /// Evaluate every `deny` and `warn` for one input document.
-    pub fn evaluate(&mut self, input: &serde_json::Value) -> Result<Decision, EvalError> {
-        // Deserialize from the borrowed document: no deep clone of the JSON tree first.
-        let value = <Value as serde::Deserialize>::deserialize(input).map_err(|e| EvalError { package: "vouch".into(), rule: "input", message: e.to_string() })?;
+    /// Evaluate every `deny` and `warn` for one input document ([`Input`], or any JSON).
+    pub fn evaluate<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Decision, EvalError> {
+        let value = input_value(input)?;
+        if self.program.is_some() {
+            match self.evaluate_vm(value.clone()) {
+                Ok(decision) => return Ok(decision),
+                // A runaway rule: the interpreter would only take as long again.
+                Err(VmFailure::Timeout(e)) => return Err(e),
+                // Anything else: the interpreter's verdict, and its words for the error.
+                Err(VmFailure::Other) => {}
+            }
+        }
+        self.evaluate_interpreted(value)
+    }
+
+    /// Evaluate with the interpreter only (the reference for the VM).
+    pub fn evaluate_with_interpreter<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Decision, EvalError> {
+        let value = input_value(input)?;
+        self.evaluate_interpreted(value)
+    }
+
+    /// The VM's decision alone, or `None` where [`Policy::evaluate`] would ask the
+    /// interpreter (no program, an absorbed error, a timeout). For differential tests.
+    pub fn evaluate_with_vm<T: Serialize + ?Sized>(&mut self, input: &T) -> Option<Decision> {
+        self.evaluate_vm(input_value(input).ok()?).ok()
+    }
+
+    fn evaluate_vm(&mut self, input: Value) -> Result<Decision, VmFailure> {
+        let Some(program) = &self.program else { return Err(VmFailure::Other) };
+        if self.vm.is_none() {
+            let mut vm = RegoVM::new();
+            vm.load_program(program.clone());
+            vm.set_data(self.data.clone()).map_err(|_| VmFailure::Other)?;
+            // As the interpreter: builtin errors are errors, and only time bounds a rule.
+            vm.set_strict_builtin_errors(true);
+            vm.set_max_instructions(usize::MAX);
+            vm.set_execution_timer_config(Some(load::execution_timer()));
+            self.vm = Some(vm);
+        }
+        let Some(vm) = self.vm.as_mut() else { return Err(VmFailure::Other) };
+        vm.set_input(input);
+        let mut decision = Decision::default();
+        for (index, entry) in self.entrypoints.iter().enumerate() {
+            if self.asks_time {
+                // time.now_ns() is the run's effective time. A rule that asks more often
+                // than this runs out and is re-run by the interpreter.
+                vm.set_host_await_responses([(Value::from(load::HOST_NOW), std::iter::repeat_n(Value::from(self.now_ns), 4))]);
+            }
+            let lenient_before = vm.lenient_events();
+            let value = vm.execute_entry_point_by_index(index).map_err(|e| match e {
+                VmError::TimeLimitExceeded { .. } => VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message: format!("{e}") }),
+                _ => VmFailure::Other,
+            })?;
+            // The VM goes on past an error in a rule body (the body just fails) and
+            // turns conflicting rule values into undefined: a deny rule that errored
+            // would deny nothing. The strict interpreter decides such subjects.
+            if vm.lenient_events() != lenient_before {
+                return Err(VmFailure::Other);
+            }
+            let findings = findings(entry, &value).map_err(|_| VmFailure::Other)?;
+            match entry.kind {
+                RuleKind::Deny => decision.deny.extend(findings),
+                RuleKind::Warn => decision.warn.extend(findings),
+            }
+        }
+        Ok(decision)
+    }
+
+    fn evaluate_interpreted(&mut self, value: Value) -> Result<Decision, EvalError> {
         self.engine.set_input(value);
         let mut decision = Decision::default();
         for entry in self.entrypoints.iter() {
@@ -137,8 +249,9 @@ impl Policy {
 
     /// Evaluate like [`Policy::evaluate`], and say which rule definition produced each
     /// finding (`file:line`), by evaluating each `deny`/`warn` definition on its own.
-    pub fn explain(&mut self, input: &serde_json::Value) -> Result<Decision, EvalError> {
-        let mut decision = self.evaluate(input)?;
+    pub fn explain<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Decision, EvalError> {
+        // The interpreter throughout: the locations come from its evaluation of this input.
+        let mut decision = self.evaluate_with_interpreter(input)?;
         let locations = load::rule_locations(&mut self.engine);
         for finding in decision.deny.iter_mut().chain(decision.warn.iter_mut()) {
             finding.location = locations
@@ -148,6 +261,15 @@ impl Policy {
         }
         Ok(decision)
     }
+}
+
+fn input_value<T: Serialize + ?Sized>(input: &T) -> Result<Value, EvalError> {
+    value::to_value(input).map_err(|e| EvalError { package: "vouch".into(), rule: "input", message: e.to_string() })
+}
+
+enum VmFailure {
+    Timeout(EvalError),
+    Other,
 }
 
 /// Read a `deny`/`warn` set: each element a string or an object with `msg`.
@@ -218,7 +340,8 @@ impl Policy {
             col: None,
             source_text: None,
         })?;
-        Ok(Policy { engine, entrypoints: self.entrypoints.clone(), sources: self.sources.clone() })
+        // The VM program does not depend on data: only the data changes.
+        Ok(Policy { data: engine.get_data(), engine, program: self.program.clone(), vm: None, now_ns: self.now_ns, asks_time: self.asks_time, entrypoints: self.entrypoints.clone(), sources: self.sources.clone() })
     }
 }
 
