@@ -83,12 +83,24 @@ pub fn expand_glob(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     }
     let root = base.join(literal.join("/"));
     let mut out = Vec::new();
+    // Symbolic links are followed (build outputs are often links, Bazel's always);
+    // each directory is read once, so a link cycle ends.
+    let mut seen_dirs = std::collections::HashSet::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
+        if let Ok(real) = std::fs::canonicalize(&dir) {
+            if !seen_dirs.insert(real) {
+                continue;
+            }
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(file_type) = entry.file_type() else { continue };
+            let Ok(mut file_type) = entry.file_type() else { continue };
+            if file_type.is_symlink() {
+                let Ok(target) = std::fs::metadata(&path) else { continue };
+                file_type = target.file_type();
+            }
             if file_type.is_dir() {
                 stack.push(path);
             } else if file_type.is_file() {

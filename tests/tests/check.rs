@@ -117,6 +117,17 @@ fn duplicates_per_subject_overrides_and_flags() {
     assert!(r.stdout.contains("2 subjects: 2 passed"), "{}", r.stdout);
     // Nothing authorises a signer: a usage error, nothing judged.
     run(&["check", "--blob", &format!("{dir}/*.txt"), "--trusted-root", &format!("{dir}/trusted_root.json")]).assert_code(2);
+    // Symbolic links to files and directories are followed (Bazel's outputs are links);
+    // a link cycle does not loop.
+    let linked = scratch("check-symlinks");
+    std::os::unix::fs::symlink(&a, linked.join("a.txt")).unwrap();
+    std::os::unix::fs::symlink(m.dir.join("a.txt.sigstore.json"), linked.join("a.txt.sigstore.json")).unwrap();
+    std::fs::create_dir_all(linked.join("out")).unwrap();
+    std::os::unix::fs::symlink(&m.dir, linked.join("out/bin")).unwrap();
+    std::os::unix::fs::symlink(&linked, linked.join("out/loop")).unwrap();
+    let r = run(&["check", "--blob", &format!("{}/**/*.txt", linked.display()), "--trusted-root", &format!("{dir}/trusted_root.json"), "--certificate-identity-regexp", "https://gitlab\\.com/acme/app//.*", "--certificate-oidc-issuer", "https://gitlab.com"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("3 subjects: 3 passed"), "{}", r.stdout);
     // A glob that matches nothing fails closed.
     let r = run(&["check", "--blob", &format!("{dir}/*.nothing"), "--certificate-identity", "x", "--certificate-oidc-issuer", "y"]);
     r.assert_code(1);
