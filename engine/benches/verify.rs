@@ -66,6 +66,11 @@ fn measure(cases: &[Case], budget: Duration, parallel: bool, f: &(dyn Fn(&Case) 
     done as f64 / start.elapsed().as_secs_f64()
 }
 
+
+// The allocator of the vouch binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // `cargo bench` passes --bench; ignore the harness flags.
     let cases = load_cases();
