@@ -436,7 +436,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         flag_signer,
         policy: base_policy.as_ref(),
     })?;
-    let client = args.registry.client()?;
+    // The registry client (TLS roots, credentials) only when there are images to fetch.
+    let has_images = planned.subjects.iter().any(|s| matches!(s.target, vouch_engine::batch::Target::Image { .. }));
+    let client = if has_images { Some(args.registry.client()?) } else { None };
     let bar = render::progress_bar(args.quiet);
     let progress = |done: usize, total: usize| {
         if let Some(bar) = &bar {
@@ -452,7 +454,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         shard,
         fail_on_warn: args.policy.fail_on_warn,
         jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        registry: Some(&client),
+        registry: client.as_ref(),
         progress: Some(&progress),
     };
     let results = batch.run(planned.subjects);

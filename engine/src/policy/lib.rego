@@ -24,10 +24,8 @@ glob_match(pattern, value) if {
 	glob.match(pattern, ["/"], value)
 }
 
-has_meta(pattern) if {
-	some c in ["*", "?", "[", "{", "\\"]
-	contains(pattern, c)
-}
+# Any of * ? [ { \ (one builtin call: a loop over the characters costs more).
+has_meta(pattern) if strings.replace_n({"*": "", "?": "", "[": "", "{": "", "\\": ""}, pattern) != pattern
 
 prefix_star(pattern) if {
 	endswith(pattern, "*")
