@@ -240,6 +240,19 @@ impl ser::SerializeStructVariant for Variant<Map> {
     }
 }
 
+/// The same value, sharing no reference-counted part with the original (sets stay
+/// sets, numbers keep their precision).
+pub fn deep_copy(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::from(s.as_ref()),
+        // Numbers are plain values (only very large integers share a count, rarely read).
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Undefined => value.clone(),
+        Value::Array(items) => Value::from(items.iter().map(deep_copy).collect::<Vec<_>>()),
+        Value::Set(items) => Value::from(items.iter().map(deep_copy).collect::<std::collections::BTreeSet<_>>()),
+        Value::Object(fields) => object(fields.iter().map(|(k, v)| (deep_copy(k), deep_copy(v))).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +297,17 @@ mod tests {
         let via_json = serde_json::to_value(&s).map(Value::from).map_err(|e| e.to_string());
         assert_eq!(direct, via_json);
         assert!(direct.is_ok());
+    }
+
+    #[test]
+    fn deep_copies_are_equal_and_keep_sets() {
+        let value = Value::from_json_str(r#"{"a": [1, "x", {"b": null}], "n": 12345678901234567890123, "f": 1.5}"#).expect("json");
+        let mut with_set = value.clone();
+        if let Ok(map) = with_set.as_object_mut() {
+            map.insert(Value::from("s"), Value::from(std::collections::BTreeSet::from([Value::from("m"), Value::from(2u64)])));
+        }
+        let copy = deep_copy(&with_set);
+        assert_eq!(copy, with_set);
+        assert!(matches!(&copy["s"], Value::Set(_)));
     }
 }
