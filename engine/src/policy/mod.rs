@@ -81,7 +81,9 @@ struct Entrypoint {
 /// Subjects are judged by regorus's VM (RVM) when every deny/warn rule compiles for it,
 /// about three times faster than its interpreter; the interpreter stays the reference:
 /// it runs `explain` and `vouch test`, policies the VM cannot compile, and re-runs any
-/// evaluation the VM reports an error for, so that errors read the same everywhere.
+/// evaluation during which the VM errored or absorbed an error (the VM is lenient where
+/// the interpreter is strict; vendor/regorus/VOUCH-PATCH.md), so that a rule that errors
+/// fails its subject, with the same words everywhere.
 pub struct Policy {
     engine: regorus::Engine,
     program: Option<Arc<Program>>,
