@@ -97,9 +97,9 @@ impl IdentityArgs {
             || self.certificate_oidc_issuer.is_some()
             || self.certificate_oidc_issuer_regexp.is_some();
         match &self.key {
-            Some(_) if any_identity_flag => Err(Error::IdentityFlag(
-                "--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into(),
-            )),
+            Some(_) if any_identity_flag => {
+                Err(Error::IdentityFlag("--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into()))
+            }
             Some(path) => Signer::public_key_from_pem_file(path),
             None if !any_identity_flag && policy_given => Ok(Signer::AnyIdentity),
             None => Ok(Signer::Keyless(IdentityRequirement::from_flags(
@@ -363,10 +363,11 @@ fn verify_image(args: VerifyImageArgs) -> Result<ExitCode, Error> {
     let trust = args.trust.load()?;
     let (policy, context) = args.policy.load()?;
     let client = args.registry.client()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Io { path: "tokio runtime".into(), what: "runtime", source: e })?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Io {
+        path: "tokio runtime".into(),
+        what: "runtime",
+        source: e,
+    })?;
     // Nothing could be judged when the registry cannot be asked: exit 3, not a pass.
     let discovery = runtime.block_on(oci::discover(&client, &image, args.platform.as_deref()))?;
     let oci::Discovery { subject, evidence } = discovery;
@@ -408,7 +409,12 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         None => Shard::all(),
     };
     let manifest = args.manifest.as_deref().map(Manifest::load).transpose()?;
-    let base = args.manifest.as_deref().and_then(|m| m.parent()).map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() }).unwrap_or_else(|| PathBuf::from("."));
+    let base = args
+        .manifest
+        .as_deref()
+        .and_then(|m| m.parent())
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+        .unwrap_or_else(|| PathBuf::from("."));
     if manifest.is_none() && args.image.is_empty() && args.blob.is_empty() {
         return Err(Error::IdentityFlag("nothing to check: give a manifest, or --image / --blob".into()));
     }
@@ -422,7 +428,11 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     policy_dirs.extend(args.policy.policy.iter().cloned());
     let effective_time = policy::effective_time(args.policy.effective_time.as_deref())?;
     let base_policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
-    let flag_identity = args.identity.certificate_identity.is_some() || args.identity.certificate_identity_regexp.is_some() || args.identity.certificate_oidc_issuer.is_some() || args.identity.certificate_oidc_issuer_regexp.is_some() || args.identity.key.is_some();
+    let flag_identity = args.identity.certificate_identity.is_some()
+        || args.identity.certificate_identity_regexp.is_some()
+        || args.identity.certificate_oidc_issuer.is_some()
+        || args.identity.certificate_oidc_issuer_regexp.is_some()
+        || args.identity.key.is_some();
     let flag_signer = if flag_identity { Some(args.identity.signer(base_policy.is_some())?) } else { None };
     for image in &args.image {
         ImageRef::parse(image)?;
@@ -483,7 +493,11 @@ fn report_merge(args: MergeArgs) -> Result<ExitCode, Error> {
 }
 
 fn kind_of(artifact: &Artifact) -> &'static str {
-    if artifact.path().is_some() { "blob" } else { "digest" }
+    if artifact.path().is_some() {
+        "blob"
+    } else {
+        "digest"
+    }
 }
 
 fn claims(args: ClaimsArgs) -> Result<ExitCode, Error> {

@@ -104,14 +104,19 @@ pub fn judgement(json: bool, j: &Judgement) {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     for failure in &j.verification_errors {
-        let report = Report::new(MietteDiagnostic::new(failure.message.clone()).with_code(failure.code.clone()).with_help(hint_for(&failure.code)));
+        let report =
+            Report::new(MietteDiagnostic::new(failure.message.clone()).with_code(failure.code.clone()).with_help(hint_for(&failure.code)));
         eprintln!("{report:?}");
     }
     for s in &j.signatures {
         eprintln!("Verified OK: {} signed by {}", j.subject.name, signer(s));
     }
     for r in j.reasons.iter().filter(|r| r.code == "vouch::verify::none") {
-        let report = Report::new(MietteDiagnostic::new(format!("{}: {}", j.subject.name, r.message)).with_code(r.code.clone()).with_help("sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact"));
+        let report = Report::new(
+            MietteDiagnostic::new(format!("{}: {}", j.subject.name, r.message))
+                .with_code(r.code.clone())
+                .with_help("sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact"),
+        );
         eprintln!("{report:?}");
     }
     if let Some(decision) = &j.policy {
@@ -120,7 +125,11 @@ pub fn judgement(json: bool, j: &Judgement) {
         }
     }
     for r in j.reasons.iter().filter(|r| r.code == "vouch::policy::eval") {
-        let report = Report::new(MietteDiagnostic::new(r.message.clone()).with_code(r.code.clone()).with_help("a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw"));
+        let report = Report::new(
+            MietteDiagnostic::new(r.message.clone())
+                .with_code(r.code.clone())
+                .with_help("a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw"),
+        );
         eprintln!("{report:?}");
     }
     if j.policy.is_some() {

@@ -22,9 +22,21 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("vouch-bench-images-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    std::fs::write(dir.join("config.yml"), format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display())).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
     let bin = std::env::var("VOUCH_DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
-    let mut child = Command::new(&bin).arg("serve").arg(dir.join("config.yml")).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+    let mut child = Command::new(&bin)
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): apt-get install docker-registry"));
     let host = format!("127.0.0.1:{port}");
     while std::net::TcpStream::connect(&host).is_err() {
@@ -43,8 +55,10 @@ fn main() {
         refs.push(ImageRef::parse(&format!("{host}/bench/app:v{i}")).unwrap());
     }
     println!("pushed {IMAGES} signed images in {:.1?}", t.elapsed());
-    let trust = Trust::from_json(TrustSource::File("minted".into()), &serde_json::to_string(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
-    let signer = Signer::Keyless(IdentityRequirement::from_flags(Some(&GitLab::default().san()), None, Some("https://gitlab.com"), None).unwrap());
+    let trust =
+        Trust::from_json(TrustSource::File("minted".into()), &serde_json::to_string(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+    let signer =
+        Signer::Keyless(IdentityRequirement::from_flags(Some(&GitLab::default().san()), None, Some("https://gitlab.com"), None).unwrap());
     let client = RegistryClient::new(RegistryOptions::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 

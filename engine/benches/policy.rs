@@ -13,7 +13,6 @@ use vouch_engine::subject::{Artifact, ArtifactInput};
 use vouch_engine::trust::{Trust, TrustSource};
 use vouch_engine::verify::{self, Signer};
 
-
 // The allocator of the vouch binary.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -66,12 +65,18 @@ fn main() {
     assert!(decision.deny.is_empty(), "{decision:?}");
     assert!(vm.evaluate_with_vm(&input).is_some(), "the VM decides this input itself");
     println!("bundled GitLab policy on the real GitLab bundle's claims, 1 core (input built once):");
-    show("VM (what `vouch check` runs)", rate(&mut || {
-        std::hint::black_box(vm.evaluate(&input).expect("evaluates"));
-    }));
-    show("interpreter (explain, vouch test, fallback)", rate(&mut || {
-        std::hint::black_box(interpreter.evaluate_with_interpreter(&input).expect("evaluates"));
-    }));
+    show(
+        "VM (what `vouch check` runs)",
+        rate(&mut || {
+            std::hint::black_box(vm.evaluate(&input).expect("evaluates"));
+        }),
+    );
+    show(
+        "interpreter (explain, vouch test, fallback)",
+        rate(&mut || {
+            std::hint::black_box(interpreter.evaluate_with_interpreter(&input).expect("evaluates"));
+        }),
+    );
     show("building the input document (typed view -> regorus values)", building);
 
     let threads = rayon::current_num_threads();
@@ -92,10 +97,16 @@ fn main() {
 
     println!("the whole bundled library (GitLab configured, the other packages idle), 1 core:");
     let mut whole_vm = library.clone();
-    show("VM", rate(&mut || {
-        std::hint::black_box(whole_vm.evaluate(&input).expect("evaluates"));
-    }));
-    show("interpreter", rate(&mut || {
-        std::hint::black_box(library.evaluate_with_interpreter(&input).expect("evaluates"));
-    }));
+    show(
+        "VM",
+        rate(&mut || {
+            std::hint::black_box(whole_vm.evaluate(&input).expect("evaluates"));
+        }),
+    );
+    show(
+        "interpreter",
+        rate(&mut || {
+            std::hint::black_box(library.evaluate_with_interpreter(&input).expect("evaluates"));
+        }),
+    );
 }

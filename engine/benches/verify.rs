@@ -25,16 +25,13 @@ struct Case {
 }
 
 fn shared() -> PathBuf {
-    std::env::var_os("VOUCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+    std::env::var_os("VOUCH_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
 
 fn load_cases() -> Vec<Case> {
     let dir = shared().join("real-bundles/cpython-release-tracker");
-    let tsv = std::fs::read_to_string(dir.join("cases.tsv")).unwrap_or_else(|e| {
-        panic!("{}: {e}; set VOUCH_SHARED to the folder with real-bundles/", dir.display())
-    });
+    let tsv = std::fs::read_to_string(dir.join("cases.tsv"))
+        .unwrap_or_else(|e| panic!("{}: {e}; set VOUCH_SHARED to the folder with real-bundles/", dir.display()));
     tsv.lines()
         .skip(1)
         .map(|line| {
@@ -66,7 +63,6 @@ fn measure(cases: &[Case], budget: Duration, parallel: bool, f: &(dyn Fn(&Case) 
     done as f64 / start.elapsed().as_secs_f64()
 }
 
-
 // The allocator of the vouch binary.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -74,9 +70,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // `cargo bench` passes --bench; ignore the harness flags.
     let cases = load_cases();
-    let budget = Duration::from_secs(
-        std::env::var("VOUCH_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3),
-    );
+    let budget = Duration::from_secs(std::env::var("VOUCH_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3));
     let trust = Trust::load(&TrustSource::Production).expect("production root");
     let root = trust.root().clone();
     let library = sigstore_verify::Verifier::new(&root).expect("verifier");
@@ -114,21 +108,31 @@ fn main() {
     if bin.exists() {
         let dir = shared().join("real-bundles/gitlab-pypi");
         let args = [
-            "verify-blob", "gitlab_oidc_project-0.0.3.tar.gz", "--bundle", "gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json",
-            "--certificate-identity", "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
-            "--certificate-oidc-issuer", "https://gitlab.com",
+            "verify-blob",
+            "gitlab_oidc_project-0.0.3.tar.gz",
+            "--bundle",
+            "gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json",
+            "--certificate-identity",
+            "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
         ];
         let runs = 50;
         let mut times: Vec<f64> = (0..runs)
             .map(|_| {
                 let t = Instant::now();
-                let status = std::process::Command::new(&bin).args(args).current_dir(&dir).stderr(std::process::Stdio::null()).status().unwrap();
+                let status =
+                    std::process::Command::new(&bin).args(args).current_dir(&dir).stderr(std::process::Stdio::null()).status().unwrap();
                 assert!(status.success());
                 t.elapsed().as_secs_f64() * 1000.0
             })
             .collect();
         times.sort_by(f64::total_cmp);
-        println!("one `vouch verify-blob` call (real GitLab bundle): median {:.1} ms, min {:.1} ms over {runs} runs", times[runs / 2], times[0]);
+        println!(
+            "one `vouch verify-blob` call (real GitLab bundle): median {:.1} ms, min {:.1} ms over {runs} runs",
+            times[runs / 2],
+            times[0]
+        );
     } else {
         println!("one `vouch verify-blob` call: not measured, build target/release/vouch first (cargo build --release)");
     }

@@ -64,16 +64,34 @@ pub struct SubjectPlan {
 
 #[derive(Debug, Clone)]
 pub enum Target {
-    Blob { path: PathBuf, bundles: Vec<PathBuf> },
-    Digest { input: String, bundles: Vec<PathBuf> },
-    Image { reference: String, platform: Option<String> },
+    Blob {
+        path: PathBuf,
+        bundles: Vec<PathBuf>,
+    },
+    Digest {
+        input: String,
+        bundles: Vec<PathBuf>,
+    },
+    Image {
+        reference: String,
+        platform: Option<String>,
+    },
     /// Could not even be listed (a glob that matched nothing, a bad pattern).
-    Invalid { kind: &'static str, name: String, code: String, message: String },
+    Invalid {
+        kind: &'static str,
+        name: String,
+        code: String,
+        message: String,
+    },
 }
 
 /// Expand a `blob` glob (relative to `base`) into files, sorted.
 pub fn expand_glob(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let glob = globset::GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| format!("invalid glob {pattern:?}: {e}"))?.compile_matcher();
+    let glob = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("invalid glob {pattern:?}: {e}"))?
+        .compile_matcher();
     // Walk from the longest literal prefix directory of the pattern.
     let literal: Vec<&str> = pattern.split('/').take_while(|part| !part.contains(['*', '?', '[', '{'])).collect();
     let is_literal_file = literal.len() == pattern.split('/').count();
@@ -149,7 +167,12 @@ pub struct Planned {
 /// Expand a request into subjects. Every subject must have someone who decides who may
 /// sign — identities or a policy — or nothing is judged.
 pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
-    let no_decider = || Error::IdentityFlag("a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy".into());
+    let no_decider = || {
+        Error::IdentityFlag(
+            "a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy"
+                .into(),
+        )
+    };
     let default_signer = match (req.flag_signer, req.manifest.map(|m| &m.identities)) {
         (Some(signer), _) => Some(signer),
         (None, Some(specs)) if !specs.is_empty() => Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?)),
@@ -160,11 +183,29 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
     let mut policies = vec![req.policy.cloned()];
     let mut subjects = Vec::new();
     let base = req.base;
-    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| match expand_glob(base, pattern) {
-        Ok(paths) if paths.is_empty() => subjects.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::no-match".into(), message: format!("no file matches {pattern:?}") }, signer, policy }),
-        Ok(paths) => subjects.extend(paths.into_iter().map(|path| SubjectPlan { target: Target::Blob { bundles: vec![bundle_for(template, &path, base)], path }, signer, policy })),
-        Err(message) => subjects.push(SubjectPlan { target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message }, signer, policy }),
-    };
+    let add_blob =
+        |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| match expand_glob(base, pattern) {
+            Ok(paths) if paths.is_empty() => subjects.push(SubjectPlan {
+                target: Target::Invalid {
+                    kind: "blob",
+                    name: pattern.to_string(),
+                    code: "vouch::check::no-match".into(),
+                    message: format!("no file matches {pattern:?}"),
+                },
+                signer,
+                policy,
+            }),
+            Ok(paths) => subjects.extend(paths.into_iter().map(|path| SubjectPlan {
+                target: Target::Blob { bundles: vec![bundle_for(template, &path, base)], path },
+                signer,
+                policy,
+            })),
+            Err(message) => subjects.push(SubjectPlan {
+                target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message },
+                signer,
+                policy,
+            }),
+        };
     for s in req.manifest.map(|m| m.subjects.as_slice()).unwrap_or_default() {
         let signer = match &s.identities {
             Some(specs) => {
@@ -268,7 +309,11 @@ impl SubjectResult {
                 .iter()
                 .map(|s| SignerSummary {
                     kind: format!("{:?}", s.kind).to_lowercase(),
-                    identity: s.claims.as_ref().and_then(|c| c.identity.as_ref().map(|i| i.value.clone())).or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
+                    identity: s
+                        .claims
+                        .as_ref()
+                        .and_then(|c| c.identity.as_ref().map(|i| i.value.clone()))
+                        .or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
                     issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
                     predicate_type: s.predicate_type.clone(),
                 })
@@ -280,7 +325,16 @@ impl SubjectResult {
 
     fn failed(kind: &str, name: String, sha256: Option<String>, error: &Error) -> Self {
         let verdict = if error.kind() == ErrorKind::Infrastructure { SubjectVerdict::Error } else { SubjectVerdict::Fail };
-        SubjectResult { kind: kind.into(), name, sha256, verdict, reasons: vec![Reason { code: error.code(), message: error.to_string() }], signers: Vec::new(), warnings: Vec::new(), claims: Vec::new() }
+        SubjectResult {
+            kind: kind.into(),
+            name,
+            sha256,
+            verdict,
+            reasons: vec![Reason { code: error.code(), message: error.to_string() }],
+            signers: Vec::new(),
+            warnings: Vec::new(),
+            claims: Vec::new(),
+        }
     }
 }
 
@@ -316,7 +370,16 @@ impl<'a> Batch<'a> {
             .par_iter()
             .enumerate()
             .map(|(_, s)| match &s.target {
-                Target::Invalid { kind, name, code, message } => Err(SubjectResult { kind: kind.to_string(), name: name.clone(), sha256: None, verdict: SubjectVerdict::Fail, reasons: vec![Reason { code: code.clone(), message: message.clone() }], signers: vec![], warnings: vec![], claims: vec![] }),
+                Target::Invalid { kind, name, code, message } => Err(SubjectResult {
+                    kind: kind.to_string(),
+                    name: name.clone(),
+                    sha256: None,
+                    verdict: SubjectVerdict::Fail,
+                    reasons: vec![Reason { code: code.clone(), message: message.clone() }],
+                    signers: vec![],
+                    warnings: vec![],
+                    claims: vec![],
+                }),
                 Target::Blob { path, bundles } => Artifact::open(ArtifactInput::File(path.clone()))
                     .map(|artifact| Work::Blob { artifact, kind: "blob", bundles: bundles.clone(), signer: s.signer, policy: s.policy })
                     .map_err(|e| SubjectResult::failed("blob", path.display().to_string(), None, &e)),
@@ -325,7 +388,9 @@ impl<'a> Batch<'a> {
                     .map(|artifact| Work::Blob { artifact, kind: "digest", bundles: bundles.clone(), signer: s.signer, policy: s.policy })
                     .map_err(|e| SubjectResult::failed("digest", input.clone(), None, &e)),
                 // Filled in from the discoveries below.
-                Target::Image { reference, .. } => Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone()))),
+                Target::Image { reference, .. } => {
+                    Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone())))
+                }
             })
             .collect();
         let mut prepared: Vec<Result<Work, SubjectResult>> = prepared;
@@ -334,7 +399,12 @@ impl<'a> Batch<'a> {
                 prepared[i] = match discoveries.remove(&i) {
                     Some(Ok(d)) => Ok(Work::Image { discovery: Box::new(d), signer: s.signer, policy: s.policy }),
                     Some(Err(e)) => Err(SubjectResult::failed("image", reference.clone(), None, &e)),
-                    None => Err(SubjectResult::failed("image", reference.clone(), None, &ImageRef::parse(reference).err().unwrap_or(Error::ImageNotFound(reference.clone())))),
+                    None => Err(SubjectResult::failed(
+                        "image",
+                        reference.clone(),
+                        None,
+                        &ImageRef::parse(reference).err().unwrap_or(Error::ImageNotFound(reference.clone())),
+                    )),
                 };
             }
         }
@@ -348,7 +418,8 @@ impl<'a> Batch<'a> {
         for (i, p) in prepared.into_iter().enumerate() {
             match p {
                 Err(result) => {
-                    let in_shard = result.sha256.as_deref().map_or_else(|| self.shard.contains(&name_key(&result.name)), |d| self.shard.contains(d));
+                    let in_shard =
+                        result.sha256.as_deref().map_or_else(|| self.shard.contains(&name_key(&result.name)), |d| self.shard.contains(d));
                     if in_shard {
                         direct.insert(i, result);
                     }

@@ -276,9 +276,7 @@ impl Claims {
             let oid = format!("{FULCIO_ARC}{arc}");
             let value = match arc {
                 // .1–.6 are the deprecated raw-string extensions; from .8 on, DER UTF8String.
-                1..=6 => std::str::from_utf8(bytes)
-                    .map(str::to_string)
-                    .map_err(|_| bad(format!("extension {oid} is not UTF-8 text")))?,
+                1..=6 => std::str::from_utf8(bytes).map(str::to_string).map_err(|_| bad(format!("extension {oid} is not UTF-8 text")))?,
                 8..=24 => der_utf8(bytes).ok_or_else(|| bad(format!("extension {oid} is not a DER UTF8String")))?,
                 // Arcs newer than this build: keep what can be read.
                 _ => der_utf8(bytes)
@@ -298,10 +296,8 @@ impl Claims {
         }
         let issuer = issuer_v2.or(issuer_v1);
 
-        let not_before = jiff::Timestamp::try_from(tbs.validity.not_before.to_system_time())
-            .map_err(|e| bad(format!("notBefore: {e}")))?;
-        let not_after = jiff::Timestamp::try_from(tbs.validity.not_after.to_system_time())
-            .map_err(|e| bad(format!("notAfter: {e}")))?;
+        let not_before = jiff::Timestamp::try_from(tbs.validity.not_before.to_system_time()).map_err(|e| bad(format!("notBefore: {e}")))?;
+        let not_after = jiff::Timestamp::try_from(tbs.validity.not_after.to_system_time()).map_err(|e| bad(format!("notAfter: {e}")))?;
         let certificate = CertificateFacts {
             not_before: rfc3339(not_before),
             not_after: rfc3339(not_after),
@@ -310,18 +306,8 @@ impl Claims {
             fingerprint_sha256: sigstore_verify::crypto::sha256(der_bytes).to_hex(),
         };
 
-        let mut claims = Claims {
-            issuer,
-            identity,
-            platform: None,
-            gitlab: None,
-            github: None,
-            named,
-            extensions,
-            certificate,
-            signed_at,
-            tlog,
-        };
+        let mut claims =
+            Claims { issuer, identity, platform: None, gitlab: None, github: None, named, extensions, certificate, signed_at, tlog };
         claims.gitlab = gitlab_claims(&claims);
         if claims.gitlab.is_some() {
             claims.platform = Some("gitlab".into());
@@ -343,8 +329,7 @@ fn der_utf8(bytes: &[u8]) -> Option<String> {
 /// (username). Anything else is not a Fulcio certificate and is refused rather than
 /// guessed at.
 fn parse_san(bytes: &[u8]) -> std::result::Result<Identity, String> {
-    let san = x509_cert::ext::pkix::SubjectAltName::from_der(bytes)
-        .map_err(|e| format!("unparseable subjectAltName: {e}"))?;
+    let san = x509_cert::ext::pkix::SubjectAltName::from_der(bytes).map_err(|e| format!("unparseable subjectAltName: {e}"))?;
     let [name] = san.0.as_slice() else {
         return Err(format!("subjectAltName has {} names; a Fulcio certificate has exactly one", san.0.len()));
     };
@@ -352,10 +337,8 @@ fn parse_san(bytes: &[u8]) -> std::result::Result<Identity, String> {
         GeneralName::UniformResourceIdentifier(uri) => Ok(Identity { kind: "uri".into(), value: uri.to_string() }),
         GeneralName::Rfc822Name(email) => Ok(Identity { kind: "email".into(), value: email.to_string() }),
         GeneralName::OtherName(other) if other.type_id == FULCIO_OTHERNAME_OID => {
-            let value = other
-                .value
-                .decode_as::<der::asn1::Utf8StringRef<'_>>()
-                .map_err(|e| format!("otherName SAN is not a UTF8String: {e}"))?;
+            let value =
+                other.value.decode_as::<der::asn1::Utf8StringRef<'_>>().map_err(|e| format!("otherName SAN is not a UTF8String: {e}"))?;
             Ok(Identity { kind: "other_name".into(), value: value.as_str().to_string() })
         }
         _ => Err("subjectAltName is not a URI, email or Fulcio otherName".into()),
@@ -374,9 +357,7 @@ fn ref_type_and_name(git_ref: &str) -> (String, String) {
 
 /// Split `PATH@REF` where REF starts with `refs/` (paths may contain `@`).
 fn split_at_ref(s: &str) -> Option<(&str, &str)> {
-    s.rfind("@refs/")
-        .map(|i| (&s[..i], &s[i + 1..]))
-        .or_else(|| s.rsplit_once('@'))
+    s.rfind("@refs/").map(|i| (&s[..i], &s[i + 1..])).or_else(|| s.rsplit_once('@'))
 }
 
 /// GitLab: the SAN is `ISSUER/PROJECT//CONFIG@REF` — the issuer is the instance, on
@@ -390,17 +371,12 @@ fn gitlab_claims(c: &Claims) -> Option<GitLabClaims> {
     if config_project.is_empty() || config_path.is_empty() || config_ref.is_empty() {
         return None;
     }
-    let strip_instance = |uri: &Option<String>| {
-        uri.as_deref()
-            .and_then(|u| u.strip_prefix(issuer))
-            .and_then(|u| u.strip_prefix('/'))
-            .map(str::to_string)
-    };
+    let strip_instance =
+        |uri: &Option<String>| uri.as_deref().and_then(|u| u.strip_prefix(issuer)).and_then(|u| u.strip_prefix('/')).map(str::to_string);
     let n = &c.named;
     let project_path = strip_instance(&n.source_repository_uri).unwrap_or_else(|| config_project.to_string());
-    let namespace = strip_instance(&n.source_repository_owner_uri).unwrap_or_else(|| {
-        project_path.rsplit_once('/').map_or(String::new(), |(ns, _)| ns.to_string())
-    });
+    let namespace = strip_instance(&n.source_repository_owner_uri)
+        .unwrap_or_else(|| project_path.rsplit_once('/').map_or(String::new(), |(ns, _)| ns.to_string()));
     let git_ref = n.source_repository_ref.clone().unwrap_or_else(|| config_ref.to_string());
     let (ref_type, ref_name) = ref_type_and_name(&git_ref);
     Some(GitLabClaims {
@@ -442,11 +418,9 @@ fn github_claims(c: &Claims) -> Option<GitHubClaims> {
     let strip_host = |uri: &Option<String>| uri.as_deref().and_then(|u| u.strip_prefix(&host_prefix)).map(str::to_string);
     let n = &c.named;
     let deprecated_repo = c.extensions.get("1.3.6.1.4.1.57264.1.5").cloned();
-    let repository = strip_host(&n.source_repository_uri)
-        .or(deprecated_repo)
-        .unwrap_or_else(|| workflow_repository.clone());
-    let repo_owner = strip_host(&n.source_repository_owner_uri)
-        .unwrap_or_else(|| repository.split('/').next().unwrap_or_default().to_string());
+    let repository = strip_host(&n.source_repository_uri).or(deprecated_repo).unwrap_or_else(|| workflow_repository.clone());
+    let repo_owner =
+        strip_host(&n.source_repository_owner_uri).unwrap_or_else(|| repository.split('/').next().unwrap_or_default().to_string());
     let git_ref = n
         .source_repository_ref
         .clone()
@@ -464,14 +438,8 @@ fn github_claims(c: &Claims) -> Option<GitHubClaims> {
         workflow_repository,
         workflow_path: workflow_path.to_string(),
         workflow_ref: workflow_ref.to_string(),
-        commit_sha: n
-            .source_repository_digest
-            .clone()
-            .or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.3").cloned()),
-        event_name: n
-            .build_trigger
-            .clone()
-            .or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.2").cloned()),
+        commit_sha: n.source_repository_digest.clone().or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.3").cloned()),
+        event_name: n.build_trigger.clone().or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.2").cloned()),
         run_url: n.run_invocation_uri.clone(),
     })
 }
@@ -482,7 +450,16 @@ mod tests {
 
     #[test]
     fn fulcio_arcs_read_from_der() {
-        for (text, arc) in [("1.3.6.1.4.1.57264.1.1", Some(1)), ("1.3.6.1.4.1.57264.1.23", Some(23)), ("1.3.6.1.4.1.57264.1.200", Some(200)), ("1.3.6.1.4.1.57264.1.70000", Some(70000)), ("1.3.6.1.4.1.57264.1", None), ("1.3.6.1.4.1.57264.1.1.2", None), ("1.3.6.1.4.1.57264.2.1", None), ("2.5.29.17", None)] {
+        for (text, arc) in [
+            ("1.3.6.1.4.1.57264.1.1", Some(1)),
+            ("1.3.6.1.4.1.57264.1.23", Some(23)),
+            ("1.3.6.1.4.1.57264.1.200", Some(200)),
+            ("1.3.6.1.4.1.57264.1.70000", Some(70000)),
+            ("1.3.6.1.4.1.57264.1", None),
+            ("1.3.6.1.4.1.57264.1.1.2", None),
+            ("1.3.6.1.4.1.57264.2.1", None),
+            ("2.5.29.17", None),
+        ] {
             assert_eq!(fulcio_arc(&ObjectIdentifier::new_unwrap(text)), arc, "{text}");
         }
     }

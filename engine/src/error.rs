@@ -25,12 +25,7 @@ pub enum Error {
     },
 
     #[error("{path} is {size} bytes, over the {limit}-byte limit for {what}")]
-    TooLarge {
-        path: PathBuf,
-        what: &'static str,
-        size: u64,
-        limit: u64,
-    },
+    TooLarge { path: PathBuf, what: &'static str, size: u64, limit: u64 },
 
     #[error("trusted root {source_name} is unusable: {reason}")]
     TrustedRoot { source_name: String, reason: String },
@@ -160,10 +155,7 @@ impl std::fmt::Display for Stage {
 
 impl Error {
     pub(crate) fn verify(stage: Stage, message: impl Into<String>) -> Self {
-        Error::Verification(VerifyFailure {
-            stage,
-            message: message.into(),
-        })
+        Error::Verification(VerifyFailure { stage, message: message.into() })
     }
 
     /// Stable diagnostic code, e.g. `vouch::verify::tlog`.

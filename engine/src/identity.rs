@@ -33,10 +33,7 @@ impl Matcher {
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
             .map_err(|e| Error::IdentityFlag(format!("{flag} {pattern:?} is not a valid regular expression: {e}")))?;
-        Ok(Matcher::Regex {
-            pattern: pattern.to_string(),
-            regex,
-        })
+        Ok(Matcher::Regex { pattern: pattern.to_string(), regex })
     }
 
     pub fn matches(&self, value: &str) -> bool {
@@ -75,14 +72,20 @@ impl IdentityRequirement {
         let identity = match (identity, identity_regexp) {
             (Some(v), None) => Matcher::exact(v, "--certificate-identity")?,
             (None, Some(p)) => Matcher::regex(p, "--certificate-identity-regexp")?,
-            (Some(_), Some(_)) => return Err(Error::IdentityFlag("give --certificate-identity or --certificate-identity-regexp, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(Error::IdentityFlag("give --certificate-identity or --certificate-identity-regexp, not both".into()))
+            }
             (None, None) => return Err(Error::IdentityFlag("missing --certificate-identity or --certificate-identity-regexp".into())),
         };
         let issuer = match (issuer, issuer_regexp) {
             (Some(v), None) => Matcher::exact(v, "--certificate-oidc-issuer")?,
             (None, Some(p)) => Matcher::regex(p, "--certificate-oidc-issuer-regexp")?,
-            (Some(_), Some(_)) => return Err(Error::IdentityFlag("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both".into())),
-            (None, None) => return Err(Error::IdentityFlag("missing --certificate-oidc-issuer or --certificate-oidc-issuer-regexp".into())),
+            (Some(_), Some(_)) => {
+                return Err(Error::IdentityFlag("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both".into()))
+            }
+            (None, None) => {
+                return Err(Error::IdentityFlag("missing --certificate-oidc-issuer or --certificate-oidc-issuer-regexp".into()))
+            }
         };
         Ok(Self { identity, issuer })
     }
@@ -90,16 +93,10 @@ impl IdentityRequirement {
     pub fn check(&self, identity: Option<&str>, issuer: Option<&str>) -> Result<()> {
         let shown = |v: Option<&str>| v.map_or("none".to_string(), |v| format!("{v:?}"));
         if !identity.is_some_and(|v| self.identity.matches(v)) {
-            return Err(Error::IdentityMismatch {
-                expected: self.identity.to_string(),
-                actual: shown(identity),
-            });
+            return Err(Error::IdentityMismatch { expected: self.identity.to_string(), actual: shown(identity) });
         }
         if !issuer.is_some_and(|v| self.issuer.matches(v)) {
-            return Err(Error::IssuerMismatch {
-                expected: self.issuer.to_string(),
-                actual: shown(issuer),
-            });
+            return Err(Error::IssuerMismatch { expected: self.issuer.to_string(), actual: shown(issuer) });
         }
         Ok(())
     }

@@ -88,10 +88,12 @@ impl Judge<'_> {
             let result = if self.explain { policy.explain(&doc) } else { policy.evaluate(&doc) };
             match result {
                 Ok(d) => {
-                    reasons.extend(d.deny.iter().map(|f| Reason {
-                        code: f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)),
-                        message: f.msg.clone(),
-                    }));
+                    reasons.extend(
+                        d.deny.iter().map(|f| Reason {
+                            code: f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)),
+                            message: f.msg.clone(),
+                        }),
+                    );
                     if self.fail_on_warn {
                         reasons.extend(d.warn.iter().map(|f| Reason {
                             code: f.code.clone().unwrap_or_else(|| format!("{}.warn", f.package)),

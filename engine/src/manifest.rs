@@ -36,7 +36,12 @@ pub struct IdentitySpec {
 
 impl IdentitySpec {
     pub fn requirement(&self) -> Result<IdentityRequirement> {
-        IdentityRequirement::from_flags(self.subject.as_deref(), self.subject_regexp.as_deref(), self.issuer.as_deref(), self.issuer_regexp.as_deref())
+        IdentityRequirement::from_flags(
+            self.subject.as_deref(),
+            self.subject_regexp.as_deref(),
+            self.issuer.as_deref(),
+            self.issuer_regexp.as_deref(),
+        )
     }
 }
 
@@ -65,7 +70,9 @@ pub struct SubjectSpec {
 fn located(path: &Path, text: &str, e: &yaml_serde::Error) -> Error {
     // The location, or the "at line L column C" the message ends with.
     let text_of = e.to_string();
-    let after = |key: &str| text_of.rsplit(key).next().and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse::<u32>().ok());
+    let after = |key: &str| {
+        text_of.rsplit(key).next().and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse::<u32>().ok())
+    };
     let (line, col) = match e.location() {
         Some(l) => (Some(l.line() as u32), Some(l.column() as u32)),
         None if text_of.contains(" at line ") => (after(" at line "), after(" column ")),

@@ -17,16 +17,11 @@ impl ArtifactInput {
     pub fn parse(input: &str) -> Result<Self> {
         match input.split_once(':') {
             Some((alg, hex)) if alg.eq_ignore_ascii_case("sha256") && !Path::new(input).exists() => {
-                let bad = |reason: &str| Error::DigestInput {
-                    input: input.to_string(),
-                    reason: reason.to_string(),
-                };
+                let bad = |reason: &str| Error::DigestInput { input: input.to_string(), reason: reason.to_string() };
                 if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(bad("expected 64 hex digits after sha256:"));
                 }
-                Sha256Hash::from_hex(&hex.to_ascii_lowercase())
-                    .map(ArtifactInput::Digest)
-                    .map_err(|e| bad(&e.to_string()))
+                Sha256Hash::from_hex(&hex.to_ascii_lowercase()).map(ArtifactInput::Digest).map_err(|e| bad(&e.to_string()))
             }
             _ => Ok(ArtifactInput::File(PathBuf::from(input))),
         }
@@ -74,20 +69,12 @@ impl Artifact {
 }
 
 pub(crate) fn open_file(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        what: "artifact",
-        source,
-    })
+    std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), what: "artifact", source })
 }
 
 fn hash_file(path: &Path) -> Result<Sha256Hash> {
     let file = open_file(path)?;
-    sigstore_verify::crypto::sha256_reader(file).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        what: "artifact",
-        source,
-    })
+    sigstore_verify::crypto::sha256_reader(file).map_err(|source| Error::Io { path: path.to_path_buf(), what: "artifact", source })
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sigstore_trust_root::{
-    TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT, SIGSTORE_STAGING_TRUSTED_ROOT,
-};
+use sigstore_trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT, SIGSTORE_STAGING_TRUSTED_ROOT};
 
 use crate::error::{Error, Result};
 
@@ -46,27 +44,21 @@ impl Trust {
             TrustSource::Staging => SIGSTORE_STAGING_TRUSTED_ROOT.to_string(),
             TrustSource::File(path) => {
                 let bytes = read_limited(path, "trusted root", MAX_TRUSTED_ROOT_BYTES)?;
-                String::from_utf8(bytes).map_err(|_| Error::TrustedRoot {
-                    source_name: path.display().to_string(),
-                    reason: "not UTF-8 text".into(),
-                })?
+                String::from_utf8(bytes)
+                    .map_err(|_| Error::TrustedRoot { source_name: path.display().to_string(), reason: "not UTF-8 text".into() })?
             }
         };
         Self::from_json(source.clone(), &json)
     }
 
     pub fn from_json(source: TrustSource, json: &str) -> Result<Self> {
-        let fail = |reason: String| Error::TrustedRoot {
-            source_name: source.to_string(),
-            reason,
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| fail(format!("not JSON: {e}")))?;
+        let fail = |reason: String| Error::TrustedRoot { source_name: source.to_string(), reason };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| fail(format!("not JSON: {e}")))?;
         // A ClientTrustConfig (sigstore-python --trust-config) wraps the root.
         let root_value = match value.get("trustedRoot") {
-            Some(inner) if value.get("mediaType").is_some_and(|m| {
-                m.as_str().is_some_and(|m| m.contains("ClientTrustConfig"))
-            }) => inner.clone(),
+            Some(inner) if value.get("mediaType").is_some_and(|m| m.as_str().is_some_and(|m| m.contains("ClientTrustConfig"))) => {
+                inner.clone()
+            }
             _ => value,
         };
         let media_type = root_value.get("mediaType").and_then(|m| m.as_str());
@@ -76,8 +68,7 @@ impl Trust {
                 media_type.map_or("missing".to_string(), |m| format!("{m:?}"))
             )));
         }
-        let root: TrustedRoot =
-            serde_json::from_value(root_value).map_err(|e| fail(e.to_string()))?;
+        let root: TrustedRoot = serde_json::from_value(root_value).map_err(|e| fail(e.to_string()))?;
         let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| fail(e.to_string()))?;
         let rekor_keys = root.rekor_keys().map_err(|e| fail(e.to_string()))?;
         let tsa_certificates = root
@@ -85,13 +76,7 @@ impl Trust {
             .iter()
             .flat_map(|tsa| tsa.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()))
             .collect();
-        Ok(Self {
-            source,
-            root,
-            verifier,
-            rekor_keys,
-            tsa_certificates,
-        })
+        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates })
     }
 
     pub fn source(&self) -> &TrustSource {
@@ -119,30 +104,16 @@ impl Trust {
 /// Read a whole file, refusing anything over `limit` bytes before reading it.
 pub(crate) fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        what,
-        source,
-    };
+    let io = |source| Error::Io { path: path.to_path_buf(), what, source };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     if size > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what,
-            size,
-            limit,
-        });
+        return Err(Error::TooLarge { path: path.to_path_buf(), what, size, limit });
     }
     let mut bytes = Vec::with_capacity(size as usize);
     file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what,
-            size: bytes.len() as u64,
-            limit,
-        });
+        return Err(Error::TooLarge { path: path.to_path_buf(), what, size: bytes.len() as u64, limit });
     }
     Ok(bytes)
 }

@@ -9,15 +9,58 @@ use serde_json::json;
 use vouch_engine::policy::Policy;
 
 const PATTERNS: &[&str] = &[
-    "acme/app", "acme/*", "acme/**", "acme/**/app", "*", "**", "v*", "v1.*", "release/*", "release/**",
-    "acme/app-?", "acme/{app,lib}", "acme/[a-c]*", "a*b", "acme/", "", "*/app", "acme/app*", "acme\\*",
-    ".gitlab-ci.yml", "ci/*.yml", "refs/heads/*",
+    "acme/app",
+    "acme/*",
+    "acme/**",
+    "acme/**/app",
+    "*",
+    "**",
+    "v*",
+    "v1.*",
+    "release/*",
+    "release/**",
+    "acme/app-?",
+    "acme/{app,lib}",
+    "acme/[a-c]*",
+    "a*b",
+    "acme/",
+    "",
+    "*/app",
+    "acme/app*",
+    "acme\\*",
+    ".gitlab-ci.yml",
+    "ci/*.yml",
+    "refs/heads/*",
 ];
 
 const VALUES: &[&str] = &[
-    "acme/app", "acme/lib", "acme/app-1", "acme/app-10", "acme/", "acme", "acme/group/app", "acme/group/sub/app",
-    "evil/acme/app", "v1.2.3", "v1", "v", "vx/y", "release/2.0", "release/2.0/hotfix", "a*b", "ab", "axxb", "a/b",
-    "", "*", "acme/*", ".gitlab-ci.yml", "ci/release.yml", "ci/sub/release.yml", "refs/heads/main", "acme/bpp",
+    "acme/app",
+    "acme/lib",
+    "acme/app-1",
+    "acme/app-10",
+    "acme/",
+    "acme",
+    "acme/group/app",
+    "acme/group/sub/app",
+    "evil/acme/app",
+    "v1.2.3",
+    "v1",
+    "v",
+    "vx/y",
+    "release/2.0",
+    "release/2.0/hotfix",
+    "a*b",
+    "ab",
+    "axxb",
+    "a/b",
+    "",
+    "*",
+    "acme/*",
+    ".gitlab-ci.yml",
+    "ci/release.yml",
+    "ci/sub/release.yml",
+    "refs/heads/main",
+    "acme/bpp",
 ];
 
 #[test]
@@ -30,7 +73,9 @@ fn lib_glob_match_agrees_with_globset() {
 
     let expected: BTreeSet<String> = pairs
         .iter()
-        .filter(|(p, v)| globset::GlobBuilder::new(p).literal_separator(true).build().map(|g| g.compile_matcher().is_match(v)).unwrap_or(false))
+        .filter(|(p, v)| {
+            globset::GlobBuilder::new(p).literal_separator(true).build().map(|g| g.compile_matcher().is_match(v)).unwrap_or(false)
+        })
         .map(|(p, v)| json!([p, v]).to_string())
         .collect();
     let matched = |d: vouch_engine::policy::Decision| -> BTreeSet<String> { d.deny.into_iter().map(|f| f.msg).collect() };

@@ -106,7 +106,9 @@ fn signatures() -> Vec<Vec<Value>> {
         vec![glw(json!({"ref": "refs/tags/nightly", "ref_type": "tag", "ref_name": "nightly"}))],
         vec![glw(json!({"ref": "refs/heads/release/2.0", "ref_name": "release/2.0"}))],
         vec![glw(json!({"project_path": "evil/app", "ci_config_project_path": "evil/app", "namespace": "evil"}))],
-        vec![glw(json!({"project_path": "mallory/app-fork", "namespace": "mallory", "ref": "refs/merge-requests/7/head", "ref_type": "other", "ref_name": "refs/merge-requests/7/head"}))],
+        vec![glw(
+            json!({"project_path": "mallory/app-fork", "namespace": "mallory", "ref": "refs/merge-requests/7/head", "ref_type": "other", "ref_name": "refs/merge-requests/7/head"}),
+        )],
         vec![glw(json!({"instance": "https://gitlab.example.com"}))],
         vec![glw(json!({"project_id": "9999", "ci_config_path": "ci/release.yml"}))],
         vec![message(merge(&gl, &json!({"runner_environment": "self-hosted"})))],
@@ -115,8 +117,12 @@ fn signatures() -> Vec<Vec<Value>> {
         vec![message(gh.clone())],
         vec![ghw(json!({"repository": "org/other", "workflow_repository": "org/shared"}))],
         vec![ghw(json!({"ref": "refs/heads/main", "ref_type": "branch", "ref_name": "main"}))],
-        vec![message(json!({"issuer": "https://accounts.google.com", "identity": {"type": "email", "value": "dev@example.com"}, "signed_at": "2026-01-10T12:00:00Z"}))],
-        vec![json!({"kind": "message", "bundle_media_type": "application/vnd.dev.sigstore.bundle.v0.3+json", "claims": null, "key_fingerprint_sha256": "abc123"})],
+        vec![message(
+            json!({"issuer": "https://accounts.google.com", "identity": {"type": "email", "value": "dev@example.com"}, "signed_at": "2026-01-10T12:00:00Z"}),
+        )],
+        vec![
+            json!({"kind": "message", "bundle_media_type": "application/vnd.dev.sigstore.bundle.v0.3+json", "claims": null, "key_fingerprint_sha256": "abc123"}),
+        ],
         vec![message(gl.clone()), message(gh.clone())],
         vec![glw(json!({"project_path": "evil/app"})), message(gl.clone())],
         vec![dsse(gl.clone(), "https://slsa.dev/provenance/v1", slsa_v1("c0ffee0000000000000000000000000000000000"))],
@@ -206,7 +212,9 @@ fn an_erroring_deny_rule_is_never_a_pass() {
     ];
     let input = input_of(vec![message(gitlab_claims())], vec![], "2026-01-20T12:00:00Z");
     for rule in rules {
-        let mut policy = Policy::from_texts(vec![(PathBuf::from("p.rego"), rule.to_string())], "2026-01-20T12:00:00Z".parse().expect("time")).expect("loads");
+        let mut policy =
+            Policy::from_texts(vec![(PathBuf::from("p.rego"), rule.to_string())], "2026-01-20T12:00:00Z".parse().expect("time"))
+                .expect("loads");
         let reference = policy.evaluate_with_interpreter(&input).map_err(|e| e.to_string());
         let judged = policy.evaluate(&input).map_err(|e| e.to_string());
         assert!(judged.is_err(), "{rule}: {judged:?}");

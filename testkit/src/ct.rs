@@ -1,8 +1,7 @@
 //! A certificate-transparency log that issues embedded SCTs (RFC 6962 precertificates).
 
 use x509_cert::ext::pkix::sct::{
-    DigitallySigned, HashAlgorithm, LogId, SignatureAlgorithm, SignatureAndHashAlgorithm,
-    SignedCertificateTimestamp, Version,
+    DigitallySigned, HashAlgorithm, LogId, SignatureAlgorithm, SignatureAndHashAlgorithm, SignedCertificateTimestamp, Version,
 };
 use x509_cert::ext::pkix::{SerializedSct, SignedCertificateTimestampList};
 
@@ -45,8 +44,8 @@ impl CtLog {
                 signature: signature.into(),
             },
         };
-        let list = SignedCertificateTimestampList::new(&[SerializedSct::new(sct).map_err(|e| e.to_string())?])
-            .map_err(|e| format!("{e:?}"))?;
+        let list =
+            SignedCertificateTimestampList::new(&[SerializedSct::new(sct).map_err(|e| e.to_string())?]).map_err(|e| format!("{e:?}"))?;
         der::Encode::to_der(&list).map_err(|e| e.to_string())
     }
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde_json::json;
 
 use crate::x509::Result;
@@ -48,17 +48,35 @@ fn sha256_digest(bytes: &[u8]) -> String {
 
 impl VirtualSigstore {
     /// A `.sig` layer for the image whose manifest is `manifest`.
-    pub fn sign_image(&mut self, docker_reference: &str, manifest: &[u8], identity: CertIdentity, defect: Option<Break>) -> Result<CosignLayer> {
+    pub fn sign_image(
+        &mut self,
+        docker_reference: &str,
+        manifest: &[u8],
+        identity: CertIdentity,
+        defect: Option<Break>,
+    ) -> Result<CosignLayer> {
         let payload = simple_signing_payload(docker_reference, &sha256_digest(manifest));
         let mut request = SignRequest::message(payload.clone(), identity).format(Format::V03);
         request.defect = defect;
         let minted = self.sign(request)?;
         let annotations = self.annotations(&minted, Some(minted.signature_b64.clone()))?;
-        Ok(CosignLayer { media_type: SIMPLE_SIGNING_MEDIA_TYPE, blob: payload, annotations, identity: minted.identity, issuer: minted.issuer })
+        Ok(CosignLayer {
+            media_type: SIMPLE_SIGNING_MEDIA_TYPE,
+            blob: payload,
+            annotations,
+            identity: minted.identity,
+            issuer: minted.issuer,
+        })
     }
 
     /// A `.att` layer: a DSSE envelope whose in-toto statement names the manifest.
-    pub fn attest_image(&mut self, manifest: &[u8], identity: CertIdentity, content: Content, defect: Option<Break>) -> Result<CosignLayer> {
+    pub fn attest_image(
+        &mut self,
+        manifest: &[u8],
+        identity: CertIdentity,
+        content: Content,
+        defect: Option<Break>,
+    ) -> Result<CosignLayer> {
         let mut request = SignRequest::dsse(manifest.to_vec(), identity, content).name("image");
         request.defect = defect;
         let minted = self.sign(request)?;
@@ -96,7 +114,11 @@ impl VirtualSigstore {
     /// A Sigstore bundle v0.3 signing the image like cosign 3: a DSSE statement whose
     /// subject is the manifest digest.
     pub fn sign_image_bundle(&mut self, manifest: &[u8], identity: CertIdentity, defect: Option<Break>) -> Result<crate::Minted> {
-        let content = Content::Dsse { statement_type: "https://in-toto.io/Statement/v1".into(), predicate_type: COSIGN_SIGN_PREDICATE.into(), predicate: json!({}) };
+        let content = Content::Dsse {
+            statement_type: "https://in-toto.io/Statement/v1".into(),
+            predicate_type: COSIGN_SIGN_PREDICATE.into(),
+            predicate: json!({}),
+        };
         let mut request = SignRequest::dsse(manifest.to_vec(), identity, content).name("image");
         request.defect = defect;
         self.sign(request)

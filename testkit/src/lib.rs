@@ -16,8 +16,8 @@ pub mod log;
 pub mod registry;
 pub mod x509;
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
@@ -335,7 +335,9 @@ impl VirtualSigstore {
     pub fn trusted_root(&self) -> Result<Value> {
         let start = self.root_start();
         let key = |k: &key::Key| -> Result<Value> {
-            Ok(json!({"rawBytes": STANDARD.encode(x509::spki_der(k)?), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}}))
+            Ok(
+                json!({"rawBytes": STANDARD.encode(x509::spki_der(k)?), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}}),
+            )
         };
         Ok(json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",

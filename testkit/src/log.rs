@@ -2,8 +2,8 @@
 //! bodies, signed entry timestamps (SETs), inclusion proofs and signed checkpoints in the
 //! signed-note format.
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 use crate::x509::Result;
 

@@ -149,7 +149,13 @@ impl Registry {
     /// Add a cosign layer to the image's `sha256-<hex>.sig` or `.att` manifest, as
     /// `cosign sign` / `cosign attest` do.
     pub async fn push_cosign_layer(&self, repo: &str, subject: &str, layer: &CosignLayer) -> Result<Descriptor> {
-        let suffix = if layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE { "sig" } else if layer.media_type == DSSE_MEDIA_TYPE { "att" } else { return Err("unknown cosign layer type".into()) };
+        let suffix = if layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE {
+            "sig"
+        } else if layer.media_type == DSSE_MEDIA_TYPE {
+            "att"
+        } else {
+            return Err("unknown cosign layer type".into());
+        };
         let tag = format!("{}.{suffix}", subject.replace(':', "-"));
         let blob = self.push_blob(repo, &layer.blob).await?;
         let empty = self.push_blob(repo, b"{}").await?;

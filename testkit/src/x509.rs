@@ -10,8 +10,7 @@ use der::{Decode, Encode};
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
@@ -70,7 +69,11 @@ pub fn spki_der(key: &crate::key::Key) -> Result<Vec<u8>> {
 }
 
 fn signature_algorithm(key: &crate::key::Key) -> ObjectIdentifier {
-    if key.is_p384() { ECDSA_SHA384 } else { ECDSA_SHA256 }
+    if key.is_p384() {
+        ECDSA_SHA384
+    } else {
+        ECDSA_SHA256
+    }
 }
 
 fn time(t: jiff::Timestamp) -> Result<Time> {
@@ -79,11 +82,7 @@ fn time(t: jiff::Timestamp) -> Result<Time> {
 }
 
 fn ext(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension> {
-    Ok(Extension {
-        extn_id: oid,
-        critical,
-        extn_value: OctetString::new(value.to_der().map_err(e)?).map_err(e)?,
-    })
+    Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der().map_err(e)?).map_err(e)? })
 }
 
 fn raw_ext(oid: ObjectIdentifier, value: Vec<u8>) -> Result<Extension> {
@@ -165,7 +164,11 @@ pub fn ca(
         extensions.push(ext(
             const_oid::db::rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER,
             false,
-            &AuthorityKeyIdentifier { key_identifier: Some(key_id(&issuer_spki)?), authority_cert_issuer: None, authority_cert_serial_number: None },
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(key_id(&issuer_spki)?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
         )?);
     }
     let serial = sigstore_verify::crypto::sha256(&spki).as_bytes()[..16].to_vec();
@@ -191,7 +194,11 @@ pub fn leaf_extensions(identity: &CertIdentity, leaf_spki: &[u8], issuer_spki: &
         ext(
             const_oid::db::rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER,
             false,
-            &AuthorityKeyIdentifier { key_identifier: Some(key_id(issuer_spki)?), authority_cert_issuer: None, authority_cert_serial_number: None },
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(key_id(issuer_spki)?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
         )?,
         // The subject is empty, so the SAN is critical (RFC 5280 4.2.1.6), as in Fulcio.
         ext(const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME, true, &SubjectAltName(vec![san]))?,

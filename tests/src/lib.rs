@@ -21,9 +21,8 @@ pub fn vouch_bin() -> PathBuf {
 /// The folder with conformance-assets/ and real-bundles/ (`VOUCH_SHARED`, default `../shared`).
 /// These belong to other projects and are never copied into this repository.
 pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("VOUCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let dir =
+        std::env::var_os("VOUCH_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
     assert!(
         dir.join("conformance-assets/cases.tsv").exists(),
         "the Sigstore conformance cases are missing at {}: set VOUCH_SHARED to a folder holding \
@@ -49,11 +48,7 @@ impl Run {
 
     /// Fails the test if the program panicked or printed a backtrace.
     pub fn assert_no_panic(&self) -> &Self {
-        assert!(
-            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
-            "vouch panicked:\n{}",
-            self.stderr
-        );
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "vouch panicked:\n{}", self.stderr);
         self
     }
 
@@ -77,7 +72,9 @@ pub fn run(args: &[&str]) -> Run {
 pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(vouch_bin());
     cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
-    for var in ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"] {
+    for var in
+        ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"]
+    {
         cmd.env_remove(var);
     }
     cmd.env("HOME", "/nonexistent-vouch-test-home");
@@ -85,7 +82,11 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env(k, v);
     }
     let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
-    let run = Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr: String::from_utf8_lossy(&stderr).into_owned() };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
     run.assert_no_panic();
     run
 }
@@ -108,11 +109,7 @@ pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
 
 /// A fresh scratch directory under the target dir (kept for inspection on failure).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = vouch_bin()
-        .parent()
-        .expect("target dir")
-        .join("test-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+    let dir = vouch_bin().parent().expect("target dir").join("test-scratch").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
@@ -206,7 +203,10 @@ impl TestRegistry {
             std::fs::write(dir.join("token-signer.pem"), &t.certificate_pem).unwrap();
             text.push_str(&format!(
                 "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
-                t.realm, t.service, t.issuer, dir.join("token-signer.pem").display()
+                t.realm,
+                t.service,
+                t.issuer,
+                dir.join("token-signer.pem").display()
             ));
         }
         std::fs::write(&config, text).unwrap();
@@ -220,7 +220,11 @@ impl TestRegistry {
         let host = format!("127.0.0.1:{port}");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(&host).is_err() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(15), "docker-registry did not start on {host}; see {}", dir.join("registry.log").display());
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "docker-registry did not start on {host}; see {}",
+                dir.join("registry.log").display()
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         TestRegistry { child, host }
@@ -300,7 +304,11 @@ impl StormServer {
                     seen.drain(..end + 4);
                     count.fetch_add(1, Ordering::Relaxed);
                     let body = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"slow down\"}]}";
-                    let _ = write!(conn, "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
                 }
             }
         });
@@ -394,7 +402,15 @@ pub struct TokenService {
 impl TokenService {
     pub fn start(user: &'static str, password: &'static str) -> Self {
         let now = jiff::Timestamp::now();
-        let issued = testkit::x509::ca("CN=vouch-test token signer", testkit::key::Key::p256().unwrap(), None, now - jiff::SignedDuration::from_hours(1), now + jiff::SignedDuration::from_hours(24), None).unwrap();
+        let issued = testkit::x509::ca(
+            "CN=vouch-test token signer",
+            testkit::key::Key::p256().unwrap(),
+            None,
+            now - jiff::SignedDuration::from_hours(1),
+            now + jiff::SignedDuration::from_hours(24),
+            None,
+        )
+        .unwrap();
         let kid = libtrust_key_id(issued.key.spki());
         let certificate_pem = issued.pem();
         let key = std::sync::Arc::new(issued.key);
@@ -408,11 +424,18 @@ impl TokenService {
             let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
             let authorized = text.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected);
             let target = text.split_whitespace().nth(1).unwrap_or_default().to_string();
-            let scope = target.split(['?', '&']).find_map(|kv| kv.strip_prefix("scope=")).map(|s| s.replace("%3A", ":").replace("%2F", "/")).unwrap_or_default();
+            let scope = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .map(|s| s.replace("%3A", ":").replace("%2F", "/"))
+                .unwrap_or_default();
             let response = if authorized {
                 let repo = scope.split(':').nth(1).unwrap_or_default().to_string();
                 let body = format!("{{\"token\":\"{}\"}}", jwt(&k, &kid2, &iss, &svc, user, &repo));
-                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
             } else {
                 "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
             };

@@ -43,7 +43,12 @@ fn policy_dir() -> String {
 }
 
 fn subject<'a>(report: &'a serde_json::Value, name_part: &str) -> &'a serde_json::Value {
-    report["subjects"].as_array().unwrap().iter().find(|s| s["name"].as_str().unwrap().contains(name_part)).unwrap_or_else(|| panic!("no subject {name_part} in {report}"))
+    report["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().contains(name_part))
+        .unwrap_or_else(|| panic!("no subject {name_part} in {report}"))
 }
 
 #[test]
@@ -54,7 +59,11 @@ fn a_batch_with_every_fault_judges_every_subject() {
         m.blob(&format!("dist/good-{i}.tar.gz"), &app);
     }
     m.blob("dist/corrupt.tar.gz", &app);
-    std::fs::write(m.dir.join("dist/corrupt.tar.gz.sigstore.json"), "{\"mediaType\": \"application/vnd.dev.sigstore.bundle.v0.3+json\", \"verif").unwrap();
+    std::fs::write(
+        m.dir.join("dist/corrupt.tar.gz.sigstore.json"),
+        "{\"mediaType\": \"application/vnd.dev.sigstore.bundle.v0.3+json\", \"verif",
+    )
+    .unwrap();
     std::fs::write(m.dir.join("dist/missing.tar.gz"), "no bundle").unwrap();
     m.blob("dist/other-project.tar.gz", &GitLab { project: "acme/other".into(), ..GitLab::default() });
     let unreachable = format!("127.0.0.1:{}/acme/app:1.0", vouch_tests::free_port());
@@ -82,7 +91,8 @@ fn a_batch_with_every_fault_judges_every_subject() {
     assert!(r.stdout.contains("7 subjects: 3 passed, 3 failed, 1 not judged"), "{}", r.stdout);
 
     // Nothing judgeable for infrastructure reasons: exit 3.
-    run(&["check", "--image", &unreachable, "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--registry-timeout", "2"]).assert_code(3);
+    run(&["check", "--image", &unreachable, "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--registry-timeout", "2"])
+        .assert_code(3);
 }
 
 #[test]
@@ -112,7 +122,17 @@ fn duplicates_per_subject_overrides_and_flags() {
 
     // Without a manifest: --blob and identity flags.
     let dir = m.dir.display().to_string();
-    let r = run(&["check", "--blob", &format!("{dir}/*.txt"), "--trusted-root", &format!("{dir}/trusted_root.json"), "--certificate-identity-regexp", "https://gitlab\\.com/acme/app//.*", "--certificate-oidc-issuer", "https://gitlab.com"]);
+    let r = run(&[
+        "check",
+        "--blob",
+        &format!("{dir}/*.txt"),
+        "--trusted-root",
+        &format!("{dir}/trusted_root.json"),
+        "--certificate-identity-regexp",
+        "https://gitlab\\.com/acme/app//.*",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+    ]);
     r.assert_code(0);
     assert!(r.stdout.contains("2 subjects: 2 passed"), "{}", r.stdout);
     // Nothing authorises a signer: a usage error, nothing judged.
@@ -125,7 +145,17 @@ fn duplicates_per_subject_overrides_and_flags() {
     std::fs::create_dir_all(linked.join("out")).unwrap();
     std::os::unix::fs::symlink(&m.dir, linked.join("out/bin")).unwrap();
     std::os::unix::fs::symlink(&linked, linked.join("out/loop")).unwrap();
-    let r = run(&["check", "--blob", &format!("{}/**/*.txt", linked.display()), "--trusted-root", &format!("{dir}/trusted_root.json"), "--certificate-identity-regexp", "https://gitlab\\.com/acme/app//.*", "--certificate-oidc-issuer", "https://gitlab.com"]);
+    let r = run(&[
+        "check",
+        "--blob",
+        &format!("{}/**/*.txt", linked.display()),
+        "--trusted-root",
+        &format!("{dir}/trusted_root.json"),
+        "--certificate-identity-regexp",
+        "https://gitlab\\.com/acme/app//.*",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+    ]);
     r.assert_code(0);
     assert!(r.stdout.contains("3 subjects: 3 passed"), "{}", r.stdout);
     // A glob that matches nothing fails closed.
@@ -147,7 +177,8 @@ fn shards_partition_the_batch_and_merge_back() {
         let out = m.dir.join(format!("shard-{i}.json")).display().to_string();
         run(&["check", &manifest, "--shard", &format!("{i}/3"), "--output", &format!("json={out}")]).assert_code(0);
         let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        let shard_names: Vec<String> = report["subjects"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+        let shard_names: Vec<String> =
+            report["subjects"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
         assert!(!shard_names.is_empty() && shard_names.len() < 24, "shard {i}: {}", shard_names.len());
         names.extend(shard_names);
         parts.push(out);
@@ -180,12 +211,27 @@ fn every_report_format_is_valid() {
     m.blob("bad <&\"'>.txt", &GitLab { project: "acme/other".into(), ..GitLab::default() });
     m.write("gate.yaml", "config:\n  gitlab:\n    projects: [acme/app]\n");
     let w = m.write("warn.rego", "package vouch.w\nwarn contains {\"msg\": \"heads up\", \"code\": \"w.up\"} if { true }\n");
-    let manifest = m.write("vouch.yaml", &format!("version: 1\ntrusted_root: trusted_root.json\npolicy: [{}, gate.yaml, {w}]\nsubjects:\n  - blob: \"*.txt\"\n", policy_dir()));
+    let manifest = m.write(
+        "vouch.yaml",
+        &format!(
+            "version: 1\ntrusted_root: trusted_root.json\npolicy: [{}, gate.yaml, {w}]\nsubjects:\n  - blob: \"*.txt\"\n",
+            policy_dir()
+        ),
+    );
     let path = |f: &str| m.dir.join(f).display().to_string();
     let r: Run = run(&[
-        "check", &manifest, "--format", "markdown",
-        "--output", &format!("junit={}", path("r.xml")), "--output", &format!("sarif={}", path("r.sarif")),
-        "--output", &format!("gitlab-codequality={}", path("cq.json")), "--output", &format!("json={}", path("r.json")),
+        "check",
+        &manifest,
+        "--format",
+        "markdown",
+        "--output",
+        &format!("junit={}", path("r.xml")),
+        "--output",
+        &format!("sarif={}", path("r.sarif")),
+        "--output",
+        &format!("gitlab-codequality={}", path("cq.json")),
+        "--output",
+        &format!("json={}", path("r.json")),
     ]);
     r.assert_code(1);
     assert!(r.stdout.contains("| ❌ |") && r.stdout.contains("| ✅ |") && r.stdout.contains("1 of 2 subjects may ship"), "{}", r.stdout);
@@ -242,7 +288,11 @@ print("sarif ok")
 fn manifest_mistakes_point_at_their_line() {
     let m = Minted::new("check-manifest");
     let bad = m.write("unknown.yaml", "version: 1\nsubjects:\n  - blob: \"*.txt\"\n    bundel: \"{path}.sig\"\n");
-    run(&["check", &bad]).assert_code(2).assert_stderr_contains("vouch::manifest").assert_stderr_contains("unknown field `bundel`").assert_stderr_contains("unknown.yaml:4:");
+    run(&["check", &bad])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::manifest")
+        .assert_stderr_contains("unknown field `bundel`")
+        .assert_stderr_contains("unknown.yaml:4:");
     let bad = m.write("type.yaml", "version: 1\nsubjects: yes\n");
     run(&["check", &bad]).assert_code(2).assert_stderr_contains("type.yaml:2:");
     let bad = m.write("two.yaml", "version: 1\nsubjects:\n  - blob: a\n    image: b\n");

@@ -23,7 +23,11 @@ fn gitlab_release_gate() {
         ("pre-release tag", GitLab { git_ref: "refs/tags/v1.2.3-rc1".into(), ..app.clone() }, Some("release.tag")),
         ("self-hosted runner", GitLab { runner_environment: "self-hosted".into(), ..app.clone() }, Some("gitlab.runner")),
         ("other project", GitLab { project: "group/other".into(), ..app.clone() }, Some("gitlab.project")),
-        ("fork merge request", GitLab { source_project: Some("someone/app".into()), git_ref: "refs/merge-requests/3/head".into(), ..app.clone() }, Some("gitlab.fork")),
+        (
+            "fork merge request",
+            GitLab { source_project: Some("someone/app".into()), git_ref: "refs/merge-requests/3/head".into(), ..app.clone() },
+            Some("gitlab.fork"),
+        ),
     ];
     for (i, (what, gl, expected)) in cases.into_iter().enumerate() {
         let artifact = dir.join(format!("app-{i}.tar.gz"));
@@ -32,9 +36,18 @@ fn gitlab_release_gate() {
         let bundle = dir.join(format!("app-{i}.sigstore.json"));
         std::fs::write(&bundle, minted.json()).unwrap();
         let r = run(&[
-            "verify-blob", &artifact.display().to_string(), "--bundle", &bundle.display().to_string(),
-            "--trusted-root", &root.display().to_string(),
-            "--policy", &repo("policies"), "--policy", &repo("examples/gitlab-release-gate/policy"), "--output", "json",
+            "verify-blob",
+            &artifact.display().to_string(),
+            "--bundle",
+            &bundle.display().to_string(),
+            "--trusted-root",
+            &root.display().to_string(),
+            "--policy",
+            &repo("policies"),
+            "--policy",
+            &repo("examples/gitlab-release-gate/policy"),
+            "--output",
+            "json",
         ]);
         let doc = r.json();
         match expected {

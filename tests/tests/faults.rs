@@ -23,7 +23,18 @@ fn faults_never_pass_and_never_hang() {
     let verify = |host: &str| {
         let reference = format!("{host}/acme/app@{}", img.digest);
         let started = Instant::now();
-        let r = run(&["verify-image", &reference, "--trusted-root", &root, "--certificate-identity", &san, "--certificate-oidc-issuer", "https://gitlab.com", "--registry-timeout", "2"]);
+        let r = run(&[
+            "verify-image",
+            &reference,
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            &san,
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--registry-timeout",
+            "2",
+        ]);
         (r, started.elapsed())
     };
     // Through a well-behaved path it verifies (the control).
@@ -54,7 +65,21 @@ fn faults_never_pass_and_never_hang() {
     std::fs::write(&blob, "blob").unwrap();
     let minted = sigstore.sign(testkit::SignRequest::message("blob", GitLab::default().identity())).unwrap();
     std::fs::write(dir.join("blob.txt.sigstore.json"), minted.json()).unwrap();
-    let r = run(&["check", "--blob", &blob.display().to_string(), "--image", &format!("{}/acme/app@{}", proxy.host, img.digest), "--trusted-root", &root, "--certificate-identity", &san, "--certificate-oidc-issuer", "https://gitlab.com", "--registry-timeout", "2"]);
+    let r = run(&[
+        "check",
+        "--blob",
+        &blob.display().to_string(),
+        "--image",
+        &format!("{}/acme/app@{}", proxy.host, img.digest),
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        &san,
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+        "--registry-timeout",
+        "2",
+    ]);
     r.assert_code(1);
     assert!(r.stdout.contains("2 subjects: 1 passed, 0 failed, 1 not judged"), "{}", r.stdout);
 }

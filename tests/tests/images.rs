@@ -23,7 +23,13 @@ impl Env {
         let dir = scratch(&format!("images-{name}"));
         let root = dir.join("trusted_root.json");
         std::fs::write(&root, serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
-        Env { registry: Registry::new(&registry.host), _registry: registry, sigstore, root: root.display().to_string(), identity: GitLab::default().san() }
+        Env {
+            registry: Registry::new(&registry.host),
+            _registry: registry,
+            sigstore,
+            root: root.display().to_string(),
+            identity: GitLab::default().san(),
+        }
     }
 
     fn image(&self, repo: &str, tag: &str, seed: &str) -> Descriptor {
@@ -44,14 +50,28 @@ impl Env {
     }
 
     fn verify(&self, reference: &str, extra: &[&str]) -> Run {
-        let mut args = vec!["verify-image", reference, "--trusted-root", &self.root, "--certificate-identity", &self.identity, "--certificate-oidc-issuer", "https://gitlab.com", "--output", "json"];
+        let mut args = vec![
+            "verify-image",
+            reference,
+            "--trusted-root",
+            &self.root,
+            "--certificate-identity",
+            &self.identity,
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--output",
+            "json",
+        ];
         args.extend(extra);
         run(&args)
     }
 }
 
 fn codes(r: &Run) -> Vec<String> {
-    r.json()["verification_errors"].as_array().map(|e| e.iter().filter_map(|x| x["code"].as_str().map(String::from)).collect()).unwrap_or_default()
+    r.json()["verification_errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["code"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -72,7 +92,10 @@ fn every_format_verifies() {
 
     // cosign .att: the statement reaches the policy input as an attestation.
     let img = env.image("acme/att", "1.0", "att");
-    let layer = env.sigstore.attest_image(&img.bytes, GitLab::default().identity(), Content::slsa_v1("https://gitlab.com/acme/app/-/runners/1"), None).unwrap();
+    let layer = env
+        .sigstore
+        .attest_image(&img.bytes, GitLab::default().identity(), Content::slsa_v1("https://gitlab.com/acme/app/-/runners/1"), None)
+        .unwrap();
     env.push_layer("acme/att", &img, &layer);
     let r = env.verify(&env.reference("acme/att", &img), &[]);
     r.assert_code(0);
@@ -90,7 +113,8 @@ fn every_format_verifies() {
     // Multi-arch: the index is judged; --platform judges one manifest.
     let amd = env.image("acme/multi", "amd64", "amd");
     let arm = env.image("acme/multi", "arm64", "arm");
-    let index = block_on(env.registry.push_index("acme/multi", "1.0", &[("linux", "amd64", &amd), ("linux", "arm64", &arm)])).unwrap().unwrap();
+    let index =
+        block_on(env.registry.push_index("acme/multi", "1.0", &[("linux", "amd64", &amd), ("linux", "arm64", &arm)])).unwrap().unwrap();
     let layer = env.sig_layer("acme/multi", &index, None);
     env.push_layer("acme/multi", &index, &layer);
     let layer = env.sig_layer("acme/multi", &arm, None);
@@ -114,7 +138,18 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
     let img = env.image(repo, "wrong-id", "wrong-id");
     let layer = env.sig_layer(repo, &img, None);
     env.push_layer(repo, &img, &layer);
-    let r = run(&["verify-image", &env.reference(repo, &img), "--trusted-root", &env.root, "--certificate-identity", "https://gitlab.com/acme/other//.gitlab-ci.yml@refs/heads/main", "--certificate-oidc-issuer", "https://gitlab.com", "--output", "json"]);
+    let r = run(&[
+        "verify-image",
+        &env.reference(repo, &img),
+        "--trusted-root",
+        &env.root,
+        "--certificate-identity",
+        "https://gitlab.com/acme/other//.gitlab-ci.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+        "--output",
+        "json",
+    ]);
     r.assert_code(1);
     assert_eq!(codes(&r), ["vouch::verify::identity"]);
 
@@ -130,7 +165,8 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
     // A tampered payload (same annotations).
     let img = env.image(repo, "tampered", "tampered");
     let mut layer = env.sig_layer(repo, &img, None);
-    let text = String::from_utf8(layer.blob.clone()).unwrap().replace("cosign container image signature", "cosign container image signaturE");
+    let text =
+        String::from_utf8(layer.blob.clone()).unwrap().replace("cosign container image signature", "cosign container image signaturE");
     layer.blob = text.into_bytes();
     env.push_layer(repo, &img, &layer);
     let r = env.verify(&env.reference(repo, &img), &[]);
@@ -148,7 +184,9 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
     let img = env.image(repo, "copied", "copied");
     let mut layer = env.sig_layer(repo, &img, None);
     let foreign = env.sig_layer(repo, &env.image(repo, "foreign", "foreign"), None);
-    layer.annotations.insert("dev.cosignproject.cosign/signature".into(), foreign.annotations["dev.cosignproject.cosign/signature"].clone());
+    layer
+        .annotations
+        .insert("dev.cosignproject.cosign/signature".into(), foreign.annotations["dev.cosignproject.cosign/signature"].clone());
     env.push_layer(repo, &img, &layer);
     let r = env.verify(&env.reference(repo, &img), &[]);
     r.assert_code(1);
@@ -177,7 +215,14 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
     let referrer = block_on(env.registry.push_referrer(repo, &a, minted.json().as_bytes())).unwrap().unwrap();
     // List a's referrer in b's tag-schema index.
     let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"mediaType": referrer.media_type, "digest": referrer.digest, "size": referrer.size, "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}]});
-    block_on(env.registry.push_manifest(repo, &b.digest.replace(':', "-"), "application/vnd.oci.image.index.v1+json", &serde_json::to_vec(&index).unwrap())).unwrap().unwrap();
+    block_on(env.registry.push_manifest(
+        repo,
+        &b.digest.replace(':', "-"),
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).unwrap(),
+    ))
+    .unwrap()
+    .unwrap();
     let r = env.verify(&env.reference(repo, &b), &[]);
     r.assert_code(1).assert_stderr_contains(&format!("is about {}, not {}", a.digest, b.digest));
 
@@ -189,13 +234,26 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
 fn registry_faults_are_exit_3_never_a_pass() {
     // Down: nothing listens.
     let host = format!("127.0.0.1:{}", vouch_tests::free_port());
-    let r = run(&["verify-image", &format!("{host}/acme/app:1.0"), "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--registry-timeout", "2"]);
+    let r = run(&[
+        "verify-image",
+        &format!("{host}/acme/app:1.0"),
+        "--certificate-identity",
+        "x",
+        "--certificate-oidc-issuer",
+        "y",
+        "--registry-timeout",
+        "2",
+    ]);
     r.assert_code(3).assert_stderr_contains("vouch::registry::unreachable").assert_stderr_contains("retrying later may help");
 
     // Answering 429 to everything: bounded retries, then exit 3.
     let storm = StormServer::start("429 Too Many Requests", "Retry-After: 0\r\n");
-    let r = run(&["verify-image", &format!("{}/acme/app:1.0", storm.host), "--certificate-identity", "x", "--certificate-oidc-issuer", "y"]);
-    r.assert_code(3).assert_stderr_contains("vouch::registry::rate-limited").assert_stderr_contains("answered 429 Too Many Requests for").assert_stderr_contains("/v2/acme/app/manifests/1.0 4 times");
+    let r =
+        run(&["verify-image", &format!("{}/acme/app:1.0", storm.host), "--certificate-identity", "x", "--certificate-oidc-issuer", "y"]);
+    r.assert_code(3)
+        .assert_stderr_contains("vouch::registry::rate-limited")
+        .assert_stderr_contains("answered 429 Too Many Requests for")
+        .assert_stderr_contains("/v2/acme/app/manifests/1.0 4 times");
     assert_eq!(storm.requests.load(std::sync::atomic::Ordering::Relaxed), 4);
 
     // 503s likewise.
@@ -205,9 +263,20 @@ fn registry_faults_are_exit_3_never_a_pass() {
         .assert_stderr_contains("vouch::registry::server");
 
     // Plain HTTP is only for loopback or --insecure-registry.
-    let r = run(&["verify-image", "registry.invalid/acme/app:1.0", "--certificate-identity", "x", "--certificate-oidc-issuer", "y", "--registry-timeout", "2"]);
+    let r = run(&[
+        "verify-image",
+        "registry.invalid/acme/app:1.0",
+        "--certificate-identity",
+        "x",
+        "--certificate-oidc-issuer",
+        "y",
+        "--registry-timeout",
+        "2",
+    ]);
     r.assert_code(3).assert_stderr_contains("https://registry.invalid/v2/");
-    run(&["verify-image", "Not A Reference", "--certificate-identity", "x", "--certificate-oidc-issuer", "y"]).assert_code(2).assert_stderr_contains("vouch::usage::image");
+    run(&["verify-image", "Not A Reference", "--certificate-identity", "x", "--certificate-oidc-issuer", "y"])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::usage::image");
 }
 
 #[test]
@@ -224,14 +293,29 @@ fn credentials_from_vouch_gitlab_and_docker_config() {
     let reference = format!("{}/acme/private@{}", server.host, img.digest);
     let san = GitLab::default().san();
     let root = root.display().to_string();
-    let args = ["verify-image", reference.as_str(), "--trusted-root", root.as_str(), "--certificate-identity", san.as_str(), "--certificate-oidc-issuer", "https://gitlab.com"];
+    let args = [
+        "verify-image",
+        reference.as_str(),
+        "--trusted-root",
+        root.as_str(),
+        "--certificate-identity",
+        san.as_str(),
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+    ];
 
-    run_env(&args, &[]).assert_code(2).assert_stderr_contains("vouch::registry::unauthorized").assert_stderr_contains("requires credentials");
+    run_env(&args, &[])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::registry::unauthorized")
+        .assert_stderr_contains("requires credentials");
     run_env(&args, &[("VOUCH_REGISTRY_USERNAME", "ci-bot"), ("VOUCH_REGISTRY_PASSWORD", "s3cret")]).assert_code(0);
-    run_env(&args, &[("VOUCH_REGISTRY_USERNAME", "ci-bot"), ("VOUCH_REGISTRY_PASSWORD", "wrong")]).assert_code(2).assert_stderr_contains("refused access");
+    run_env(&args, &[("VOUCH_REGISTRY_USERNAME", "ci-bot"), ("VOUCH_REGISTRY_PASSWORD", "wrong")])
+        .assert_code(2)
+        .assert_stderr_contains("refused access");
     run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "ci-bot"), ("CI_REGISTRY_PASSWORD", "s3cret")]).assert_code(0);
     // CI credentials are for $CI_REGISTRY only.
-    run_env(&args, &[("CI_REGISTRY", "registry.gitlab.com"), ("CI_REGISTRY_USER", "ci-bot"), ("CI_REGISTRY_PASSWORD", "s3cret")]).assert_code(2);
+    run_env(&args, &[("CI_REGISTRY", "registry.gitlab.com"), ("CI_REGISTRY_USER", "ci-bot"), ("CI_REGISTRY_PASSWORD", "s3cret")])
+        .assert_code(2);
     let docker = dir.join("docker");
     std::fs::create_dir_all(&docker).unwrap();
     use base64::Engine as _;
@@ -257,8 +341,20 @@ fn bearer_token_flow_against_a_token_auth_registry() {
     let reference = format!("{}/acme/app:1.0", server.host);
     let san = GitLab::default().san();
     let root = root.display().to_string();
-    let args = ["verify-image", reference.as_str(), "--trusted-root", root.as_str(), "--certificate-identity", san.as_str(), "--certificate-oidc-issuer", "https://gitlab.com"];
-    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "job-token")]).assert_code(0);
-    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "wrong")]).assert_code(2).assert_stderr_contains("vouch::registry::unauthorized");
+    let args = [
+        "verify-image",
+        reference.as_str(),
+        "--trusted-root",
+        root.as_str(),
+        "--certificate-identity",
+        san.as_str(),
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+    ];
+    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "job-token")])
+        .assert_code(0);
+    run_env(&args, &[("CI_REGISTRY", &server.host), ("CI_REGISTRY_USER", "gitlab-ci-token"), ("CI_REGISTRY_PASSWORD", "wrong")])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::registry::unauthorized");
     run_env(&args, &[]).assert_code(2);
 }

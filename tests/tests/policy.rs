@@ -36,20 +36,33 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn bundled_gitlab_policy_on_the_real_gitlab_bundle() {
     let dir = scratch("policy-gitlab");
-    let allow = write(&dir, "allow/config.yaml", "config:\n  gitlab:\n    projects: [\"facutuesca/*\"]\n    refs:\n      branches: [main]\n");
+    let allow =
+        write(&dir, "allow/config.yaml", "config:\n  gitlab:\n    projects: [\"facutuesca/*\"]\n    refs:\n      branches: [main]\n");
     let deny = write(&dir, "deny/config.yaml", "config:\n  gitlab:\n    projects: [\"acme/*\"]\n    refs:\n      branches: [main]\n");
     let policies = repo("policies");
-    run_with(gitlab_args(), &["--policy", &policies, "--policy", &allow])
-        .assert_code(0)
-        .assert_stderr_contains("PASS:");
+    run_with(gitlab_args(), &["--policy", &policies, "--policy", &allow]).assert_code(0).assert_stderr_contains("PASS:");
     run_with(gitlab_args(), &["--policy", &policies, "--policy", &deny])
         .assert_code(1)
-        .assert_stderr_contains("DENY [vouch.gitlab] (gitlab.project) source project facutuesca/gitlab-oidc-project is not allowed (allowed: acme/*)")
+        .assert_stderr_contains(
+            "DENY [vouch.gitlab] (gitlab.project) source project facutuesca/gitlab-oidc-project is not allowed (allowed: acme/*)",
+        )
         .assert_stderr_contains("FAIL:");
     // Identity flags and policy both apply.
-    run_with(gitlab_args(), &["--policy", &policies, "--policy", &allow, "--certificate-identity", "https://gitlab.com/x//y@refs/heads/main", "--certificate-oidc-issuer", "https://gitlab.com"])
-        .assert_code(1)
-        .assert_stderr_contains("vouch::verify::identity");
+    run_with(
+        gitlab_args(),
+        &[
+            "--policy",
+            &policies,
+            "--policy",
+            &allow,
+            "--certificate-identity",
+            "https://gitlab.com/x//y@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ],
+    )
+    .assert_code(1)
+    .assert_stderr_contains("vouch::verify::identity");
     // JSON output carries the decision.
     let r = run_with(gitlab_args(), &["--policy", &policies, "--policy", &deny, "--output", "json"]);
     let doc = r.json();
@@ -68,8 +81,12 @@ fn bad_policies_stop_the_run_pointing_at_the_line() {
         }
         run_with(gitlab_args(), &["--policy", &d.display().to_string()])
     };
-    let syntax = case("syntax", &[("p.rego", "package vouch.p\n\ndeny contains msg if {\n\tmsg := sprintf(\"x %s\", [input.subject.name]\n}\n")]);
-    syntax.assert_code(2).assert_stderr_contains("vouch::policy::parse").assert_stderr_contains("p.rego:4:9: expecting `}` while parsing set");
+    let syntax =
+        case("syntax", &[("p.rego", "package vouch.p\n\ndeny contains msg if {\n\tmsg := sprintf(\"x %s\", [input.subject.name]\n}\n")]);
+    syntax
+        .assert_code(2)
+        .assert_stderr_contains("vouch::policy::parse")
+        .assert_stderr_contains("p.rego:4:9: expecting `}` while parsing set");
     assert!(syntax.stderr.contains("msg := sprintf"), "the source line is shown:\n{}", syntax.stderr);
     case("v0", &[("p.rego", "package vouch.p\ndeny[msg] {\n  msg := \"x\"\n}\n")])
         .assert_code(2)
@@ -101,22 +118,26 @@ fn bad_policies_stop_the_run_pointing_at_the_line() {
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     run_with(gitlab_args(), &["--policy", &empty.display().to_string()]).assert_code(2).assert_stderr_contains("no .rego files");
-    run_with(gitlab_args(), &["--policy", &dir.join("missing").display().to_string()]).assert_code(2).assert_stderr_contains("vouch::policy::io");
+    run_with(gitlab_args(), &["--policy", &dir.join("missing").display().to_string()])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::policy::io");
 }
 
 #[test]
 fn a_rule_that_errors_fails_the_subject() {
     let dir = scratch("policy-eval-error");
-    write(&dir, "p.rego", "package vouch.p\ndeny contains msg if {\n  x := 1 / count(input.verification_errors)\n  msg := sprintf(\"%v\", [x])\n}\n");
+    write(
+        &dir,
+        "p.rego",
+        "package vouch.p\ndeny contains msg if {\n  x := 1 / count(input.verification_errors)\n  msg := sprintf(\"%v\", [x])\n}\n",
+    );
     run_with(gitlab_args(), &["--policy", &dir.display().to_string()])
         .assert_code(1)
         .assert_stderr_contains("vouch::policy::eval")
         .assert_stderr_contains("policy evaluation failed in vouch.p.deny: divide by zero");
     let dir = scratch("policy-not-a-set");
     write(&dir, "p.rego", "package vouch.p\ndeny := true\n");
-    run_with(gitlab_args(), &["--policy", &dir.display().to_string()])
-        .assert_code(1)
-        .assert_stderr_contains("deny must be a set");
+    run_with(gitlab_args(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("deny must be a set");
 }
 
 #[test]
@@ -132,7 +153,9 @@ fn effective_time_drives_time_now_ns() {
     run_with(gitlab_args(), &["--policy", &policies, "--policy", &data, "--effective-time", "2024-11-01T00:00:00Z"])
         .assert_code(1)
         .assert_stderr_contains("signing_age.future");
-    run_with(gitlab_args(), &["--policy", &policies, "--effective-time", "yesterday"]).assert_code(2).assert_stderr_contains("vouch::usage::effective-time");
+    run_with(gitlab_args(), &["--policy", &policies, "--effective-time", "yesterday"])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::usage::effective-time");
 }
 
 #[test]
@@ -202,28 +225,54 @@ fn every_policy_input_validates_against_the_schema() {
     let real = |bundle: &str, artifact: &str| -> Vec<String> {
         vec![shared.join(artifact).display().to_string(), "--bundle".into(), shared.join(bundle).display().to_string()]
     };
-    explain(real("real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json", "real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz"));
+    explain(real(
+        "real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json",
+        "real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz",
+    ));
     explain(real("real-bundles/github-npm/sigstore-3.1.0.provenance.sigstore.json", "real-bundles/github-npm/sigstore-3.1.0.tgz"));
     explain(real("real-bundles/github-npm/sigstore-1.3.0.provenance.sigstore.json", "real-bundles/github-npm/sigstore-1.3.0.tgz"));
     explain(real("real-bundles/github-pypi/bundle_v3_github.whl.sigstore", "real-bundles/github-pypi/bundle_v3_github.whl"));
-    let mut staging = real("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl.sigstore", "real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl");
+    let mut staging =
+        real("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl.sigstore", "real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl");
     staging.push("--staging".into());
     explain(staging);
     let mut key = real("real-bundles/github-npm/sigstore-1.3.0.publish.sigstore.json", "real-bundles/github-npm/sigstore-1.3.0.tgz");
     key.extend(["--key".into(), shared.join("real-bundles/github-npm/npm-publish-attestation-key.pub").display().to_string()]);
     explain(key);
     // A failed verification: the wrong artifact.
-    explain(real("real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json", "real-bundles/github-npm/sigstore-1.3.0.tgz"));
+    explain(real(
+        "real-bundles/gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json",
+        "real-bundles/github-npm/sigstore-1.3.0.tgz",
+    ));
     // A bundle that is not one.
-    explain(vec!["sha256:0000000000000000000000000000000000000000000000000000000000000000".into(), "--bundle".into(), shared.join("conformance-assets/a.txt").display().to_string()]);
-    explain(real("conformance-assets/bundle-verify/rekor2-happy-path/bundle.sigstore.json", "conformance-assets/a.txt").into_iter().chain(["--trusted-root".to_string(), shared.join("conformance-assets/bundle-verify/rekor2-happy-path/trusted_root.json").display().to_string()]).collect());
+    explain(vec![
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+        "--bundle".into(),
+        shared.join("conformance-assets/a.txt").display().to_string(),
+    ]);
+    explain(
+        real("conformance-assets/bundle-verify/rekor2-happy-path/bundle.sigstore.json", "conformance-assets/a.txt")
+            .into_iter()
+            .chain([
+                "--trusted-root".to_string(),
+                shared.join("conformance-assets/bundle-verify/rekor2-happy-path/trusted_root.json").display().to_string(),
+            ])
+            .collect(),
+    );
     // Minted: GitHub reusable workflow, email, otherName, DSSE.
     let mut sigstore = testkit::VirtualSigstore::new().unwrap();
     let root = write(&dir, "trusted_root.json", &serde_json::to_string(&sigstore.trusted_root().unwrap()).unwrap());
     let requests = vec![
-        testkit::SignRequest::message("gh", testkit::GitHub { workflow_repository: Some("org/shared".into()), ..Default::default() }.identity()),
+        testkit::SignRequest::message(
+            "gh",
+            testkit::GitHub { workflow_repository: Some("org/shared".into()), ..Default::default() }.identity(),
+        ),
         testkit::SignRequest::message("email", testkit::CertIdentity::email("dev@example.com", "https://accounts.google.com")),
-        testkit::SignRequest::dsse("dsse", testkit::GitLab::default().identity(), testkit::Content::gitlab_slsa_v02(&testkit::GitLab::default())),
+        testkit::SignRequest::dsse(
+            "dsse",
+            testkit::GitLab::default().identity(),
+            testkit::Content::gitlab_slsa_v02(&testkit::GitLab::default()),
+        ),
     ];
     for (i, request) in requests.into_iter().enumerate() {
         let artifact = write(&dir, &format!("a{i}.txt"), std::str::from_utf8(&request.artifact).unwrap());
@@ -245,14 +294,20 @@ for i, doc in enumerate(json.load(open(sys.argv[2]))):
 print(f"{bad} errors")
 sys.exit(1 if bad else 0)
 "#;
-    let out = std::process::Command::new(python).args(["-c", script, &repo("docs/policy-input.schema.json"), &inputs_path.display().to_string()]).output().unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &repo("docs/policy-input.schema.json"), &inputs_path.display().to_string()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors"));
     // Negative control: the validator does reject a wrong document.
     let mut wrong = inputs[0].clone();
     wrong["signatures"][0]["claims"]["gitlab"]["ref_type"] = serde_json::json!("branchy");
     std::fs::write(&inputs_path, serde_json::to_vec(&vec![wrong]).unwrap()).unwrap();
-    let out = std::process::Command::new(vouch_tests::python()).args(["-c", script, &repo("docs/policy-input.schema.json"), &inputs_path.display().to_string()]).output().unwrap();
+    let out = std::process::Command::new(vouch_tests::python())
+        .args(["-c", script, &repo("docs/policy-input.schema.json"), &inputs_path.display().to_string()])
+        .output()
+        .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 errors"), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(inputs.len() >= 12);
     assert!(inputs.iter().any(|i| i["signatures"].as_array().is_some_and(|s| s.is_empty())), "a failed input is covered");
@@ -275,7 +330,10 @@ fn deeply_nested_rego_is_refused_fast() {
     let deep = scratch("policy-nesting-valid");
     write(&deep, "p.rego", &format!("package vouch.p\nx := {}1{}\n", "[".repeat(30), "]".repeat(30)));
     let started = std::time::Instant::now();
-    run(&["test", &deep.display().to_string()]).assert_code(2).assert_stderr_contains("nested deeper than 12 levels").assert_stderr_contains("p.rego:2:");
+    run(&["test", &deep.display().to_string()])
+        .assert_code(2)
+        .assert_stderr_contains("nested deeper than 12 levels")
+        .assert_stderr_contains("p.rego:2:");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     // Strings and comments do not count.
     let ok = scratch("policy-nesting-strings");

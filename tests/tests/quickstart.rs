@@ -36,7 +36,10 @@ fn quickstart_check_passes() {
 fn readme_first_command_is_the_quickstart() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
     let first_block: String = readme.split("```").nth(1).unwrap_or_default().to_string();
-    assert!(first_block.contains("check examples/quickstart/vouch.yaml"), "the README's first command must run vouch check on examples/quickstart:\n{first_block}");
+    assert!(
+        first_block.contains("check examples/quickstart/vouch.yaml"),
+        "the README's first command must run vouch check on examples/quickstart:\n{first_block}"
+    );
     assert!(first_block.contains("scripts/test"), "the README's first lines must give the test command:\n{first_block}");
 }
 

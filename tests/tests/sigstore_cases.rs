@@ -15,11 +15,7 @@ struct Case {
 
 fn tsv(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
+    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split('\t').map(str::to_string).collect()).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -55,7 +51,17 @@ fn all_cases() -> Vec<Case> {
     let d = shared.join("real-bundles/cpython-release-tracker");
     for r in tsv(&d.join("cases.tsv")) {
         // version artifact digest identity issuer
-        cases.push(case(format!("cpython {}", r[0]), "pass", &d, &format!("bundles/{}.sigstore.json", r[1]), &r[2], &r[3], &r[4], "-", "-"));
+        cases.push(case(
+            format!("cpython {}", r[0]),
+            "pass",
+            &d,
+            &format!("bundles/{}.sigstore.json", r[1]),
+            &r[2],
+            &r[3],
+            &r[4],
+            "-",
+            "-",
+        ));
     }
     cases
 }
@@ -70,7 +76,13 @@ fn every_public_case_is_judged_as_expected() {
         let run = run_in(Some(&case.dir), &args);
         let passed = run.code == 0;
         if passed != case.expect_pass {
-            misses.push(format!("{}: expected {}, got exit {}\n{}", case.name, if case.expect_pass { "pass" } else { "fail" }, run.code, run.stderr));
+            misses.push(format!(
+                "{}: expected {}, got exit {}\n{}",
+                case.name,
+                if case.expect_pass { "pass" } else { "fail" },
+                run.code,
+                run.stderr
+            ));
         }
         if !passed {
             // A rejection is a diagnostic with a code, never a bare error.

@@ -41,11 +41,27 @@ impl Instance {
         let minted: Minted = self.sigstore.sign(request).expect("mint");
         let bundle = self.dir.join(format!("artifact-{}.bundle.json", self.n));
         std::fs::write(&bundle, minted.json()).unwrap();
-        Written { artifact: artifact.display().to_string(), bundle: bundle.display().to_string(), identity: minted.identity, issuer: minted.issuer }
+        Written {
+            artifact: artifact.display().to_string(),
+            bundle: bundle.display().to_string(),
+            identity: minted.identity,
+            issuer: minted.issuer,
+        }
     }
 
     fn verify(&self, w: &Written, root: Option<&str>) -> Run {
-        let mut args = vec!["verify-blob", &w.artifact, "--bundle", &w.bundle, "--certificate-identity", &w.identity, "--certificate-oidc-issuer", &w.issuer, "--output", "json"];
+        let mut args = vec![
+            "verify-blob",
+            &w.artifact,
+            "--bundle",
+            &w.bundle,
+            "--certificate-identity",
+            &w.identity,
+            "--certificate-oidc-issuer",
+            &w.issuer,
+            "--output",
+            "json",
+        ];
         if let Some(root) = root {
             args.extend(["--trusted-root", root]);
         }
@@ -137,7 +153,11 @@ fn every_broken_evidence_knob_is_rejected_with_its_reason() {
             let r = inst.verify(&w, Some(&inst.root));
             let (code, text) = expected(defect);
             assert_eq!(r.code, 1, "{defect:?} {what} was not rejected:\n{}", r.stdout);
-            assert!(r.stderr.contains(code) && r.stderr.contains(text), "{defect:?} {what}: expected {code} / {text:?}, got:\n{}", r.stderr);
+            assert!(
+                r.stderr.contains(code) && r.stderr.contains(text),
+                "{defect:?} {what}: expected {code} / {text:?}, got:\n{}",
+                r.stderr
+            );
             assert_eq!(r.json()["verified"], false);
         }
     }
@@ -147,7 +167,10 @@ fn every_broken_evidence_knob_is_rejected_with_its_reason() {
 fn sigstore_python_rejects_every_knob() {
     let mut inst = Instance::new("testkit-python-knobs");
     for defect in Break::ALL {
-        for request in [SignRequest::message(format!("py knob {defect:?}"), gitlab()), SignRequest::dsse(format!("py knob dsse {defect:?}"), gitlab(), dsse())] {
+        for request in [
+            SignRequest::message(format!("py knob {defect:?}"), gitlab()),
+            SignRequest::dsse(format!("py knob dsse {defect:?}"), gitlab(), dsse()),
+        ] {
             let w = inst.mint(request.defect(defect));
             let (ok, out) = inst.python(&w);
             assert!(!ok, "sigstore-python accepted {defect:?}:\n{out}");
@@ -160,7 +183,12 @@ fn gitlab_claims_from_minted_certificates() {
     let mut inst = Instance::new("testkit-gitlab");
     // A merge request from a fork: the pipeline and its config run in acme/app, the
     // code (project claims) comes from the fork.
-    let fork = GitLab { source_project: Some("mallory/app-fork".into()), git_ref: "refs/merge-requests/7/head".into(), pipeline_source: "merge_request_event".into(), ..GitLab::default() };
+    let fork = GitLab {
+        source_project: Some("mallory/app-fork".into()),
+        git_ref: "refs/merge-requests/7/head".into(),
+        pipeline_source: "merge_request_event".into(),
+        ..GitLab::default()
+    };
     let w = inst.mint(SignRequest::message("fork mr", fork.identity()));
     let c = inst.claims(&w);
     let g = &c["gitlab"];
@@ -171,7 +199,14 @@ fn gitlab_claims_from_minted_certificates() {
     assert_eq!(g["pipeline_source"], "merge_request_event");
 
     // A self-managed instance, a nested group, a config in a subfolder, a tag.
-    let sm = GitLab { instance: "https://gitlab.example.com".into(), project: "platform/team/app".into(), ci_config_path: "ci/release.yml".into(), git_ref: "refs/tags/v1.2.3".into(), runner_environment: "self-hosted".into(), ..GitLab::default() };
+    let sm = GitLab {
+        instance: "https://gitlab.example.com".into(),
+        project: "platform/team/app".into(),
+        ci_config_path: "ci/release.yml".into(),
+        git_ref: "refs/tags/v1.2.3".into(),
+        runner_environment: "self-hosted".into(),
+        ..GitLab::default()
+    };
     let w = inst.mint(SignRequest::message("self-managed", sm.identity()));
     let c = inst.claims(&w);
     assert_eq!(c["issuer"], "https://gitlab.example.com");
@@ -189,7 +224,8 @@ fn gitlab_claims_from_minted_certificates() {
 #[test]
 fn github_reusable_workflow_claims() {
     let mut inst = Instance::new("testkit-github");
-    let gh = GitHub { workflow_repository: Some("org/shared-workflows".into()), workflow_ref: Some("refs/tags/v1".into()), ..GitHub::default() };
+    let gh =
+        GitHub { workflow_repository: Some("org/shared-workflows".into()), workflow_ref: Some("refs/tags/v1".into()), ..GitHub::default() };
     let w = inst.mint(SignRequest::message("reusable", gh.identity()));
     let c = inst.claims(&w);
     let g = &c["github"];
@@ -205,7 +241,8 @@ fn github_reusable_workflow_claims() {
 #[test]
 fn san_kinds_and_malformed_extensions() {
     let mut inst = Instance::new("testkit-san");
-    let other = CertIdentity { san: San::OtherName("octocat".into()), ..CertIdentity::email("x@example.com", "https://github.com/login/oauth") };
+    let other =
+        CertIdentity { san: San::OtherName("octocat".into()), ..CertIdentity::email("x@example.com", "https://github.com/login/oauth") };
     let w = inst.mint(SignRequest::message("othername", other));
     let c = inst.claims(&w);
     assert_eq!(c["identity"], serde_json::json!({"type": "other_name", "value": "octocat"}));
@@ -244,8 +281,19 @@ fn image_signature_and_attestation_layers_are_valid_evidence() {
     std::fs::write(&payload_path, &layer.blob).unwrap();
     let bundle_path = inst.dir.join("sig.cosign.bundle");
     std::fs::write(&bundle_path, serde_json::to_vec(&image::signature_layer_as_cosign_bundle(&layer).unwrap()).unwrap()).unwrap();
-    run(&["verify-blob", &payload_path.display().to_string(), "--bundle", &bundle_path.display().to_string(), "--trusted-root", &inst.root, "--certificate-identity", &layer.identity, "--certificate-oidc-issuer", &layer.issuer])
-        .assert_code(0);
+    run(&[
+        "verify-blob",
+        &payload_path.display().to_string(),
+        "--bundle",
+        &bundle_path.display().to_string(),
+        "--trusted-root",
+        &inst.root,
+        "--certificate-identity",
+        &layer.identity,
+        "--certificate-oidc-issuer",
+        &layer.issuer,
+    ])
+    .assert_code(0);
 
     // .att: a DSSE envelope whose statement names the manifest digest; with its log entry
     // as a v0.1 bundle it verifies against the digest.
@@ -273,8 +321,19 @@ fn image_signature_and_attestation_layers_are_valid_evidence() {
     });
     let bundle_path = inst.dir.join("att.sigstore.json");
     std::fs::write(&bundle_path, serde_json::to_vec(&bundle).unwrap()).unwrap();
-    run(&["verify-blob", &digest, "--bundle", &bundle_path.display().to_string(), "--trusted-root", &inst.root, "--certificate-identity", &layer.identity, "--certificate-oidc-issuer", &layer.issuer])
-        .assert_code(0);
+    run(&[
+        "verify-blob",
+        &digest,
+        "--bundle",
+        &bundle_path.display().to_string(),
+        "--trusted-root",
+        &inst.root,
+        "--certificate-identity",
+        &layer.identity,
+        "--certificate-oidc-issuer",
+        &layer.issuer,
+    ])
+    .assert_code(0);
 }
 
 fn hex_to_bytes(hex: &str) -> Vec<u8> {

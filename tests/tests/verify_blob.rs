@@ -1,8 +1,8 @@
 //! `vouch verify-blob` and `vouch claims` on real bundles: what the user sees on
 //! success, on each kind of rejection, and on bad input.
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde_json::{json, Value};
 use vouch_tests::{run, scratch, shared_dir};
 
@@ -73,7 +73,12 @@ fn claims_without_the_artifact_use_the_bundles_own_digest() {
 
 #[test]
 fn github_claims_split_source_and_workflow() {
-    let r = run(&["claims", "--bundle", &p("real-bundles/github-npm/sigstore-3.1.0.provenance.sigstore.json"), &p("real-bundles/github-npm/sigstore-3.1.0.tgz")]);
+    let r = run(&[
+        "claims",
+        "--bundle",
+        &p("real-bundles/github-npm/sigstore-3.1.0.provenance.sigstore.json"),
+        &p("real-bundles/github-npm/sigstore-3.1.0.tgz"),
+    ]);
     r.assert_code(0);
     let g = &r.json()["github"];
     assert_eq!(g["repository"], "sigstore/sigstore-js");
@@ -86,7 +91,18 @@ fn github_claims_split_source_and_workflow() {
 
 #[test]
 fn verified_json_output_carries_subject_and_claims() {
-    let r = run(&["verify-blob", &gitlab_artifact(), "--bundle", &gitlab_bundle(), "--certificate-identity", GITLAB_ID, "--certificate-oidc-issuer", "https://gitlab.com", "--output", "json"]);
+    let r = run(&[
+        "verify-blob",
+        &gitlab_artifact(),
+        "--bundle",
+        &gitlab_bundle(),
+        "--certificate-identity",
+        GITLAB_ID,
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+        "--output",
+        "json",
+    ]);
     r.assert_code(0);
     let doc = r.json();
     assert_eq!(doc["verified"], true);
@@ -116,11 +132,29 @@ fn identity_regexp_is_anchored() {
 
 #[test]
 fn identity_mismatch_says_what_was_expected_and_seen() {
-    let r = run(&["verify-blob", &gitlab_artifact(), "--bundle", &gitlab_bundle(), "--certificate-identity", "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main", "--certificate-oidc-issuer", "https://gitlab.com"]);
+    let r = run(&[
+        "verify-blob",
+        &gitlab_artifact(),
+        "--bundle",
+        &gitlab_bundle(),
+        "--certificate-identity",
+        "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+    ]);
     r.assert_code(1)
         .assert_stderr_contains("identity mismatch: expected \"https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main\"")
         .assert_stderr_contains(&format!("certificate has \"{GITLAB_ID}\""));
-    let r = run(&["verify-blob", &gitlab_artifact(), "--bundle", &gitlab_bundle(), "--certificate-identity", GITLAB_ID, "--certificate-oidc-issuer-regexp", "https://gitlab\\.example\\.com"]);
+    let r = run(&[
+        "verify-blob",
+        &gitlab_artifact(),
+        "--bundle",
+        &gitlab_bundle(),
+        "--certificate-identity",
+        GITLAB_ID,
+        "--certificate-oidc-issuer-regexp",
+        "https://gitlab\\.example\\.com",
+    ]);
     r.assert_code(1).assert_stderr_contains("vouch::verify::issuer").assert_stderr_contains("certificate has \"https://gitlab.com\"");
 }
 
@@ -156,7 +190,18 @@ fn cosign_legacy_bundles_verify_with_the_same_strength() {
     let artifact = p("conformance-assets/a.txt");
     let verify = |bundle: &Value, name: &str| {
         let path = write(&dir, name, serde_json::to_vec(bundle).unwrap());
-        run(&["verify-blob", &artifact, "--bundle", &path, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA, "--output", "json"])
+        run(&[
+            "verify-blob",
+            &artifact,
+            "--bundle",
+            &path,
+            "--certificate-identity",
+            BEACON_ID,
+            "--certificate-oidc-issuer",
+            GHA,
+            "--output",
+            "json",
+        ])
     };
     let ok = verify(&legacy, "ok.bundle");
     ok.assert_code(0);
@@ -180,7 +225,16 @@ fn cosign_legacy_bundles_verify_with_the_same_strength() {
     foreign["base64Signature"] = other["messageSignature"]["signature"].clone();
     verify(&foreign, "foreign.bundle").assert_code(1);
 
-    let wrong = run(&["verify-blob", &artifact, "--bundle", &write(&dir, "ok2.bundle", serde_json::to_vec(&legacy).unwrap()), "--certificate-identity", GITLAB_ID, "--certificate-oidc-issuer", GHA]);
+    let wrong = run(&[
+        "verify-blob",
+        &artifact,
+        "--bundle",
+        &write(&dir, "ok2.bundle", serde_json::to_vec(&legacy).unwrap()),
+        "--certificate-identity",
+        GITLAB_ID,
+        "--certificate-oidc-issuer",
+        GHA,
+    ]);
     wrong.assert_code(1).assert_stderr_contains("identity mismatch");
 }
 
@@ -247,7 +301,8 @@ fn bad_input_gets_a_diagnostic_with_code_and_hint() {
         args.extend(extra);
         run(&args)
     };
-    for (bundle, code) in [(&truncated, "vouch::bundle::json"), (&not_json, "vouch::bundle::json"), (&not_bundle, "vouch::bundle::format")] {
+    for (bundle, code) in [(&truncated, "vouch::bundle::json"), (&not_json, "vouch::bundle::json"), (&not_bundle, "vouch::bundle::format")]
+    {
         verify(bundle, &[]).assert_code(1).assert_stderr_contains(code).assert_stderr_contains("help:");
     }
     verify(&dir.join("missing.json").display().to_string(), &[]).assert_code(2).assert_stderr_contains("vouch::io");
@@ -271,9 +326,18 @@ fn bad_input_gets_a_diagnostic_with_code_and_hint() {
     run(&["verify-blob", "sha256:1234", "--bundle", &bundle, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA])
         .assert_code(2)
         .assert_stderr_contains("vouch::usage::digest");
-    run(&["verify-blob", &dir.join("nope.txt").display().to_string(), "--bundle", &bundle, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA])
-        .assert_code(2)
-        .assert_stderr_contains("vouch::io");
+    run(&[
+        "verify-blob",
+        &dir.join("nope.txt").display().to_string(),
+        "--bundle",
+        &bundle,
+        "--certificate-identity",
+        BEACON_ID,
+        "--certificate-oidc-issuer",
+        GHA,
+    ])
+    .assert_code(2)
+    .assert_stderr_contains("vouch::io");
     let bad_key = write(&dir, "key.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
     run(&["verify-blob", &artifact, "--bundle", &bundle, "--key", &bad_key]).assert_code(2).assert_stderr_contains("vouch::trust::key");
 }
@@ -286,15 +350,33 @@ fn key_and_certificate_modes_do_not_mix() {
         .assert_code(1)
         .assert_stderr_contains("signed with a certificate");
     let npm = p("real-bundles/github-npm/sigstore-1.3.0.publish.sigstore.json");
-    run(&["verify-blob", &p("real-bundles/github-npm/sigstore-1.3.0.tgz"), "--bundle", &npm, "--certificate-identity", BEACON_ID, "--certificate-oidc-issuer", GHA])
-        .assert_code(1)
-        .assert_stderr_contains("verify it with --key");
+    run(&[
+        "verify-blob",
+        &p("real-bundles/github-npm/sigstore-1.3.0.tgz"),
+        "--bundle",
+        &npm,
+        "--certificate-identity",
+        BEACON_ID,
+        "--certificate-oidc-issuer",
+        GHA,
+    ])
+    .assert_code(1)
+    .assert_stderr_contains("verify it with --key");
 }
 
 #[test]
 fn staging_flag_uses_the_embedded_staging_root() {
     let args = |extra: &[&str]| {
-        let mut a = vec!["verify-blob".to_string(), p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl"), "--bundle".into(), p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl.sigstore"), "--certificate-identity".into(), "william@yossarian.net".into(), "--certificate-oidc-issuer".into(), "https://github.com/login/oauth".into()];
+        let mut a = vec![
+            "verify-blob".to_string(),
+            p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl"),
+            "--bundle".into(),
+            p("real-bundles/github-pypi/rfc8785-0.1.2-py3-none-any.whl.sigstore"),
+            "--certificate-identity".into(),
+            "william@yossarian.net".into(),
+            "--certificate-oidc-issuer".into(),
+            "https://github.com/login/oauth".into(),
+        ];
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };

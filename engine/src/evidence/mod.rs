@@ -51,42 +51,29 @@ pub fn load_bundle(path: &Path) -> Result<Evidence> {
 /// Parse a bundle file's bytes: a Sigstore bundle or a cosign legacy bundle.
 pub fn parse_bundle(bytes: &[u8]) -> Result<Evidence> {
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(Error::BundleFormat(format!(
-            "{} bytes is over the {MAX_BUNDLE_BYTES}-byte bundle limit",
-            bytes.len()
-        )));
+        return Err(Error::BundleFormat(format!("{} bytes is over the {MAX_BUNDLE_BYTES}-byte bundle limit", bytes.len())));
     }
     // A cheap first pass decides the format without building a JSON tree.
     let probe: Probe = match serde_json::from_slice(bytes) {
         Ok(probe) => probe,
-        Err(e) if e.is_data() => {
-            return Err(Error::BundleFormat("the JSON document is not an object".into()))
-        }
+        Err(e) if e.is_data() => return Err(Error::BundleFormat("the JSON document is not an object".into())),
         Err(e) => return Err(Error::BundleJson(e.to_string())),
     };
     if probe.message_signature.is_some() && probe.dsse_envelope.is_some() {
-        return Err(Error::BundleInconsistent(
-            "the bundle holds both a messageSignature and a dsseEnvelope".into(),
-        ));
+        return Err(Error::BundleInconsistent("the bundle holds both a messageSignature and a dsseEnvelope".into()));
     }
     if let Some(media_type) = probe.media_type {
-        let media_type = media_type
-            .as_str()
-            .ok_or_else(|| Error::BundleFormat("mediaType is not a string".into()))?
-            .to_string();
+        let media_type = media_type.as_str().ok_or_else(|| Error::BundleFormat("mediaType is not a string".into()))?.to_string();
         if media_type.parse::<MediaType>().is_err() {
             return Err(Error::BundleMediaType(media_type));
         }
-        let bundle: Bundle =
-            serde_json::from_slice(bytes).map_err(|e| Error::BundleFormat(e.to_string()))?;
+        let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| Error::BundleFormat(e.to_string()))?;
         from_bundle(bundle, BundleFormat::Sigstore, media_type)
     } else if probe.base64_signature.is_some() || probe.rekor_bundle.is_some() {
         let value = serde_json::from_slice(bytes).map_err(|e| Error::BundleJson(e.to_string()))?;
         cosign::parse_legacy(value)
     } else {
-        Err(Error::BundleFormat(
-            "no mediaType (Sigstore bundle) and no base64Signature (cosign bundle)".into(),
-        ))
+        Err(Error::BundleFormat("no mediaType (Sigstore bundle) and no base64Signature (cosign bundle)".into()))
     }
 }
 
@@ -130,7 +117,10 @@ fn check_limits(bundle: &Bundle) -> Result<()> {
     }
     if let SignatureContent::DsseEnvelope(envelope) = &bundle.content {
         if envelope.payload.as_bytes().len() > MAX_DSSE_PAYLOAD_BYTES {
-            return Err(Error::BundleFormat(format!("the DSSE payload is {} bytes, over the limit of {MAX_DSSE_PAYLOAD_BYTES}", envelope.payload.as_bytes().len())));
+            return Err(Error::BundleFormat(format!(
+                "the DSSE payload is {} bytes, over the limit of {MAX_DSSE_PAYLOAD_BYTES}",
+                envelope.payload.as_bytes().len()
+            )));
         }
     }
     Ok(())
@@ -144,36 +134,23 @@ pub(crate) fn from_bundle(bundle: Bundle, format: BundleFormat, media_type: Stri
         SignatureContent::DsseEnvelope(envelope) => Some(InTotoStatement::from_envelope(envelope)?),
         _ => None,
     };
-    Ok(Evidence {
-        bundle,
-        format,
-        media_type,
-        statement,
-    })
+    Ok(Evidence { bundle, format, media_type, statement })
 }
 
 /// The media type is not signed, so a rewritten one must not select weaker checks:
 /// the shape of the material has to match the version it claims.
 fn check_media_type_shape(bundle: &Bundle) -> Result<()> {
     let version = bundle.media_type();
-    let single_certificate = matches!(
-        bundle.verification_material.content,
-        VerificationMaterialContent::Certificate(_)
-    );
-    let rekor_v2 = bundle
-        .verification_material
-        .tlog_entries
-        .iter()
-        .any(|e| e.kind_version == sigstore_types::KindVersion::HashedRekordV002);
+    let single_certificate = matches!(bundle.verification_material.content, VerificationMaterialContent::Certificate(_));
+    let rekor_v2 =
+        bundle.verification_material.tlog_entries.iter().any(|e| e.kind_version == sigstore_types::KindVersion::HashedRekordV002);
     match version {
-        MediaType::Bundle0_1 | MediaType::Bundle0_2 if single_certificate => {
-            Err(Error::BundleInconsistent(format!(
-                "media type {version} claims an older bundle, but the material is a v0.3 single certificate"
-            )))
+        MediaType::Bundle0_1 | MediaType::Bundle0_2 if single_certificate => Err(Error::BundleInconsistent(format!(
+            "media type {version} claims an older bundle, but the material is a v0.3 single certificate"
+        ))),
+        MediaType::Bundle0_1 if rekor_v2 => {
+            Err(Error::BundleInconsistent("a v0.1 bundle cannot hold a Rekor v2 (hashedrekord 0.0.2) entry".into()))
         }
-        MediaType::Bundle0_1 if rekor_v2 => Err(Error::BundleInconsistent(
-            "a v0.1 bundle cannot hold a Rekor v2 (hashedrekord 0.0.2) entry".into(),
-        )),
         _ => Ok(()),
     }
 }

@@ -28,40 +28,27 @@ pub struct StatementSubject {
 impl InTotoStatement {
     pub fn from_envelope(envelope: &DsseEnvelope) -> Result<Self> {
         if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-            return Err(Error::Statement(format!(
-                "DSSE payload type is {:?}, expected {IN_TOTO_PAYLOAD_TYPE:?}",
-                envelope.payload_type
-            )));
+            return Err(Error::Statement(format!("DSSE payload type is {:?}, expected {IN_TOTO_PAYLOAD_TYPE:?}", envelope.payload_type)));
         }
         Self::from_json(envelope.payload.as_bytes())
     }
 
     pub fn from_json(payload: &[u8]) -> Result<Self> {
-        let json: serde_json::Value = serde_json::from_slice(payload)
-            .map_err(|e| Error::Statement(format!("payload is not JSON: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(payload).map_err(|e| Error::Statement(format!("payload is not JSON: {e}")))?;
         let field = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_string);
-        let statement_type = field("_type")
-            .ok_or_else(|| Error::Statement("missing _type".into()))?;
+        let statement_type = field("_type").ok_or_else(|| Error::Statement("missing _type".into()))?;
         if statement_type != STATEMENT_V01 && statement_type != STATEMENT_V1 {
-            return Err(Error::Statement(format!(
-                "_type {statement_type:?} is not an in-toto statement v0.1 or v1"
-            )));
+            return Err(Error::Statement(format!("_type {statement_type:?} is not an in-toto statement v0.1 or v1")));
         }
-        let predicate_type = field("predicateType")
-            .ok_or_else(|| Error::Statement("missing predicateType".into()))?;
-        let raw_subjects = json
-            .get("subject")
-            .and_then(|s| s.as_array())
-            .ok_or_else(|| Error::Statement("missing subject list".into()))?;
+        let predicate_type = field("predicateType").ok_or_else(|| Error::Statement("missing predicateType".into()))?;
+        let raw_subjects = json.get("subject").and_then(|s| s.as_array()).ok_or_else(|| Error::Statement("missing subject list".into()))?;
         if raw_subjects.is_empty() {
             return Err(Error::Statement("the subject list is empty".into()));
         }
         let mut subjects = Vec::with_capacity(raw_subjects.len());
         for (i, subject) in raw_subjects.iter().enumerate() {
-            let digest = subject
-                .get("digest")
-                .and_then(|d| d.as_object())
-                .ok_or_else(|| Error::Statement(format!("subject[{i}] has no digest")))?;
+            let digest =
+                subject.get("digest").and_then(|d| d.as_object()).ok_or_else(|| Error::Statement(format!("subject[{i}] has no digest")))?;
             let hex_of = |alg: &str| -> Result<Option<String>> {
                 match digest.get(alg) {
                     None => Ok(None),
@@ -80,21 +67,12 @@ impl InTotoStatement {
                 .transpose()
                 .map_err(|e| Error::Statement(format!("subject[{i}].digest.sha512: {e}")))?;
             subjects.push(StatementSubject {
-                name: subject
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
+                name: subject.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
                 sha256,
                 sha512,
             });
         }
-        Ok(Self {
-            statement_type,
-            predicate_type,
-            subjects,
-            json,
-        })
+        Ok(Self { statement_type, predicate_type, subjects, json })
     }
 
     pub fn has_sha256_subject(&self) -> bool {

@@ -72,7 +72,8 @@ impl Credentials {
             (Some(r), Some(u), Some(p)) => Some((r, u, p)),
             _ => None,
         };
-        let dir = var("DOCKER_CONFIG").map(std::path::PathBuf::from).or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".docker")));
+        let dir =
+            var("DOCKER_CONFIG").map(std::path::PathBuf::from).or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".docker")));
         let docker = dir.and_then(|d| std::fs::read(d.join("config.json")).ok()).map(|b| docker_auths(&b)).unwrap_or_default();
         Credentials { vouch, ci_registry, docker }
     }
@@ -202,12 +203,25 @@ impl RegistryClient {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    let what = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+                    let what = if e.is_timeout() {
+                        "timed out"
+                    } else if e.is_connect() {
+                        "connection failed"
+                    } else {
+                        "request failed"
+                    };
                     if attempt < self.options.max_attempts {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                         continue;
                     }
-                    return Err(OciError::new(OciErrorKind::Unreachable, format!("registry {} is unreachable: {what} for {url} after {attempt} attempts ({})", image.registry, root_cause(&e))));
+                    return Err(OciError::new(
+                        OciErrorKind::Unreachable,
+                        format!(
+                            "registry {} is unreachable: {what} for {url} after {attempt} attempts ({})",
+                            image.registry,
+                            root_cause(&e)
+                        ),
+                    ));
                 }
             };
             let status = response.status();
@@ -236,7 +250,8 @@ impl RegistryClient {
                     return Err(OciError::new(OciErrorKind::Unauthorized, format!("registry {} refused access to {url} ({status}): set VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD or log in with docker", image.registry)));
                 }
                 s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+                    let retry_after =
+                        response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
                     if attempt < self.options.max_attempts {
                         tokio::time::sleep(self.backoff(attempt, retry_after)).await;
                         continue;
@@ -264,7 +279,15 @@ impl RegistryClient {
         let creds = self.options.credentials.for_registry(&image.registry);
         let basic = creds.as_ref().map(|(u, p)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
         let Some(params) = challenge.strip_prefix("Bearer ").or_else(|| challenge.strip_prefix("bearer ")) else {
-            return basic.ok_or_else(|| OciError::new(OciErrorKind::Unauthorized, format!("registry {} requires credentials: set VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD or log in with docker", image.registry)));
+            return basic.ok_or_else(|| {
+                OciError::new(
+                    OciErrorKind::Unauthorized,
+                    format!(
+                        "registry {} requires credentials: set VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD or log in with docker",
+                        image.registry
+                    ),
+                )
+            });
         };
         let param = |name: &str| {
             params.split(',').find_map(|kv| {
@@ -272,9 +295,13 @@ impl RegistryClient {
                 (k == name).then(|| v.trim_matches('"').to_string())
             })
         };
-        let realm = param("realm").ok_or_else(|| OciError::new(OciErrorKind::Invalid, format!("registry {} sent a Bearer challenge without a realm", image.registry)))?;
+        let realm = param("realm").ok_or_else(|| {
+            OciError::new(OciErrorKind::Invalid, format!("registry {} sent a Bearer challenge without a realm", image.registry))
+        })?;
         let scope = param("scope").unwrap_or_else(|| format!("repository:{}:pull", image.repository));
-        let mut url = reqwest::Url::parse(&realm).map_err(|e| OciError::new(OciErrorKind::Invalid, format!("registry {} sent a token realm that is not a URL ({realm}): {e}", image.registry)))?;
+        let mut url = reqwest::Url::parse(&realm).map_err(|e| {
+            OciError::new(OciErrorKind::Invalid, format!("registry {} sent a token realm that is not a URL ({realm}): {e}", image.registry))
+        })?;
         url.query_pairs_mut().append_pair("scope", &scope);
         if let Some(service) = param("service") {
             url.query_pairs_mut().append_pair("service", &service);
@@ -283,13 +310,21 @@ impl RegistryClient {
         if let Some(basic) = &basic {
             request = request.header(AUTHORIZATION, basic);
         }
-        let response = request.send().await.map_err(|e| OciError::new(OciErrorKind::Unreachable, format!("token service {realm} is unreachable: {}", root_cause(&e))))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| OciError::new(OciErrorKind::Unreachable, format!("token service {realm} is unreachable: {}", root_cause(&e))))?;
         if !response.status().is_success() {
             return Err(OciError::new(OciErrorKind::Unauthorized, format!("token service {realm} answered {}", response.status())));
         }
         let body = read_limited(response, 1 << 20, &realm).await?;
-        let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| OciError::new(OciErrorKind::Invalid, format!("token service {realm} sent no JSON: {e}")))?;
-        let token = json.get("token").or_else(|| json.get("access_token")).and_then(|t| t.as_str()).ok_or_else(|| OciError::new(OciErrorKind::Invalid, format!("token service {realm} sent no token")))?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| OciError::new(OciErrorKind::Invalid, format!("token service {realm} sent no JSON: {e}")))?;
+        let token = json
+            .get("token")
+            .or_else(|| json.get("access_token"))
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| OciError::new(OciErrorKind::Invalid, format!("token service {realm} sent no token")))?;
         Ok(format!("Bearer {token}"))
     }
 
@@ -300,7 +335,10 @@ impl RegistryClient {
         };
         let digest = sha256_digest(&fetched.body);
         if reference.starts_with("sha256:") && digest != reference {
-            return Err(OciError::new(OciErrorKind::Invalid, format!("registry {} returned a manifest for {reference} whose content hashes to {digest}", image.registry)));
+            return Err(OciError::new(
+                OciErrorKind::Invalid,
+                format!("registry {} returned a manifest for {reference} whose content hashes to {digest}", image.registry),
+            ));
         }
         let json: serde_json::Value = serde_json::from_slice(&fetched.body)
             .map_err(|e| OciError::new(OciErrorKind::Invalid, format!("manifest {reference} of {image} is not JSON: {e}")))?;
@@ -311,7 +349,13 @@ impl RegistryClient {
             .get("mediaType")
             .and_then(|m| m.as_str())
             .map(str::to_string)
-            .or_else(|| fetched.headers.get("content-type").and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or_default().trim().to_string()))
+            .or_else(|| {
+                fetched
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
+            })
             .unwrap_or_default();
         Ok(Some(Manifest { bytes: fetched.body, digest, media_type, json }))
     }
@@ -327,21 +371,32 @@ impl RegistryClient {
             .ok_or_else(|| OciError::new(OciErrorKind::NotFound, format!("blob {digest} of {image} is missing")))?;
         let actual = sha256_digest(&fetched.body);
         if actual != digest {
-            return Err(OciError::new(OciErrorKind::Invalid, format!("registry {} returned blob {digest} with content that hashes to {actual}", image.registry)));
+            return Err(OciError::new(
+                OciErrorKind::Invalid,
+                format!("registry {} returned blob {digest} with content that hashes to {actual}", image.registry),
+            ));
         }
         Ok(fetched.body)
     }
 
     /// The OCI 1.1 referrers API; `None` when the registry does not offer it.
     pub async fn referrers_api(&self, image: &ImageRef, digest: &str) -> Result<Option<serde_json::Value>> {
-        let Some(fetched) = self.get(image, &format!("referrers/{digest}"), "application/vnd.oci.image.index.v1+json", MAX_MANIFEST_BYTES).await? else {
+        let Some(fetched) =
+            self.get(image, &format!("referrers/{digest}"), "application/vnd.oci.image.index.v1+json", MAX_MANIFEST_BYTES).await?
+        else {
             return Ok(None);
         };
-        let is_index = fetched.headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json"));
+        let is_index = fetched
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json"));
         if !is_index {
             return Ok(None);
         }
-        serde_json::from_slice(&fetched.body).map(Some).map_err(|e| OciError::new(OciErrorKind::Invalid, format!("referrers of {digest} are not JSON: {e}")))
+        serde_json::from_slice(&fetched.body)
+            .map(Some)
+            .map_err(|e| OciError::new(OciErrorKind::Invalid, format!("referrers of {digest} are not JSON: {e}")))
     }
 }
 
@@ -351,7 +406,10 @@ pub fn is_sha256_digest(s: &str) -> bool {
 
 async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|len| len > limit as u64) {
-        return Err(OciError::new(OciErrorKind::Invalid, format!("{url} is {} bytes, over the {limit}-byte limit", response.content_length().unwrap_or_default())));
+        return Err(OciError::new(
+            OciErrorKind::Invalid,
+            format!("{url} is {} bytes, over the {limit}-byte limit", response.content_length().unwrap_or_default()),
+        ));
     }
     let mut body = Vec::new();
     loop {

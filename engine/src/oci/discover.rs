@@ -82,10 +82,18 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
         .await
         .map_err(registry_error)?
         .ok_or_else(|| Error::ImageNotFound(format!("{image} does not exist in the registry")))?;
-    let mut subject = ImageSubject { reference: image.clone(), digest: manifest.digest.clone(), media_type: manifest.media_type.clone(), index_digest: None };
+    let mut subject = ImageSubject {
+        reference: image.clone(),
+        digest: manifest.digest.clone(),
+        media_type: manifest.media_type.clone(),
+        index_digest: None,
+    };
     if let Some(platform) = platform {
         let entry = select_platform(&manifest.json, platform).ok_or_else(|| {
-            Error::ImageNotFound(format!("{image} has no manifest for platform {platform} (it is {})", if manifest.json.get("manifests").is_some() { "an index without it" } else { "a single-platform image" }))
+            Error::ImageNotFound(format!(
+                "{image} has no manifest for platform {platform} (it is {})",
+                if manifest.json.get("manifests").is_some() { "an index without it" } else { "a single-platform image" }
+            ))
         })?;
         subject.index_digest = Some(manifest.digest.clone());
         subject.digest = entry.0;
@@ -98,7 +106,10 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
         let Some(sig_manifest) = client.manifest(image, &format!("{tag}{suffix}")).await.map_err(registry_error)? else { continue };
         let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
         if layers.len() > MAX_SIGNATURES_PER_IMAGE {
-            evidence.push(Err(Error::Limit(format!("{tag}{suffix} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", layers.len()))));
+            evidence.push(Err(Error::Limit(format!(
+                "{tag}{suffix} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}",
+                layers.len()
+            ))));
             continue;
         }
         for layer in layers {
@@ -122,8 +133,19 @@ pub fn inspect_manifest(bytes: &[u8], platform: &str) -> Result<(usize, usize, u
     if !json.is_object() {
         return Err(Error::BundleFormat("not a JSON object".into()));
     }
-    let count = |t: &str| json.get("layers").and_then(|l| l.as_array()).map_or(0, |l| l.iter().filter(|x| x.get("mediaType").and_then(|m| m.as_str()) == Some(t)).count());
-    let referrers = json.get("manifests").and_then(|m| m.as_array()).map_or(0, |m| m.iter().filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE) && e.get("digest").and_then(|d| d.as_str()).is_some_and(is_sha256_digest)).count());
+    let count = |t: &str| {
+        json.get("layers")
+            .and_then(|l| l.as_array())
+            .map_or(0, |l| l.iter().filter(|x| x.get("mediaType").and_then(|m| m.as_str()) == Some(t)).count())
+    };
+    let referrers = json.get("manifests").and_then(|m| m.as_array()).map_or(0, |m| {
+        m.iter()
+            .filter(|e| {
+                e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
+                    && e.get("digest").and_then(|d| d.as_str()).is_some_and(is_sha256_digest)
+            })
+            .count()
+    });
     Ok((count(SIMPLE_SIGNING), count(DSSE_LAYER), referrers, select_platform(&json, platform)))
 }
 
@@ -132,9 +154,12 @@ fn select_platform(index: &Value, platform: &str) -> Option<(String, String)> {
     let (os, arch, variant) = (parts.next()?, parts.next()?, parts.next());
     index.get("manifests")?.as_array()?.iter().find_map(|m| {
         let p = m.get("platform")?;
-        let matches = p.get("os")?.as_str()? == os && p.get("architecture")?.as_str()? == arch && variant.is_none_or(|v| p.get("variant").and_then(|x| x.as_str()) == Some(v));
+        let matches = p.get("os")?.as_str()? == os
+            && p.get("architecture")?.as_str()? == arch
+            && variant.is_none_or(|v| p.get("variant").and_then(|x| x.as_str()) == Some(v));
         let digest = m.get("digest")?.as_str()?;
-        (matches && is_sha256_digest(digest)).then(|| (digest.to_string(), m.get("mediaType").and_then(|t| t.as_str()).unwrap_or_default().to_string()))
+        (matches && is_sha256_digest(digest))
+            .then(|| (digest.to_string(), m.get("mediaType").and_then(|t| t.as_str()).unwrap_or_default().to_string()))
     })
 }
 
@@ -166,7 +191,10 @@ async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &st
     };
     let entries = index.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
     if entries.len() > MAX_SIGNATURES_PER_IMAGE {
-        return Ok(vec![Err(Error::Limit(format!("{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", entries.len())))]);
+        return Ok(vec![Err(Error::Limit(format!(
+            "{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}",
+            entries.len()
+        )))]);
     }
     let mut out = Vec::new();
     for entry in entries {
@@ -214,23 +242,38 @@ pub fn verify_found(trust: &Trust, subject: &ImageSubject, found: &Found, signer
     match found {
         Found::CosignSignature { payload, annotations } => {
             // The signature covers the payload; the payload must name this image.
-            let json: Value = serde_json::from_slice(payload).map_err(|e| Error::CosignBundle(format!("the simple-signing payload is not JSON: {e}")))?;
+            let json: Value =
+                serde_json::from_slice(payload).map_err(|e| Error::CosignBundle(format!("the simple-signing payload is not JSON: {e}")))?;
             let named = json.pointer("/critical/image/docker-manifest-digest").and_then(|d| d.as_str());
             let kind = json.pointer("/critical/type").and_then(|d| d.as_str());
-            let evidence = cosign::image_signature(&annotation(annotations, SIGNATURE_ANNOTATION)?, &annotation(annotations, CERTIFICATE_ANNOTATION)?, &annotation(annotations, BUNDLE_ANNOTATION)?)?;
+            let evidence = cosign::image_signature(
+                &annotation(annotations, SIGNATURE_ANNOTATION)?,
+                &annotation(annotations, CERTIFICATE_ANNOTATION)?,
+                &annotation(annotations, BUNDLE_ANNOTATION)?,
+            )?;
             let payload_artifact = Artifact::open(ArtifactInput::Digest(sigstore_verify::crypto::sha256(payload)))?;
             let mut signature = verify::verify(trust, &payload_artifact, &evidence, signer)?;
             if kind != Some("cosign container image signature") {
-                return Err(Error::verify(Stage::Artifact, format!("the signed payload is not a cosign image signature (type {})", kind.unwrap_or("missing"))));
+                return Err(Error::verify(
+                    Stage::Artifact,
+                    format!("the signed payload is not a cosign image signature (type {})", kind.unwrap_or("missing")),
+                ));
             }
             if named != Some(subject.digest.as_str()) {
-                return Err(Error::verify(Stage::Artifact, format!("the signature is for image {}, not {}", named.unwrap_or("(none named)"), subject.digest)));
+                return Err(Error::verify(
+                    Stage::Artifact,
+                    format!("the signature is for image {}, not {}", named.unwrap_or("(none named)"), subject.digest),
+                ));
             }
             signature.bundle_media_type = SIMPLE_SIGNING.to_string();
             Ok(signature)
         }
         Found::CosignAttestation { envelope, annotations } => {
-            let evidence = cosign::attestation(envelope, &annotation(annotations, CERTIFICATE_ANNOTATION)?, &annotation(annotations, BUNDLE_ANNOTATION)?)?;
+            let evidence = cosign::attestation(
+                envelope,
+                &annotation(annotations, CERTIFICATE_ANNOTATION)?,
+                &annotation(annotations, BUNDLE_ANNOTATION)?,
+            )?;
             let mut signature = verify::verify(trust, &image_artifact, &evidence, signer)?;
             signature.bundle_media_type = DSSE_LAYER.to_string();
             Ok(signature)

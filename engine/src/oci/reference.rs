@@ -40,18 +40,25 @@ impl ImageRef {
             _ => (rest, None),
         };
         if let Some(tag) = &tag {
-            let valid = !tag.is_empty() && tag.len() <= 128 && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && !tag.starts_with(['.', '-']);
+            let valid = !tag.is_empty()
+                && tag.len() <= 128
+                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && !tag.starts_with(['.', '-']);
             if !valid {
                 return Err(bad(input, "invalid tag"));
             }
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_string(), rest.to_string()),
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+                (first.to_string(), rest.to_string())
+            }
             _ => ("docker.io".to_string(), name.to_string()),
         };
         let repository = if registry == "docker.io" && !repository.contains('/') { format!("library/{repository}") } else { repository };
         let valid_repo = !repository.is_empty()
-            && repository.split('/').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)));
+            && repository
+                .split('/')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)));
         if !valid_repo {
             return Err(bad(input, "invalid repository name (lower-case letters, digits, . _ - and /)"));
         }
@@ -61,7 +68,11 @@ impl ImageRef {
 
     /// The host the registry API is served from.
     pub fn api_host(&self) -> &str {
-        if self.registry == "docker.io" { "registry-1.docker.io" } else { &self.registry }
+        if self.registry == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            &self.registry
+        }
     }
 
     /// The same repository at another reference (tag or digest).
@@ -72,7 +83,13 @@ impl ImageRef {
 
     /// Whether the host is a loopback address (plain HTTP is allowed there).
     pub fn is_loopback(&self) -> bool {
-        let host = self.registry.rsplit_once(':').map_or(self.registry.as_str(), |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { self.registry.as_str() });
+        let host = self.registry.rsplit_once(':').map_or(self.registry.as_str(), |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                self.registry.as_str()
+            }
+        });
         host == "localhost" || host.starts_with("127.") || host == "[::1]"
     }
 }
@@ -100,7 +117,10 @@ mod tests {
         assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("localhost:5000", "acme/app", Some("1.2")));
         assert!(r.is_loopback());
         let r = ImageRef::parse("alpine").unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref(), r.api_host()), ("docker.io", "library/alpine", Some("latest"), "registry-1.docker.io"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref(), r.api_host()),
+            ("docker.io", "library/alpine", Some("latest"), "registry-1.docker.io")
+        );
         let d = format!("sha256:{}", "a".repeat(64));
         let r = ImageRef::parse(&format!("registry.gitlab.com/acme/app@{d}")).unwrap();
         assert_eq!((r.tag.as_deref(), r.digest.as_deref()), (None, Some(d.as_str())));

@@ -86,7 +86,12 @@ pub struct ContextInput<'a> {
     pub shard: &'a str,
 }
 
-pub fn build_input<'a>(subject: &'a SubjectInfo, signatures: &'a [VerifiedSignature], failures: &'a [VerificationFailure], context: &'a Context) -> Input<'a> {
+pub fn build_input<'a>(
+    subject: &'a SubjectInfo,
+    signatures: &'a [VerifiedSignature],
+    failures: &'a [VerificationFailure],
+    context: &'a Context,
+) -> Input<'a> {
     let dsse = |s: &VerifiedSignature| s.kind == SignatureKind::Dsse;
     Input {
         subject,

@@ -131,7 +131,10 @@ pub const MAX_REGO_NESTING: usize = 12;
 pub const MAX_EVALUATION_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) fn execution_timer() -> regorus::utils::limits::ExecutionTimerConfig {
-    regorus::utils::limits::ExecutionTimerConfig { limit: MAX_EVALUATION_TIME, check_interval: std::num::NonZeroU32::MIN.saturating_add(999) }
+    regorus::utils::limits::ExecutionTimerConfig {
+        limit: MAX_EVALUATION_TIME,
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(999),
+    }
 }
 
 /// The first `[` or `{` nested deeper than the limit, as (line, col), outside strings
@@ -194,7 +197,10 @@ const MAX_POLICY_FILES: usize = 10_000;
 const MAX_POLICY_FILE_BYTES: u64 = 16 << 20;
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
-    let io = |e: std::io::Error| PolicyError { path: Some(dir.to_path_buf()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read policy {}: {e}", dir.display())) };
+    let io = |e: std::io::Error| PolicyError {
+        path: Some(dir.to_path_buf()),
+        ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read policy {}: {e}", dir.display()))
+    };
     let meta = std::fs::metadata(dir).map_err(io)?;
     if meta.is_file() {
         files.push(dir.to_path_buf());
@@ -213,7 +219,10 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
             files.push(path);
         }
         if files.len() > MAX_POLICY_FILES {
-            return Err(PolicyError::new(PolicyErrorKind::Io, format!("more than {MAX_POLICY_FILES} policy files under {}", dir.display())));
+            return Err(PolicyError::new(
+                PolicyErrorKind::Io,
+                format!("more than {MAX_POLICY_FILES} policy files under {}", dir.display()),
+            ));
         }
     }
     Ok(())
@@ -230,9 +239,18 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
         if name.ends_with("_test.rego") && !with_tests {
             continue;
         }
-        let io = |e: std::io::Error| PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read {}: {e}", path.display())) };
+        let io = |e: std::io::Error| PolicyError {
+            path: Some(path.clone()),
+            ..PolicyError::new(PolicyErrorKind::Io, format!("cannot read {}: {e}", path.display()))
+        };
         if std::fs::metadata(&path).map_err(io)?.len() > MAX_POLICY_FILE_BYTES {
-            return Err(PolicyError { path: Some(path.clone()), ..PolicyError::new(PolicyErrorKind::Io, format!("{} is over the {MAX_POLICY_FILE_BYTES}-byte limit for a policy file", path.display())) });
+            return Err(PolicyError {
+                path: Some(path.clone()),
+                ..PolicyError::new(
+                    PolicyErrorKind::Io,
+                    format!("{} is over the {MAX_POLICY_FILE_BYTES}-byte limit for a policy file", path.display()),
+                )
+            });
         }
         let text = std::fs::read_to_string(&path).map_err(io)?;
         texts.push((path, text));
@@ -275,9 +293,7 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
                     source_text: Some(text),
                 });
             }
-            engine
-                .add_policy(path.display().to_string(), text)
-                .map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
+            engine.add_policy(path.display().to_string(), text).map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
         } else {
             let value = parse_data(&path, &text)?;
             engine.add_data(value).map_err(|e| PolicyError {
@@ -310,7 +326,8 @@ fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {
         let value = Value::from_yaml_str(text).map_err(|e| {
             let msg = format!("{e:#}");
             // serde_yaml style "at line L column C".
-            let num_after = |key: &str| msg.split(key).nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok());
+            let num_after =
+                |key: &str| msg.split(key).nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|n| n.parse().ok());
             located_data(format!("{name} is not valid YAML: {msg}"), num_after("line "), num_after("column "))
         })?;
         if !matches!(value, Value::Object(_)) {
@@ -383,9 +400,7 @@ fn compile_checks(engine: &mut regorus::Engine, entrypoints: &[Entrypoint], test
     let mut paths: Vec<String> = entrypoints.iter().map(|e| e.path.clone()).collect();
     paths.extend(tests.iter().map(|(package, name, _, _)| format!("data.{package}.{name}")));
     for path in &paths {
-        let compiled = engine
-            .compile_with_entrypoint(&path.as_str().into())
-            .map_err(|e| located(PolicyErrorKind::Compile, &e, sources))?;
+        let compiled = engine.compile_with_entrypoint(&path.as_str().into()).map_err(|e| located(PolicyErrorKind::Compile, &e, sources))?;
         // The RVM compiler resolves every call statically; constructs it does not
         // support yet (e.g. `with`) are left to the interpreter, which runs them.
         if let Err(e) = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[path.as_str()]) {

@@ -134,7 +134,10 @@ impl Policy {
     }
 
     fn from_loaded(loaded: load::Loaded) -> Self {
-        let asks_time = loaded.program.as_ref().is_some_and(|p| p.instructions.iter().any(|i| matches!(i, regorus::rvm::Instruction::HostAwait { .. })));
+        let asks_time = loaded
+            .program
+            .as_ref()
+            .is_some_and(|p| p.instructions.iter().any(|i| matches!(i, regorus::rvm::Instruction::HostAwait { .. })));
         Policy {
             data: loaded.engine.get_data(),
             engine: loaded.engine,
@@ -218,7 +221,9 @@ impl Policy {
             }
             let lenient_before = vm.lenient_events();
             let value = vm.execute_entry_point_by_index(index).map_err(|e| match e {
-                VmError::TimeLimitExceeded { .. } => VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message: format!("{e}") }),
+                VmError::TimeLimitExceeded { .. } => {
+                    VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message: format!("{e}") })
+                }
                 _ => VmFailure::Other,
             })?;
             // The VM goes on past an error in a rule body (the body just fails) and
@@ -285,7 +290,14 @@ fn findings(entry: &Entrypoint, value: &Value) -> Result<Vec<Finding>, EvalError
     let set = match value {
         Value::Undefined => return Ok(Vec::new()),
         Value::Set(set) => set,
-        other => return Err(fail(format!("{} must be a set (`{} contains msg if {{ ... }}`), it is {}", entry.kind.as_str(), entry.kind.as_str(), type_name(other)))),
+        other => {
+            return Err(fail(format!(
+                "{} must be a set (`{} contains msg if {{ ... }}`), it is {}",
+                entry.kind.as_str(),
+                entry.kind.as_str(),
+                type_name(other)
+            )))
+        }
     };
     set.iter()
         .map(|item| {
@@ -294,16 +306,32 @@ fn findings(entry: &Entrypoint, value: &Value) -> Result<Vec<Finding>, EvalError
                 Value::Undefined | Value::Null => None,
                 other => other.to_json_str().ok(),
             };
-            let mut finding = Finding { package: entry.package.clone(), rule: entry.kind, msg: String::new(), code: None, title: None, solution: None, location: None };
+            let mut finding = Finding {
+                package: entry.package.clone(),
+                rule: entry.kind,
+                msg: String::new(),
+                code: None,
+                title: None,
+                solution: None,
+                location: None,
+            };
             match item {
                 Value::String(s) => finding.msg = s.to_string(),
                 Value::Object(_) => {
-                    finding.msg = text(&item["msg"]).ok_or_else(|| fail(format!("a {} object needs a \"msg\": {}", entry.kind.as_str(), item.to_json_str().unwrap_or_default())))?;
+                    finding.msg = text(&item["msg"]).ok_or_else(|| {
+                        fail(format!("a {} object needs a \"msg\": {}", entry.kind.as_str(), item.to_json_str().unwrap_or_default()))
+                    })?;
                     finding.code = text(&item["code"]);
                     finding.title = text(&item["title"]);
                     finding.solution = text(&item["solution"]);
                 }
-                other => return Err(fail(format!("a {} message must be a string or an object with \"msg\", not {}", entry.kind.as_str(), type_name(other)))),
+                other => {
+                    return Err(fail(format!(
+                        "a {} message must be a string or an object with \"msg\", not {}",
+                        entry.kind.as_str(),
+                        type_name(other)
+                    )))
+                }
             }
             Ok(finding)
         })
@@ -335,7 +363,8 @@ impl Policy {
     /// This policy with `data` merged over its data (the override wins), for subjects
     /// with their own configuration.
     pub fn with_data(&self, data: &serde_json::Value) -> Result<Policy, PolicyError> {
-        let mut merged: serde_json::Value = serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
+        let mut merged: serde_json::Value =
+            serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
         merge(&mut merged, data);
         let mut engine = self.engine.clone();
         engine.clear_data();
@@ -348,7 +377,16 @@ impl Policy {
             source_text: None,
         })?;
         // The VM program does not depend on data: only the data changes.
-        Ok(Policy { data: engine.get_data(), engine, program: self.program.clone(), vm: None, now_ns: self.now_ns, asks_time: self.asks_time, entrypoints: self.entrypoints.clone(), sources: self.sources.clone() })
+        Ok(Policy {
+            data: engine.get_data(),
+            engine,
+            program: self.program.clone(),
+            vm: None,
+            now_ns: self.now_ns,
+            asks_time: self.asks_time,
+            entrypoints: self.entrypoints.clone(),
+            sources: self.sources.clone(),
+        })
     }
 }
 

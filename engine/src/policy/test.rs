@@ -109,5 +109,9 @@ pub fn run_tests(dirs: &[PathBuf], effective_time: jiff::Timestamp) -> Result<Te
 }
 
 fn percent(covered: usize, total: usize) -> f64 {
-    if total == 0 { 100.0 } else { 100.0 * covered as f64 / total as f64 }
+    if total == 0 {
+        100.0
+    } else {
+        100.0 * covered as f64 / total as f64
+    }
 }

@@ -80,7 +80,12 @@ impl Report {
 
     fn summarize(&mut self) {
         let count = |v| self.subjects.iter().filter(|s| s.verdict == v).count();
-        self.summary = Summary { subjects: self.subjects.len(), passed: count(SubjectVerdict::Pass), failed: count(SubjectVerdict::Fail), errors: count(SubjectVerdict::Error) };
+        self.summary = Summary {
+            subjects: self.subjects.len(),
+            passed: count(SubjectVerdict::Pass),
+            failed: count(SubjectVerdict::Fail),
+            errors: count(SubjectVerdict::Error),
+        };
     }
 
     /// 0 all passed; 1 something failed, or was not judged beside judged subjects;
@@ -105,7 +110,10 @@ impl Report {
                 return Err(format!("report version {} cannot be merged with version {}", r.version, merged.version));
             }
             if r.effective_time != merged.effective_time {
-                return Err(format!("reports of different effective times ({} and {}) cannot be merged", merged.effective_time, r.effective_time));
+                return Err(format!(
+                    "reports of different effective times ({} and {}) cannot be merged",
+                    merged.effective_time, r.effective_time
+                ));
             }
             merged.shards.extend(r.shards);
             merged.subjects.extend(r.subjects);

@@ -50,7 +50,15 @@ fn text(r: &Report) -> String {
         }
     }
     let m = &r.summary;
-    let _ = writeln!(out, "{} subjects: {} passed, {} failed, {} not judged (shard {})", m.subjects, m.passed, m.failed, m.errors, r.shards.join(", "));
+    let _ = writeln!(
+        out,
+        "{} subjects: {} passed, {} failed, {} not judged (shard {})",
+        m.subjects,
+        m.passed,
+        m.failed,
+        m.errors,
+        r.shards.join(", ")
+    );
     out
 }
 
@@ -73,7 +81,14 @@ fn junit(r: &Report) -> String {
     let m = &r.summary;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(out, "<testsuites name=\"vouch\" tests=\"{}\" failures=\"{}\" errors=\"{}\">", m.subjects, m.failed, m.errors);
-    let _ = writeln!(out, "  <testsuite name=\"vouch check\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" timestamp=\"{}\">", m.subjects, m.failed, m.errors, xml(&r.effective_time));
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"vouch check\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" timestamp=\"{}\">",
+        m.subjects,
+        m.failed,
+        m.errors,
+        xml(&r.effective_time)
+    );
     for s in &r.subjects {
         let _ = write!(out, "    <testcase classname=\"vouch.{}\" name=\"{}\"", xml(&s.kind), xml(&s.name));
         match s.verdict {
@@ -110,7 +125,16 @@ fn details(s: &SubjectResult) -> String {
 }
 
 fn sarif(r: &Report) -> serde_json::Value {
-    let mut rules: Vec<String> = r.subjects.iter().flat_map(|s| s.reasons.iter().map(|x| x.code.clone()).chain(s.warnings.iter().map(|w| w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package))))).collect();
+    let mut rules: Vec<String> = r
+        .subjects
+        .iter()
+        .flat_map(|s| {
+            s.reasons
+                .iter()
+                .map(|x| x.code.clone())
+                .chain(s.warnings.iter().map(|w| w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package))))
+        })
+        .collect();
     rules.sort();
     rules.dedup();
     let mut results = Vec::new();
@@ -163,7 +187,12 @@ fn markdown(r: &Report) -> String {
             SubjectVerdict::Fail => "❌",
             SubjectVerdict::Error => "⚠️",
         };
-        let why: Vec<String> = s.reasons.iter().map(|x| format!("`{}` {}", x.code, x.message)).chain(s.warnings.iter().map(|w| format!("warning: {}", w.msg))).collect();
+        let why: Vec<String> = s
+            .reasons
+            .iter()
+            .map(|x| format!("`{}` {}", x.code, x.message))
+            .chain(s.warnings.iter().map(|w| format!("warning: {}", w.msg)))
+            .collect();
         let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", cell(&s.name), cell(&signers(s)), cell(&why.join("<br>")));
     }
     out
@@ -174,7 +203,8 @@ fn codequality(r: &Report) -> serde_json::Value {
     let mut issues = Vec::new();
     for s in &r.subjects {
         for reason in &s.reasons {
-            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.code, reason.message).as_bytes()).to_hex();
+            let fingerprint =
+                sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.code, reason.message).as_bytes()).to_hex();
             issues.push(json!({
                 "description": format!("{}: {}", s.name, reason.message),
                 "check_name": reason.code,

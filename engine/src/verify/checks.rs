@@ -75,7 +75,10 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
         if proof.log_index != entry.log_index || proof.tree_size != checkpoint.tree_size() || proof.root_hash != *checkpoint.root_hash() {
             return Err(Error::BundleInconsistent(format!(
                 "the inclusion proof (index {}, size {}) disagrees with the entry (index {}) or the signed checkpoint (size {})",
-                proof.log_index, proof.tree_size, entry.log_index, checkpoint.tree_size()
+                proof.log_index,
+                proof.tree_size,
+                entry.log_index,
+                checkpoint.tree_size()
             )));
         }
     }
@@ -98,10 +101,7 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
     let log_id = Sha256Hash::try_from(entry.log_id.key_id.as_bytes())
         .map_err(|e| Error::verify(Stage::Tlog, format!("log ID is not a SHA-256 key ID: {e}")))?;
     let Some(key) = rekor_keys.key(&log_id) else {
-        return Err(Error::verify(
-            Stage::Tlog,
-            format!("log {} is not in the trusted root", log_id.to_hex()),
-        ));
+        return Err(Error::verify(Stage::Tlog, format!("log {} is not in the trusted root", log_id.to_hex())));
     };
     if checkpoint_bound_by_library(&checkpoint, &log_id, rekor_keys) {
         return Ok(());
@@ -113,13 +113,7 @@ fn check_entry(entry: &TransparencyLogEntry, rekor_keys: &Keyring) -> Result<()>
         .filter(|sig| sig.key_id.as_bytes() == hint)
         .any(|sig| key.verify(checkpoint.signed_data(), &sig.signature).is_ok());
     if !signed_by_log {
-        return Err(Error::verify(
-            Stage::Tlog,
-            format!(
-                "the checkpoint is not signed by log {} that the entry names",
-                log_id.to_hex()
-            ),
-        ));
+        return Err(Error::verify(Stage::Tlog, format!("the checkpoint is not signed by log {} that the entry names", log_id.to_hex())));
     }
     Ok(())
 }
@@ -137,11 +131,7 @@ fn checkpoint_bound_by_library(checkpoint: &Checkpoint, log_id: &Sha256Hash, rek
         let Ok(h) = <[u8; 4]>::try_from(h) else { return false };
         rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).next().is_some()
     };
-    let candidates: Vec<_> = checkpoint
-        .signatures()
-        .iter()
-        .filter(|sig| names_trusted_log(sig.key_id.as_bytes()))
-        .collect();
+    let candidates: Vec<_> = checkpoint.signatures().iter().filter(|sig| names_trusted_log(sig.key_id.as_bytes())).collect();
     let hint_unique = {
         let Ok(h) = <[u8; 4]>::try_from(hint) else { return false };
         rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).count() == 1

@@ -33,10 +33,7 @@ pub enum Signer {
 
 impl Signer {
     pub fn public_key_from_pem_file(path: &Path) -> Result<Self> {
-        let bad = |reason: String| Error::PublicKey {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let bad = |reason: String| Error::PublicKey { path: path.to_path_buf(), reason };
         let pem = crate::trust::read_limited(path, "public key", 1 << 20)?;
         let pem = String::from_utf8(pem).map_err(|_| bad("not PEM text".into()))?;
         let key = DerPublicKey::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
@@ -105,24 +102,13 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         }
     };
 
-    let signed_at = result
-        .verified_timestamps()
-        .iter()
-        .min()
-        .map(|t| crate::claims::rfc3339(*t));
-    let tlog = bundle
-        .verification_material
-        .tlog_entries
-        .iter()
-        .map(TlogFacts::from_entry)
-        .collect::<Vec<_>>();
+    let signed_at = result.verified_timestamps().iter().min().map(|t| crate::claims::rfc3339(*t));
+    let tlog = bundle.verification_material.tlog_entries.iter().map(TlogFacts::from_entry).collect::<Vec<_>>();
 
     let (claims, key_fingerprint_sha256) = match signer {
         Signer::PublicKey(key) => (None, Some(sigstore_verify::crypto::sha256(key.as_bytes()).to_hex())),
         Signer::Keyless(_) | Signer::AnyOf(_) | Signer::AnyIdentity => {
-            let cert = bundle
-                .signing_certificate()
-                .ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
+            let cert = bundle.signing_certificate().ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
             let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned())?;
             let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
             match signer {
@@ -139,7 +125,11 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
                         return Err(match (requirements.len(), first_error) {
                             (1, Some(e)) => e,
                             _ => Error::IdentityMismatch {
-                                expected: format!("one of {} identities ({})", requirements.len(), requirements.iter().map(|r| format!("{} from {}", r.identity, r.issuer)).collect::<Vec<_>>().join("; ")),
+                                expected: format!(
+                                    "one of {} identities ({})",
+                                    requirements.len(),
+                                    requirements.iter().map(|r| format!("{} from {}", r.identity, r.issuer)).collect::<Vec<_>>().join("; ")
+                                ),
                                 actual: format!("{:?} from {:?}", identity.unwrap_or("none"), issuer.unwrap_or("none")),
                             },
                         });
@@ -179,10 +169,16 @@ fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()
         .subjects
         .iter()
         .map(|s| {
-            let digest = s.sha256.map(|d| format!("sha256:{}", d.to_hex()))
+            let digest = s
+                .sha256
+                .map(|d| format!("sha256:{}", d.to_hex()))
                 .or(s.sha512.map(|d| format!("sha512:{}", d.to_hex())))
                 .unwrap_or_else(|| "no sha256/sha512 digest".into());
-            if s.name.is_empty() { digest } else { format!("{} ({digest})", s.name) }
+            if s.name.is_empty() {
+                digest
+            } else {
+                format!("{} ({digest})", s.name)
+            }
         })
         .take(5)
         .collect::<Vec<_>>()
@@ -194,10 +190,7 @@ fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()
     };
     Err(Error::verify(
         Stage::Artifact,
-        format!(
-            "the attestation's subjects do not include sha256:{}{why}; it names {named}",
-            artifact.sha256().to_hex()
-        ),
+        format!("the attestation's subjects do not include sha256:{}{why}; it names {named}", artifact.sha256().to_hex()),
     ))
 }
 
@@ -212,11 +205,7 @@ fn run_library(
 ) -> Result<sigstore_verify::VerificationResult> {
     let verifier = trust.verifier();
     let needs_stream = evidence.statement.as_ref().is_some_and(|s| !s.has_sha256_subject());
-    let first = if needs_stream {
-        None
-    } else {
-        Some(verifier.verify(*artifact.sha256(), &evidence.bundle, policy))
-    };
+    let first = if needs_stream { None } else { Some(verifier.verify(*artifact.sha256(), &evidence.bundle, policy)) };
     let result = match (first, artifact.path()) {
         (Some(Err(sigstore_verify::Error::UnsupportedArtifact(_))), Some(path)) | (None, Some(path)) => {
             let file = crate::subject::open_file(path)?;
@@ -224,10 +213,7 @@ fn run_library(
         }
         (Some(result), _) => result,
         (None, None) => {
-            return Err(Error::verify(
-                Stage::Artifact,
-                "the attestation names only sha512 digests; pass the file instead of its sha256",
-            ))
+            return Err(Error::verify(Stage::Artifact, "the attestation names only sha512 digests; pass the file instead of its sha256"))
         }
     };
     result.map_err(map_library_error)
@@ -274,13 +260,17 @@ fn humanize_chain_error(message: &str) -> String {
     format!("{text} ({message})")
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn chain_errors_read_as_sentences() {
-        let m = super::humanize_chain_error("certificate chain validation failed: CertExpired { time: UnixTime(1700000600), not_after: UnixTime(1700000000) }");
-        assert!(m.starts_with("the certificate had expired when it was used: signed at 2023-11-14T22:23:20Z, valid until 2023-11-14T22:13:20Z"), "{m}");
+        let m = super::humanize_chain_error(
+            "certificate chain validation failed: CertExpired { time: UnixTime(1700000600), not_after: UnixTime(1700000000) }",
+        );
+        assert!(
+            m.starts_with("the certificate had expired when it was used: signed at 2023-11-14T22:23:20Z, valid until 2023-11-14T22:13:20Z"),
+            "{m}"
+        );
         assert_eq!(super::humanize_chain_error("something else"), "something else");
     }
 }

@@ -116,7 +116,12 @@ fn mint_images(args: ImageArgs) -> Result<(), String> {
                 block_on(registry.push_cosign_layer(&args.repository, &image.digest, &layer))??;
             }
             ImageFormat::Att => {
-                let layer = sigstore.attest_image(&image.bytes, gitlab.identity(), Content::slsa_v1(&format!("{}/{}/-/runners/1", gitlab.instance, gitlab.project)), None)?;
+                let layer = sigstore.attest_image(
+                    &image.bytes,
+                    gitlab.identity(),
+                    Content::slsa_v1(&format!("{}/{}/-/runners/1", gitlab.instance, gitlab.project)),
+                    None,
+                )?;
                 block_on(registry.push_cosign_layer(&args.repository, &image.digest, &layer))??;
             }
             ImageFormat::Referrer => {
@@ -164,7 +169,11 @@ fn run(args: Args) -> Result<(), String> {
         .map(|name| {
             let contents = format!("{name}: built by {} at {}\n", gitlab.project, gitlab.git_ref);
             let request = if args.dsse {
-                SignRequest::dsse(contents, identity.clone(), Content::slsa_v1(&format!("{}/{}/-/runners/1", gitlab.instance, gitlab.project)))
+                SignRequest::dsse(
+                    contents,
+                    identity.clone(),
+                    Content::slsa_v1(&format!("{}/{}/-/runners/1", gitlab.instance, gitlab.project)),
+                )
             } else {
                 SignRequest::message(contents, identity.clone())
             };
