@@ -36,6 +36,7 @@ github_claims := {
 	"identity": {"type": "uri", "value": "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1.2.3"},
 	"platform": "github",
 	"github": {
+		"host": "github.com",
 		"repository": "org/app",
 		"owner": "org",
 		"repository_id": "123",
@@ -56,11 +57,19 @@ github_with(patch) := {"kind": "message", "claims": object.union(github_claims, 
 
 key_sig := {"kind": "message", "claims": null, "key_fingerprint_sha256": "abc123"}
 
-# input_of(signatures)
-input_of(sigs) := {
+# input_of(signatures): every signer accepted.
+input_of(sigs) := input_accepting(sigs, numbers.range(0, count(sigs) - 1))
+
+# input_accepting(signatures, indices): only the signers of signatures[i], i in indices,
+# are accepted (as vouch marks them after asking the configured signer policies).
+input_accepting(sigs, accepted) := {
 	"subject": {"kind": "blob", "name": "app.tar.gz", "digest": {"sha256": "00"}},
 	"signatures": sigs,
-	"attestations": [{"predicate_type": s.predicate_type, "statement": s.statement, "claims": s.claims} | some s in sigs; s.kind == "dsse"],
+	"attestations": [a |
+		some i, s in sigs
+		s.kind == "dsse"
+		a := {"predicate_type": s.predicate_type, "statement": s.statement, "claims": s.claims, "signature": i, "signer_accepted": i in accepted}
+	],
 	"verification_errors": [],
 	"context": {"effective_time": "2026-01-20T12:00:00Z", "shard": "1/1"},
 }

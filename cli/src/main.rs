@@ -21,8 +21,10 @@ use vouch_engine::Error;
 
 // Policy evaluation allocates many small values per subject; mimalloc halves what
 // glibc's malloc costs there (docs/performance.md).
+// Counted per thread, so that a policy evaluation's memory is bounded (policy/limits.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: vouch_engine::policy::limits::CountingAlloc<mimalloc::MiMalloc> =
+    vouch_engine::policy::limits::CountingAlloc(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(name = "vouch", version, about = "Verify Sigstore signatures and judge them with policies", long_about = None)]
@@ -58,16 +60,35 @@ struct TrustArgs {
     /// Use the embedded Sigstore staging root instead of production.
     #[arg(long)]
     staging: bool,
+    /// A self-managed GitLab instance (its URL, which is its OIDC issuer) whose
+    /// certificates get GitLab claims; gitlab.com always does. Repeatable.
+    #[arg(long, value_name = "URL")]
+    gitlab_instance: Vec<String>,
+    /// A GitHub host whose Actions certificates get GitHub claims: a GHE.com tenant
+    /// (acme.ghe.com) or a GitHub Enterprise Server host; github.com always does. Repeatable.
+    #[arg(long, value_name = "HOST")]
+    github_host: Vec<String>,
 }
 
 impl TrustArgs {
     fn load(&self) -> Result<Trust, Error> {
-        Trust::load(&match (&self.trusted_root, self.staging) {
+        let mut trust = Trust::load(&match (&self.trusted_root, self.staging) {
             (Some(path), _) => TrustSource::File(path.clone()),
             (None, true) => TrustSource::Staging,
             (None, false) => TrustSource::Production,
-        })
+        })?;
+        trust.add_platforms(&self.gitlab_instance, &self.github_host)?;
+        Ok(trust)
     }
+}
+
+/// The GitLab instances and GitHub hosts a policy's configuration names are platforms too.
+fn add_policy_platforms(trust: &mut Trust, policy: Option<&Policy>) -> Result<(), Error> {
+    if let Some(policy) = policy {
+        let (gitlab, github) = policy.platform_config();
+        trust.add_platforms(&gitlab, &github)?;
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -90,8 +111,8 @@ struct IdentityArgs {
 }
 
 impl IdentityArgs {
-    /// Identity flags, a key, or — when a policy decides who may sign — neither.
-    fn signer(&self, policy_given: bool) -> Result<Signer, Error> {
+    /// The signer the flags name (identity flags or a key), or none.
+    fn signer(&self) -> Result<Option<Signer>, Error> {
         let any_identity_flag = self.certificate_identity.is_some()
             || self.certificate_identity_regexp.is_some()
             || self.certificate_oidc_issuer.is_some()
@@ -100,15 +121,20 @@ impl IdentityArgs {
             Some(_) if any_identity_flag => {
                 Err(Error::IdentityFlag("--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into()))
             }
-            Some(path) => Signer::public_key_from_pem_file(path),
-            None if !any_identity_flag && policy_given => Ok(Signer::AnyIdentity),
-            None => Ok(Signer::Keyless(IdentityRequirement::from_flags(
+            Some(path) => Signer::public_key_from_pem_file(path).map(Some),
+            None if !any_identity_flag => Ok(None),
+            None => Ok(Some(Signer::Keyless(IdentityRequirement::from_flags(
                 self.certificate_identity.as_deref(),
                 self.certificate_identity_regexp.as_deref(),
                 self.certificate_oidc_issuer.as_deref(),
                 self.certificate_oidc_issuer_regexp.as_deref(),
-            )?)),
+            )?))),
         }
+    }
+
+    /// The flags' signer, or the policy's signer judges; refused when neither decides.
+    fn decide(&self, policy: Option<&Policy>) -> Result<Signer, Error> {
+        verify::require_signer_decision(self.signer()?, policy)
     }
 }
 
@@ -340,10 +366,11 @@ fn artifact_for(input: Option<&str>, bundle: &Result<evidence::Evidence, Error>)
 fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
     // Everything that can be wrong with the invocation is found before any subject is
     // judged: flags, trusted root, policy.
-    let signer = args.identity.signer(!args.policy.policy.is_empty())?;
     let input = ArtifactInput::parse(&args.input)?;
-    let trust = args.trust.load()?;
+    let mut trust = args.trust.load()?;
     let (policy, context) = args.policy.load()?;
+    let signer = args.identity.decide(policy.as_ref())?;
+    add_policy_platforms(&mut trust, policy.as_ref())?;
     // A bundle that cannot be read is a usage error; one that reads but is not valid
     // evidence is a rejection.
     let bundle = match evidence::load_bundle(&args.bundle) {
@@ -358,10 +385,11 @@ fn verify_blob(args: VerifyBlobArgs) -> Result<ExitCode, Error> {
 }
 
 fn verify_image(args: VerifyImageArgs) -> Result<ExitCode, Error> {
-    let signer = args.identity.signer(!args.policy.policy.is_empty())?;
     let image = ImageRef::parse(&args.image)?;
-    let trust = args.trust.load()?;
+    let mut trust = args.trust.load()?;
     let (policy, context) = args.policy.load()?;
+    let signer = args.identity.decide(policy.as_ref())?;
+    add_policy_platforms(&mut trust, policy.as_ref())?;
     let client = args.registry.client()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Io {
         path: "tokio runtime".into(),
@@ -409,6 +437,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         None => Shard::all(),
     };
     let manifest = args.manifest.as_deref().map(Manifest::load).transpose()?;
+    let manifest_sha256 =
+        manifest.as_ref().and_then(|m| m.source.as_ref()).map(|(_, text)| vouch_engine::claims::sha256_hex(text.as_bytes()));
     let base = args
         .manifest
         .as_deref()
@@ -420,20 +450,23 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     }
 
     // Trust, policy and signers: flags over the manifest.
-    let trust = match (&args.trust.trusted_root, args.trust.staging, manifest.as_ref().and_then(|m| m.trusted_root.as_ref())) {
-        (None, false, Some(root)) => Trust::load(&TrustSource::File(base.join(root)))?,
+    let mut trust = match (&args.trust.trusted_root, args.trust.staging, manifest.as_ref().and_then(|m| m.trusted_root.as_ref())) {
+        (None, false, Some(root)) => {
+            let mut trust = Trust::load(&TrustSource::File(base.join(root)))?;
+            trust.add_platforms(&args.trust.gitlab_instance, &args.trust.github_host)?;
+            trust
+        }
         _ => args.trust.load()?,
     };
+    if let Some(m) = &manifest {
+        trust.add_platforms(&m.platforms.gitlab, &m.platforms.github)?;
+    }
     let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(|p| base.join(p)).collect()).unwrap_or_default();
     policy_dirs.extend(args.policy.policy.iter().cloned());
     let effective_time = policy::effective_time(args.policy.effective_time.as_deref())?;
     let base_policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
-    let flag_identity = args.identity.certificate_identity.is_some()
-        || args.identity.certificate_identity_regexp.is_some()
-        || args.identity.certificate_oidc_issuer.is_some()
-        || args.identity.certificate_oidc_issuer_regexp.is_some()
-        || args.identity.key.is_some();
-    let flag_signer = if flag_identity { Some(args.identity.signer(base_policy.is_some())?) } else { None };
+    add_policy_platforms(&mut trust, base_policy.as_ref())?;
+    let flag_signer = args.identity.signer()?;
     for image in &args.image {
         ImageRef::parse(image)?;
     }
@@ -446,9 +479,14 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         flag_signer,
         policy: base_policy.as_ref(),
     })?;
+    // Instances named in per-subject configuration are platforms too.
+    for policy in planned.policies.iter().flatten() {
+        add_policy_platforms(&mut trust, Some(policy))?;
+    }
     // The registry client (TLS roots, credentials) only when there are images to fetch.
     let has_images = planned.subjects.iter().any(|s| matches!(s.target, vouch_engine::batch::Target::Image { .. }));
     let client = if has_images { Some(args.registry.client()?) } else { None };
+    let plan_info = planned.info(manifest_sha256, shard);
     let bar = render::progress_bar(args.quiet);
     let progress = |done: usize, total: usize| {
         if let Some(bar) = &bar {
@@ -467,11 +505,17 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         registry: client.as_ref(),
         progress: Some(&progress),
     };
+    if plan_info.assigned.is_empty() {
+        eprintln!(
+            "note: shard {shard} was assigned none of the plan's {} subjects; `vouch report merge` checks the whole plan",
+            plan_info.subjects
+        );
+    }
     let results = batch.run(planned.subjects);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = report::Report::new(results, vouch_engine::claims::rfc3339_of(effective_time), shard.to_string());
+    let report = report::Report::new(results, vouch_engine::claims::rfc3339_of(effective_time), shard.to_string(), plan_info);
     write_reports(&report, stdout_format, &files)?;
     if stdout_format != report::Format::Text {
         let m = &report.summary;
@@ -485,9 +529,9 @@ fn report_merge(args: MergeArgs) -> Result<ExitCode, Error> {
     let mut reports = Vec::new();
     for path in &args.reports {
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
-        reports.push(report::Report::from_json(&bytes).map_err(|m| Error::IdentityFlag(format!("{}: {m}", path.display())))?);
+        reports.push(report::Report::from_json(&bytes).map_err(|m| Error::Merge(report::MergeError(format!("{}: {m}", path.display()))))?);
     }
-    let merged = report::Report::merge(reports).map_err(Error::IdentityFlag)?;
+    let merged = report::Report::merge(reports)?;
     write_reports(&merged, stdout_format, &files)?;
     Ok(ExitCode::from(merged.exit_code()))
 }
@@ -513,9 +557,10 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
     if args.policy.policy.is_empty() {
         return Err(Error::IdentityFlag("explain needs --policy DIR".into()));
     }
-    let signer = args.identity.signer(true)?;
-    let trust = args.trust.load()?;
+    let mut trust = args.trust.load()?;
     let (policy, context) = args.policy.load()?;
+    let signer = args.identity.decide(policy.as_ref())?;
+    add_policy_platforms(&mut trust, policy.as_ref())?;
     let bundle = evidence::load_bundle(&args.bundle);
     let artifact = artifact_for(args.input.as_deref(), &bundle)?;
     let mut judge = Judge { trust: &trust, signer: &signer, policy, context, fail_on_warn: false, explain: true };

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use miette::{Diagnostic, LabeledSpan, MietteDiagnostic, NamedSource, Report};
 use vouch_engine::judge::{Judgement, Verdict};
 use vouch_engine::policy::{Finding, PolicyError, TestReport, TestStatus};
+use vouch_engine::report::escape_controls as esc;
 use vouch_engine::verify::VerifiedSignature;
 use vouch_engine::{Error, ErrorKind};
 
@@ -57,6 +58,7 @@ fn policy_diagnostic(e: &PolicyError, code: &'static str, help: &'static str) ->
         _ => String::new(),
     };
     let message = if e.message.starts_with(&located) || located.is_empty() { e.message.clone() } else { format!("{located}{}", e.message) };
+    let message = esc_lines(&message);
     let src = match (&e.path, &e.source_text) {
         (Some(path), Some(text)) => Some(NamedSource::new(path.display().to_string(), text.clone())),
         _ => None,
@@ -69,22 +71,27 @@ pub fn diagnostic(error: &Error) {
     let report = match error {
         Error::Policy(e) => policy_diagnostic(e, e.code(), e.hint()),
         Error::Manifest(e) => policy_diagnostic(e, "vouch::manifest", "see docs/manifest.md for the manifest's keys"),
-        _ => Report::new(MietteDiagnostic::new(error.to_string()).with_code(error.code()).with_help(error.hint())),
+        _ => Report::new(MietteDiagnostic::new(esc(&error.to_string()).into_owned()).with_code(error.code()).with_help(error.hint())),
     };
     eprintln!("{report:?}");
+}
+
+/// Escape each line of a multi-line message (its line breaks are ours).
+fn esc_lines(s: &str) -> String {
+    s.split('\n').map(|l| esc(l).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
 fn finding_line(f: &Finding) -> String {
     let code = f.code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
     let location = f.location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
-    format!("{} [{}]{code} {}{location}", f.rule.as_str().to_uppercase(), f.package, f.msg)
+    format!("{} [{}]{} {}{}", f.rule.as_str().to_uppercase(), f.package, esc(&code), esc(&f.msg), esc(&location))
 }
 
 fn signer(signature: &VerifiedSignature) -> String {
     signature
         .claims
         .as_ref()
-        .and_then(|c| c.identity.as_ref().map(|i| format!("{} (issuer {})", i.value, c.issuer.as_deref().unwrap_or("none"))))
+        .and_then(|c| c.identity.as_ref().map(|i| format!("{} (issuer {})", esc(&i.value), esc(c.issuer.as_deref().unwrap_or("none")))))
         .or_else(|| signature.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}")))
         .unwrap_or_default()
 }
@@ -104,16 +111,17 @@ pub fn judgement(json: bool, j: &Judgement) {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     for failure in &j.verification_errors {
-        let report =
-            Report::new(MietteDiagnostic::new(failure.message.clone()).with_code(failure.code.clone()).with_help(hint_for(&failure.code)));
+        let report = Report::new(
+            MietteDiagnostic::new(esc(&failure.message).into_owned()).with_code(failure.code.clone()).with_help(hint_for(&failure.code)),
+        );
         eprintln!("{report:?}");
     }
     for s in &j.signatures {
-        eprintln!("Verified OK: {} signed by {}", j.subject.name, signer(s));
+        eprintln!("Verified OK: {} signed by {}", esc(&j.subject.name), signer(s));
     }
     for r in j.reasons.iter().filter(|r| r.code == "vouch::verify::none") {
         let report = Report::new(
-            MietteDiagnostic::new(format!("{}: {}", j.subject.name, r.message))
+            MietteDiagnostic::new(format!("{}: {}", esc(&j.subject.name), esc(&r.message)))
                 .with_code(r.code.clone())
                 .with_help("sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact"),
         );
@@ -126,7 +134,7 @@ pub fn judgement(json: bool, j: &Judgement) {
     }
     for r in j.reasons.iter().filter(|r| r.code == "vouch::policy::eval") {
         let report = Report::new(
-            MietteDiagnostic::new(r.message.clone())
+            MietteDiagnostic::new(esc(&r.message).into_owned())
                 .with_code(r.code.clone())
                 .with_help("a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw"),
         );
@@ -138,7 +146,7 @@ pub fn judgement(json: bool, j: &Judgement) {
             Verdict::Fail => "FAIL",
         };
         let (d, w) = j.policy.as_ref().map_or((0, 0), |p| (p.deny.len(), p.warn.len()));
-        eprintln!("{verdict}: {} ({d} denied, {w} warnings)", j.subject.name);
+        eprintln!("{verdict}: {} ({d} denied, {w} warnings)", esc(&j.subject.name));
     }
 }
 
@@ -149,10 +157,14 @@ fn hint_for(code: &str) -> String {
         c if c.starts_with("vouch::verify::issuer") => "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)",
         c if c.starts_with("vouch::verify::artifact") => "check that you are verifying the file (or digest) this bundle was made for",
         c if c.starts_with("vouch::verify::certificate") => "the signing certificate does not chain to the trusted root at signing time; check --trusted-root / --staging",
-        c if c.starts_with("vouch::verify::tlog") => "the transparency log evidence does not verify against the trusted root; the bundle may be tampered with or from another Sigstore instance",
+        c if c.starts_with("vouch::verify::tlog") => {
+            "the transparency log evidence does not verify against the trusted root; the bundle may be tampered with or from another Sigstore instance"
+        }
         c if c.starts_with("vouch::verify::") => "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)",
         "vouch::bundle::inconsistent" => "the bundle has been modified or assembled from parts of different signatures; do not trust it",
-        c if c.starts_with("vouch::bundle::") => "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})",
+        c if c.starts_with("vouch::bundle::") => {
+            "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})"
+        }
         c if c.starts_with("vouch::claims::") => "the signing certificate is malformed; do not trust this bundle",
         _ => "see docs/cli.md for the codes",
     };
@@ -184,7 +196,7 @@ pub fn explain(j: &Judgement) {
     }
     for r in &j.reasons {
         if r.code.starts_with("vouch::verify") || r.code.starts_with("vouch::bundle") || r.code == "vouch::policy::eval" {
-            eprintln!("{}: {}", r.code, r.message);
+            eprintln!("{}: {}", esc(&r.code), esc(&r.message));
         }
     }
 }
@@ -203,10 +215,10 @@ pub fn test_report(json: bool, coverage: bool, report: &TestReport) {
         println!("{status} {}.{} ({}, {}µs)", t.package, t.name, t.location, t.duration_us);
         if t.status != TestStatus::Pass {
             if let Some(detail) = &t.detail {
-                println!("     {detail}");
+                println!("     {}", esc(detail));
             }
             for p in &t.prints {
-                println!("     print: {p}");
+                println!("     print: {}", esc(p));
             }
         }
     }

@@ -55,9 +55,11 @@ fn main() {
 
     let signatures = [signature];
     let building = rate(&mut || {
-        std::hint::black_box(vouch_engine::policy::value::to_value(&build_input(&subject, &signatures, &[], &context)).expect("input"));
+        std::hint::black_box(
+            vouch_engine::policy::value::to_value(&build_input(&subject, &signatures, &[], &context, None)).expect("input"),
+        );
     });
-    let input = build_input(&subject, &signatures, &[], &context);
+    let input = build_input(&subject, &signatures, &[], &context, None);
     let mut vm = policy.clone();
     let mut interpreter = policy.clone();
     assert!(vm.compiled(), "the GitLab policy compiles for the VM");

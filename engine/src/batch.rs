@@ -38,11 +38,15 @@ impl Shard {
         Shard { index: 1, total: 1 }
     }
 
-    /// Deterministic: by the first 8 bytes of the sha256, so that the same artifact
-    /// listed twice lands in the same shard.
-    pub fn contains(&self, sha256_hex: &str) -> bool {
-        let prefix = u64::from_str_radix(sha256_hex.get(..16).unwrap_or("0"), 16).unwrap_or(0);
-        prefix % self.total == self.index - 1
+    /// Whether the subject with this plan id ([`SubjectPlan::id`]) is this shard's: by the
+    /// id as listed, never by a digest resolved at run time (a tag that moves between
+    /// two shard jobs must not make its image fall between them). The same id listed
+    /// twice lands in the same shard.
+    pub fn contains(&self, id: &str) -> bool {
+        let hash = sigstore_verify::crypto::sha256(id.as_bytes());
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(hash.as_bytes().get(..8).unwrap_or(&[0; 8]));
+        u64::from_be_bytes(prefix) % self.total == self.index - 1
     }
 }
 
@@ -60,6 +64,22 @@ pub struct SubjectPlan {
     pub signer: usize,
     /// Index into [`Batch::policies`].
     pub policy: usize,
+}
+
+impl SubjectPlan {
+    /// The subject as the plan lists it, the same in every shard job of one pipeline:
+    /// `blob:PATH`, `image:REF[#PLATFORM]`, `digest:DIGEST BUNDLE`.
+    pub fn id(&self) -> String {
+        match &self.target {
+            Target::Blob { path, .. } => format!("blob:{}", path.display()),
+            Target::Digest { input, bundles } => {
+                format!("digest:{input} {}", bundles.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" "))
+            }
+            Target::Image { reference, platform: Some(p) } => format!("image:{reference}#{p}"),
+            Target::Image { reference, platform: None } => format!("image:{reference}"),
+            Target::Invalid { kind, name, .. } => format!("{kind}:{name}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -111,12 +131,18 @@ pub fn expand_glob(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
                 continue;
             }
         }
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(mut file_type) = entry.file_type() else { continue };
+            let Ok(mut file_type) = entry.file_type() else {
+                continue;
+            };
             if file_type.is_symlink() {
-                let Ok(target) = std::fs::metadata(&path) else { continue };
+                let Ok(target) = std::fs::metadata(&path) else {
+                    continue;
+                };
                 file_type = target.file_type();
             }
             if file_type.is_dir() {
@@ -164,22 +190,49 @@ pub struct Planned {
     pub subjects: Vec<SubjectPlan>,
 }
 
+impl Planned {
+    /// What a shard's report records of the plan, so that `report merge` can check that
+    /// it was given every shard of one plan exactly once: the plan's id covers the
+    /// manifest, the policies, every subject id and N; `assigned` lists this shard's ids.
+    pub fn info(&self, manifest_sha256: Option<String>, shard: Shard) -> crate::report::PlanInfo {
+        let mut ids: Vec<String> = self.subjects.iter().map(SubjectPlan::id).collect();
+        let assigned: Vec<String> = ids.iter().filter(|id| shard.contains(id)).cloned().collect();
+        let policy_sha256 = self.policies.first().and_then(|p| p.as_ref()).map(Policy::digest);
+        ids.sort();
+        let mut whole = format!(
+            "vouch-plan-v1\nmanifest {}\npolicy {}\nshards {}\n",
+            manifest_sha256.as_deref().unwrap_or("-"),
+            policy_sha256.as_deref().unwrap_or("-"),
+            shard.total
+        );
+        for id in &ids {
+            whole.push_str(id);
+            whole.push('\n');
+        }
+        crate::report::PlanInfo {
+            id: sigstore_verify::crypto::sha256(whole.as_bytes()).to_hex(),
+            manifest_sha256,
+            policy_sha256,
+            subjects: ids.len(),
+            shard_total: shard.total,
+            assigned,
+        }
+    }
+}
+
 /// Expand a request into subjects. Every subject must have someone who decides who may
 /// sign — identities or a policy — or nothing is judged.
 pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
-    let no_decider = || {
-        Error::IdentityFlag(
-            "a subject has no identities and no policy decides who may sign: add `identities` to the manifest, identity flags, or --policy"
-                .into(),
-        )
-    };
+    use crate::verify::require_signer_decision;
     let default_signer = match (req.flag_signer, req.manifest.map(|m| &m.identities)) {
         (Some(signer), _) => Some(signer),
         (None, Some(specs)) if !specs.is_empty() => Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?)),
-        (None, _) if req.policy.is_some() => Some(Signer::AnyIdentity),
         _ => None,
     };
-    let mut signers = vec![default_signer.clone().unwrap_or(Signer::AnyIdentity)];
+    // Slot 0: the run's own signer and policy (or, when they decide nothing, a
+    // placeholder no subject may use: every subject is checked below).
+    let base_signer = require_signer_decision(default_signer.clone(), req.policy);
+    let mut signers = vec![base_signer.as_ref().ok().cloned().unwrap_or(Signer::AnyIdentity)];
     let mut policies = vec![req.policy.cloned()];
     let mut subjects = Vec::new();
     let base = req.base;
@@ -206,22 +259,40 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
                 policy,
             }),
         };
-    for s in req.manifest.map(|m| m.subjects.as_slice()).unwrap_or_default() {
+    let source = req.manifest.and_then(|m| m.source.as_ref());
+    for (i, s) in req.manifest.map(|m| m.subjects.as_slice()).unwrap_or_default().iter().enumerate() {
+        let policy = match &s.data {
+            Some(data) => {
+                let base_policy = req.policy.ok_or_else(|| {
+                    Error::Manifest(crate::policy::PolicyError::new(
+                        crate::policy::PolicyErrorKind::Config,
+                        format!("subjects[{i}] has `data`, but no policy is loaded to read it"),
+                    ))
+                })?;
+                let at = [
+                    crate::policy::schema::Seg::Key("subjects".into()),
+                    crate::policy::schema::Seg::Index(i),
+                    crate::policy::schema::Seg::Key("data".into()),
+                ];
+                let origin = source.map(|(path, text)| (path.as_path(), text.as_str(), &at[..]));
+                policies.push(Some(base_policy.with_data(data, origin)?));
+                policies.len() - 1
+            }
+            None => 0,
+        };
         let signer = match &s.identities {
             Some(specs) => {
                 signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));
                 signers.len() - 1
             }
-            None if default_signer.is_none() => return Err(no_decider()),
-            None => 0,
-        };
-        let policy = match &s.data {
-            Some(data) => {
-                let base_policy = req.policy.ok_or_else(|| Error::IdentityFlag("a subject has `data`, but no policy is loaded".into()))?;
-                policies.push(Some(base_policy.with_data(data)?));
-                policies.len() - 1
+            None if policy != 0 => {
+                signers.push(require_signer_decision(default_signer.clone(), policies[policy].as_ref())?);
+                signers.len() - 1
             }
-            None => 0,
+            None => {
+                base_signer.as_ref().map_err(again)?;
+                0
+            }
         };
         if let Some(pattern) = &s.blob {
             add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy, &mut subjects);
@@ -232,8 +303,8 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
             subjects.push(SubjectPlan { target: Target::Digest { input: digest.clone(), bundles }, signer, policy });
         }
     }
-    if (!req.blobs.is_empty() || !req.images.is_empty()) && default_signer.is_none() {
-        return Err(no_decider());
+    if !req.blobs.is_empty() || !req.images.is_empty() {
+        base_signer.as_ref().map_err(again)?;
     }
     for pattern in req.blobs {
         add_blob(pattern, req.bundle_template, 0, 0, &mut subjects);
@@ -282,6 +353,9 @@ pub struct SignerSummary {
 /// One subject's result: small, so that a batch's memory is its results.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SubjectResult {
+    /// The subject's plan id ([`SubjectPlan::id`]): what `report merge` checks off.
+    #[serde(default)]
+    pub id: String,
     pub kind: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -299,6 +373,7 @@ impl SubjectResult {
     fn from_judgement(kind: &str, j: Judgement) -> Self {
         let failed = j.verdict == Verdict::Fail;
         SubjectResult {
+            id: String::new(),
             kind: kind.to_string(),
             name: j.subject.name.clone(),
             sha256: Some(j.subject.sha256.clone()),
@@ -326,6 +401,7 @@ impl SubjectResult {
     fn failed(kind: &str, name: String, sha256: Option<String>, error: &Error) -> Self {
         let verdict = if error.kind() == ErrorKind::Infrastructure { SubjectVerdict::Error } else { SubjectVerdict::Fail };
         SubjectResult {
+            id: String::new(),
             kind: kind.into(),
             name,
             sha256,
@@ -355,6 +431,11 @@ impl<'a> Batch<'a> {
     }
 
     fn run_in_pool(&self, subjects: Vec<SubjectPlan>) -> Vec<SubjectResult> {
+        // 0. This shard's subjects only, by their plan ids (before any file is read).
+        let subjects: Vec<(String, SubjectPlan)> =
+            subjects.into_iter().map(|s| (s.id(), s)).filter(|(id, _)| self.shard.contains(id)).collect();
+        let ids: Vec<String> = subjects.iter().map(|(id, _)| id.clone()).collect();
+        let subjects: Vec<SubjectPlan> = subjects.into_iter().map(|(_, s)| s).collect();
         // 1. Hash files and resolve images (the only I/O), each subject to a digest.
         let images: Vec<(usize, ImageRef, Option<String>)> = subjects
             .iter()
@@ -371,6 +452,7 @@ impl<'a> Batch<'a> {
             .enumerate()
             .map(|(_, s)| match &s.target {
                 Target::Invalid { kind, name, code, message } => Err(SubjectResult {
+                    id: String::new(),
                     kind: kind.to_string(),
                     name: name.clone(),
                     sha256: None,
@@ -409,7 +491,7 @@ impl<'a> Batch<'a> {
             }
         }
 
-        // 2. This shard's subjects only; each distinct piece of work once.
+        // 2. Each distinct piece of work once.
         // Per subject: the shared slot, and its own kind and name.
         let mut order: Vec<Option<(usize, &'static str, String)>> = Vec::with_capacity(prepared.len());
         let mut unique: Vec<Work> = Vec::new();
@@ -418,19 +500,11 @@ impl<'a> Batch<'a> {
         for (i, p) in prepared.into_iter().enumerate() {
             match p {
                 Err(result) => {
-                    let in_shard =
-                        result.sha256.as_deref().map_or_else(|| self.shard.contains(&name_key(&result.name)), |d| self.shard.contains(d));
-                    if in_shard {
-                        direct.insert(i, result);
-                    }
+                    direct.insert(i, result);
                     order.push(None);
                 }
                 Ok(work) => {
-                    let (key, sha) = work_key(&work);
-                    if !self.shard.contains(&sha) {
-                        order.push(None);
-                        continue;
-                    }
+                    let key = work_key(&work);
                     let (kind, name) = work_name(&work);
                     let slot = *seen.entry(key).or_insert_with(|| {
                         unique.push(work);
@@ -461,19 +535,19 @@ impl<'a> Batch<'a> {
             .collect();
 
         let mut out = Vec::new();
-        for (i, slot) in order.into_iter().enumerate() {
-            match slot {
+        for (i, (slot, id)) in order.into_iter().zip(ids).enumerate() {
+            let result = match slot {
                 Some((slot, kind, name)) => {
                     let mut result = results[slot].clone();
                     result.kind = kind.to_string();
                     result.name = name;
-                    out.push(result);
+                    Some(result)
                 }
-                None => {
-                    if let Some(r) = direct.remove(&i) {
-                        out.push(r);
-                    }
-                }
+                None => direct.remove(&i),
+            };
+            if let Some(mut result) = result {
+                result.id = id;
+                out.push(result);
             }
         }
         out
@@ -548,6 +622,14 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// The same planning error again, for each subject it concerns.
+fn again(e: &Error) -> Error {
+    match e {
+        Error::Policy(p) => Error::Policy(p.clone()),
+        other => clone_error(other),
+    }
+}
+
 /// Evidence errors are shared between duplicate subjects: keep code and message.
 fn clone_error(e: &Error) -> Error {
     Error::Shared { code: e.code(), message: e.to_string(), kind: e.kind() }
@@ -561,20 +643,13 @@ fn work_name(work: &Work) -> (&'static str, String) {
     }
 }
 
-fn work_key(work: &Work) -> (String, String) {
+fn work_key(work: &Work) -> String {
     match work {
         Work::Blob { artifact, bundles, signer, policy, .. } => {
-            let sha = artifact.sha256().to_hex();
-            (format!("file {sha} {bundles:?} {signer} {policy}"), sha)
+            format!("file {} {bundles:?} {signer} {policy}", artifact.sha256().to_hex())
         }
         Work::Image { discovery, signer, policy } => {
-            let sha = discovery.subject.sha256().to_hex();
-            (format!("image {} {sha} {signer} {policy}", discovery.subject.reference.repository), sha)
+            format!("image {} {} {signer} {policy}", discovery.subject.reference.repository, discovery.subject.sha256().to_hex())
         }
     }
-}
-
-/// Subjects without a digest (unreadable, unresolvable) are sharded by name.
-fn name_key(name: &str) -> String {
-    sigstore_verify::crypto::sha256(name.as_bytes()).to_hex()
 }

@@ -71,6 +71,8 @@ pub struct GitLabClaims {
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct GitHubClaims {
+    /// The GitHub host of the issuer: github.com, a GHE.com tenant or a GHES host.
+    pub host: String,
     /// Source repository (extension .12, falling back to the SAN).
     pub repository: String,
     pub owner: String,
@@ -239,6 +241,11 @@ impl NamedExtensions {
     }
 }
 
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sigstore_verify::crypto::sha256(bytes).to_hex()
+}
+
 /// RFC 3339 in UTC, seconds precision.
 pub fn rfc3339_of(t: jiff::Timestamp) -> String {
     rfc3339(t)
@@ -250,7 +257,7 @@ pub(crate) fn rfc3339(t: jiff::Timestamp) -> String {
 
 impl Claims {
     /// Build the claims of a certificate (call after it verified).
-    pub fn from_certificate(der_bytes: &[u8], signed_at: Option<String>, tlog: Option<TlogFacts>) -> Result<Self> {
+    pub fn from_certificate(der_bytes: &[u8], signed_at: Option<String>, tlog: Option<TlogFacts>, platforms: &Platforms) -> Result<Self> {
         let bad = |msg: String| Error::Certificate(msg);
         let cert = Certificate::from_der(der_bytes).map_err(|e| bad(format!("not a DER X.509 certificate: {e}")))?;
         let tbs = &cert.tbs_certificate;
@@ -308,11 +315,11 @@ impl Claims {
 
         let mut claims =
             Claims { issuer, identity, platform: None, gitlab: None, github: None, named, extensions, certificate, signed_at, tlog };
-        claims.gitlab = gitlab_claims(&claims);
+        claims.gitlab = gitlab_claims(&claims, platforms)?;
         if claims.gitlab.is_some() {
             claims.platform = Some("gitlab".into());
         } else {
-            claims.github = github_claims(&claims);
+            claims.github = github_claims(&claims, platforms)?;
             if claims.github.is_some() {
                 claims.platform = Some("github".into());
             }
@@ -355,31 +362,169 @@ fn ref_type_and_name(git_ref: &str) -> (String, String) {
     }
 }
 
-/// Split `PATH@REF` where REF starts with `refs/` (paths may contain `@`).
-fn split_at_ref(s: &str) -> Option<(&str, &str)> {
-    s.rfind("@refs/").map(|i| (&s[..i], &s[i + 1..])).or_else(|| s.rsplit_once('@'))
+/// Split `PATH@REF`. A ref is `refs/…` (or, for a reusable workflow called by commit, a
+/// bare SHA); paths and refs may both contain `@`, so a split that could be made in two
+/// places is refused rather than guessed.
+fn split_at_ref(s: &str) -> std::result::Result<Option<(&str, &str)>, String> {
+    let hits: Vec<usize> = s.match_indices("@refs/").map(|(i, _)| i).collect();
+    let at = match hits.as_slice() {
+        [i] => *i,
+        [] => match s.match_indices('@').map(|(i, _)| i).collect::<Vec<_>>().as_slice() {
+            [] => return Ok(None),
+            [i] => *i,
+            _ => return Err(format!("cannot tell the path from the ref in {s:?}: it has several '@' and no '@refs/'")),
+        },
+        _ => return Err(format!("cannot tell the path from the ref in {s:?}: '@refs/' appears {} times", hits.len())),
+    };
+    let (path, rest) = s.split_at(at);
+    Ok(Some((path, &rest[1..])))
 }
 
-/// GitLab: the SAN is `ISSUER/PROJECT//CONFIG@REF` — the issuer is the instance, on
-/// gitlab.com and self-managed instances alike.
-fn gitlab_claims(c: &Claims) -> Option<GitLabClaims> {
-    let issuer = c.issuer.as_deref()?.trim_end_matches('/');
-    let identity = c.identity.as_ref().filter(|i| i.kind == "uri")?;
-    let rest = identity.value.strip_prefix(issuer)?.strip_prefix('/')?;
-    let (config_project, tail) = rest.split_once("//")?;
-    let (config_path, config_ref) = split_at_ref(tail)?;
-    if config_project.is_empty() || config_path.is_empty() || config_ref.is_empty() {
-        return None;
+/// The OIDC issuers vouch knows as CI platforms. Only these get CI claims (`gitlab`,
+/// `github`, `platform`): a certificate from another issuer keeps its raw extensions but
+/// is not read as GitLab or GitHub, whatever its SAN looks like.
+///
+/// Built in: GitLab at `https://gitlab.com`, GitHub Actions at
+/// `https://token.actions.githubusercontent.com` (host github.com). Self-managed GitLab
+/// instances, GHE.com tenants and GitHub Enterprise Server only when configured. Issuers
+/// are compared exactly as signed; configured URLs lose one trailing `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platforms {
+    gitlab: Vec<String>,
+    /// (issuer, host).
+    github: Vec<(String, String)>,
+}
+
+pub const GITLAB_COM: &str = "https://gitlab.com";
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+impl Default for Platforms {
+    fn default() -> Self {
+        Platforms { gitlab: vec![GITLAB_COM.into()], github: vec![(GITHUB_ISSUER.into(), "github.com".into())] }
     }
-    let strip_instance =
-        |uri: &Option<String>| uri.as_deref().and_then(|u| u.strip_prefix(issuer)).and_then(|u| u.strip_prefix('/')).map(str::to_string);
+}
+
+impl Platforms {
+    /// A GitLab instance, by its URL (which is also its OIDC issuer).
+    pub fn add_gitlab_instance(&mut self, url: &str) -> std::result::Result<(), String> {
+        let url = url.strip_suffix('/').unwrap_or(url);
+        let rest = url.strip_prefix("https://").ok_or_else(|| format!("GitLab instance {url:?} must be an https:// URL"))?;
+        if rest.is_empty() || rest.contains(['@', '?', '#', ' ']) || rest.contains("//") {
+            return Err(format!("GitLab instance {url:?} is not a URL of the form https://HOST[/PATH]"));
+        }
+        if !self.gitlab.iter().any(|g| g == url) {
+            self.gitlab.push(url.to_string());
+        }
+        Ok(())
+    }
+
+    /// A GitHub host: `github.com`, a GHE.com tenant (`TENANT.ghe.com`, issuer
+    /// `https://token.actions.TENANT.ghe.com`) or a GitHub Enterprise Server (`HOST`,
+    /// issuer `https://HOST/_services/token`).
+    pub fn add_github_host(&mut self, host: &str) -> std::result::Result<(), String> {
+        let host = host.strip_prefix("https://").unwrap_or(host);
+        let host = host.strip_suffix('/').unwrap_or(host);
+        if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')) {
+            return Err(format!("GitHub host {host:?} must be a host name such as github.com, acme.ghe.com or github.example.com"));
+        }
+        let issuer = if host == "github.com" {
+            GITHUB_ISSUER.to_string()
+        } else if host.ends_with(".ghe.com") {
+            format!("https://token.actions.{host}")
+        } else {
+            format!("https://{host}/_services/token")
+        };
+        if !self.github.iter().any(|(i, _)| *i == issuer) {
+            self.github.push((issuer, host.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn gitlab_instances(&self) -> &[String] {
+        &self.gitlab
+    }
+
+    /// The GitHub host whose Actions issue tokens as `issuer`.
+    fn github_host(&self, issuer: &str) -> Option<&str> {
+        self.github.iter().find(|(i, _)| i == issuer).map(|(_, h)| h.as_str())
+    }
+
+    pub fn github_hosts(&self) -> Vec<&str> {
+        self.github.iter().map(|(_, h)| h.as_str()).collect()
+    }
+}
+
+/// `prefix/REST` → `REST`, for URIs of the instance or host.
+fn under<'a>(uri: &'a str, prefix: &str) -> Option<&'a str> {
+    uri.strip_prefix(prefix)?.strip_prefix('/').filter(|r| !r.is_empty())
+}
+
+/// Build-signer (.9) and, for GitLab, build-config (.18) URIs repeat the SAN: Fulcio writes
+/// all of them from the same token claim. A certificate where they disagree is refused.
+fn same_as_san(c: &Claims, san: &str, arcs: &[u32]) -> Result<()> {
+    for arc in arcs {
+        let value = match arc {
+            9 => c.named.build_signer_uri.as_deref(),
+            18 => c.named.build_config_uri.as_deref(),
+            _ => None,
+        };
+        if let Some(value) = value.filter(|v| *v != san) {
+            return Err(Error::Certificate(format!("extension 1.3.6.1.4.1.57264.1.{arc} ({value:?}) disagrees with the SAN ({san:?})")));
+        }
+    }
+    Ok(())
+}
+
+/// GitLab: the SAN is `INSTANCE/PROJECT//CONFIG@REF` (the token's `ci_config_ref_uri`)
+/// and the source project is in the signed extensions .12–.17. Each claim says what the
+/// certificate says: a source-repository extension on another host rejects the
+/// certificate instead of being replaced by the SAN's project. Only when an extension is
+/// absent (older certificates) does the SAN's value stand in, as documented.
+fn gitlab_claims(c: &Claims, platforms: &Platforms) -> Result<Option<GitLabClaims>> {
+    let Some(issuer) = c.issuer.as_deref() else {
+        return Ok(None);
+    };
+    if !platforms.gitlab.iter().any(|g| g == issuer) {
+        return Ok(None);
+    }
+    let Some(identity) = c.identity.as_ref().filter(|i| i.kind == "uri") else {
+        return Ok(None);
+    };
+    let Some(rest) = under(&identity.value, issuer) else {
+        return Ok(None);
+    };
+    // Project paths hold neither `//` nor `@`: the first `//` ends the project.
+    let Some((config_project, tail)) = rest.split_once("//") else {
+        return Ok(None);
+    };
+    let bad = |m: String| Error::Certificate(format!("GitLab SAN {:?}: {m}", identity.value));
+    if config_project.is_empty() || config_project.contains('@') {
+        return Err(bad("no project before the '//'".into()));
+    }
+    let Some((config_path, config_ref)) = split_at_ref(tail).map_err(bad)? else {
+        return Ok(None);
+    };
+    if config_path.is_empty() || config_ref.is_empty() {
+        return Err(bad("empty CI config path or ref".into()));
+    }
+    same_as_san(c, &identity.value, &[9, 18])?;
     let n = &c.named;
-    let project_path = strip_instance(&n.source_repository_uri).unwrap_or_else(|| config_project.to_string());
-    let namespace = strip_instance(&n.source_repository_owner_uri)
+    let signed_under = |arc: u32, uri: &Option<String>| -> Result<Option<String>> {
+        match uri.as_deref() {
+            None => Ok(None),
+            Some(u) => under(u, issuer).map(|p| Some(p.to_string())).ok_or_else(|| {
+                Error::Certificate(format!(
+                    "extension 1.3.6.1.4.1.57264.1.{arc} ({u:?}) is not a project of the GitLab instance {issuer} that issued the token"
+                ))
+            }),
+        }
+    };
+    let project_path = signed_under(12, &n.source_repository_uri)?.unwrap_or_else(|| config_project.to_string());
+    let namespace = signed_under(16, &n.source_repository_owner_uri)?
         .unwrap_or_else(|| project_path.rsplit_once('/').map_or(String::new(), |(ns, _)| ns.to_string()));
     let git_ref = n.source_repository_ref.clone().unwrap_or_else(|| config_ref.to_string());
     let (ref_type, ref_name) = ref_type_and_name(&git_ref);
-    Some(GitLabClaims {
+    Ok(Some(GitLabClaims {
         instance: issuer.to_string(),
         project_path,
         namespace,
@@ -394,40 +539,63 @@ fn gitlab_claims(c: &Claims) -> Option<GitLabClaims> {
         commit_sha: n.source_repository_digest.clone(),
         pipeline_source: n.build_trigger.clone(),
         job_url: n.run_invocation_uri.clone(),
-    })
+    }))
 }
 
-/// GitHub Actions (github.com and GHE.com): the SAN is
-/// `https://HOST/OWNER/REPO/PATH@REF`, naming the workflow file that ran.
-fn github_claims(c: &Claims) -> Option<GitHubClaims> {
-    let issuer = c.issuer.as_deref()?;
-    if !issuer.starts_with("https://token.actions.") {
-        return None;
-    }
-    let identity = c.identity.as_ref().filter(|i| i.kind == "uri")?;
-    let after_scheme = identity.value.strip_prefix("https://")?;
-    let (host, path) = after_scheme.split_once('/')?;
+/// GitHub Actions: the SAN is `https://HOST/OWNER/REPO/PATH@REF`, naming the workflow
+/// file that ran (the token's `job_workflow_ref`); HOST must be the host of the issuer.
+fn github_claims(c: &Claims, platforms: &Platforms) -> Result<Option<GitHubClaims>> {
+    let Some(issuer) = c.issuer.as_deref() else {
+        return Ok(None);
+    };
+    let Some(host) = platforms.github_host(issuer) else {
+        return Ok(None);
+    };
+    let Some(identity) = c.identity.as_ref().filter(|i| i.kind == "uri") else {
+        return Ok(None);
+    };
+    let host_url = format!("https://{host}");
+    let Some(path) = under(&identity.value, &host_url) else {
+        return Ok(None);
+    };
     let mut parts = path.splitn(3, '/');
-    let (owner, repo, tail) = (parts.next()?, parts.next()?, parts.next()?);
-    let (workflow_path, workflow_ref) = split_at_ref(tail)?;
-    if owner.is_empty() || repo.is_empty() || workflow_path.is_empty() {
-        return None;
+    let (Some(owner), Some(repo), Some(tail)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(None);
+    };
+    let bad = |m: String| Error::Certificate(format!("GitHub SAN {:?}: {m}", identity.value));
+    let Some((workflow_path, workflow_ref)) = split_at_ref(tail).map_err(bad)? else {
+        return Ok(None);
+    };
+    if owner.is_empty() || repo.is_empty() || workflow_path.is_empty() || workflow_ref.is_empty() {
+        return Err(bad("empty owner, repository, workflow path or ref".into()));
     }
+    // .18 names the caller's workflow, which differs from the SAN for reusable workflows.
+    same_as_san(c, &identity.value, &[9])?;
     let workflow_repository = format!("{owner}/{repo}");
-    let host_prefix = format!("https://{host}/");
-    let strip_host = |uri: &Option<String>| uri.as_deref().and_then(|u| u.strip_prefix(&host_prefix)).map(str::to_string);
     let n = &c.named;
+    let signed_under = |arc: u32, uri: &Option<String>| -> Result<Option<String>> {
+        match uri.as_deref() {
+            None => Ok(None),
+            Some(u) => under(u, &host_url).map(|p| Some(p.to_string())).ok_or_else(|| {
+                Error::Certificate(format!("extension 1.3.6.1.4.1.57264.1.{arc} ({u:?}) is not on {host}, the host of the issuer {issuer}"))
+            }),
+        }
+    };
     let deprecated_repo = c.extensions.get("1.3.6.1.4.1.57264.1.5").cloned();
-    let repository = strip_host(&n.source_repository_uri).or(deprecated_repo).unwrap_or_else(|| workflow_repository.clone());
+    let repository = match signed_under(12, &n.source_repository_uri)? {
+        Some(r) => r,
+        None => deprecated_repo.unwrap_or_else(|| workflow_repository.clone()),
+    };
     let repo_owner =
-        strip_host(&n.source_repository_owner_uri).unwrap_or_else(|| repository.split('/').next().unwrap_or_default().to_string());
+        signed_under(16, &n.source_repository_owner_uri)?.unwrap_or_else(|| repository.split('/').next().unwrap_or_default().to_string());
     let git_ref = n
         .source_repository_ref
         .clone()
         .or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.6").cloned())
         .unwrap_or_else(|| workflow_ref.to_string());
     let (ref_type, ref_name) = ref_type_and_name(&git_ref);
-    Some(GitHubClaims {
+    Ok(Some(GitHubClaims {
+        host: host.to_string(),
         repository,
         owner: repo_owner,
         repository_id: n.source_repository_identifier.clone(),
@@ -441,7 +609,7 @@ fn github_claims(c: &Claims) -> Option<GitHubClaims> {
         commit_sha: n.source_repository_digest.clone().or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.3").cloned()),
         event_name: n.build_trigger.clone().or_else(|| c.extensions.get("1.3.6.1.4.1.57264.1.2").cloned()),
         run_url: n.run_invocation_uri.clone(),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -466,10 +634,13 @@ mod tests {
 
     #[test]
     fn ref_splitting_prefers_refs() {
-        assert_eq!(split_at_ref(".gitlab-ci.yml@refs/heads/main"), Some((".gitlab-ci.yml", "refs/heads/main")));
-        assert_eq!(split_at_ref("ci/a@b.yml@refs/tags/v1@x"), Some(("ci/a@b.yml", "refs/tags/v1@x")));
-        assert_eq!(split_at_ref("path@sha"), Some(("path", "sha")));
-        assert_eq!(split_at_ref("no-ref"), None);
+        assert_eq!(split_at_ref(".gitlab-ci.yml@refs/heads/main"), Ok(Some((".gitlab-ci.yml", "refs/heads/main"))));
+        assert_eq!(split_at_ref("ci/a@b.yml@refs/tags/v1@x"), Ok(Some(("ci/a@b.yml", "refs/tags/v1@x"))));
+        assert_eq!(split_at_ref("path@sha"), Ok(Some(("path", "sha"))));
+        assert_eq!(split_at_ref("no-ref"), Ok(None));
+        // Two places to split: refused, never guessed.
+        assert!(split_at_ref("ci/x@refs/heads/a.yml@refs/heads/main").is_err());
+        assert!(split_at_ref("a@b@c").is_err());
         assert_eq!(ref_type_and_name("refs/heads/feature/x"), ("branch".into(), "feature/x".into()));
         assert_eq!(ref_type_and_name("refs/tags/v1.2.3"), ("tag".into(), "v1.2.3".into()));
         assert_eq!(ref_type_and_name("refs/merge-requests/7/head"), ("other".into(), "refs/merge-requests/7/head".into()));

@@ -36,6 +36,12 @@ pub enum Error {
     #[error("invalid identity requirement: {0}")]
     IdentityFlag(String),
 
+    #[error("{0}")]
+    Platform(String),
+
+    #[error("{0}")]
+    Merge(#[from] crate::report::MergeError),
+
     #[error("invalid artifact digest {input:?}: {reason}")]
     DigestInput { input: String, reason: String },
 
@@ -167,6 +173,8 @@ impl Error {
             Error::PublicKey { .. } => "trust::key",
             Error::IdentityFlag(_) => "usage::identity",
             Error::DigestInput { .. } => "usage::digest",
+            Error::Platform(_) => "usage::platform",
+            Error::Merge(_) => "report::merge",
             Error::BundleJson(_) => "bundle::json",
             Error::BundleFormat(_) => "bundle::format",
             Error::BundleMediaType(_) => "bundle::media-type",
@@ -207,6 +215,8 @@ impl Error {
             Error::PublicKey { .. } => "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)".into(),
             Error::IdentityFlag(_) => "keyless verification needs --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp); key-based needs --key".into(),
             Error::DigestInput { .. } => "write a digest as sha256:<64 hex digits>".into(),
+            Error::Merge(_) => "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once".into(),
+            Error::Platform(_) => "--gitlab-instance takes an https:// URL (https://gitlab.example.com); --github-host a host name (acme.ghe.com, github.example.com)".into(),
             Error::BundleJson(_) | Error::BundleFormat(_) => "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})".into(),
             Error::BundleMediaType(_) => "vouch reads Sigstore bundles v0.1, v0.2 and v0.3".into(),
             Error::CosignBundle(_) => "re-create the bundle with `cosign sign-blob --bundle`; a cosign bundle needs base64Signature, cert and rekorBundle".into(),
@@ -244,6 +254,8 @@ impl Error {
             | Error::PublicKey { .. }
             | Error::IdentityFlag(_)
             | Error::DigestInput { .. }
+            | Error::Platform(_)
+            | Error::Merge(_)
             | Error::NeedArtifact(_)
             | Error::Policy(_)
             | Error::EffectiveTime(_)

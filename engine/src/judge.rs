@@ -84,8 +84,24 @@ impl Judge<'_> {
         let mut decision = None;
         let mut input = None;
         if let Some(policy) = self.policy.as_mut() {
-            let doc = build_input(&subject, &signatures, &failures, &self.context);
-            let result = if self.explain { policy.explain(&doc) } else { policy.evaluate(&doc) };
+            // Which attestations count: those whose signer the configured signer policies
+            // accept (asked only when there are attestations).
+            let accepted = if signatures.iter().any(|s| s.kind == crate::verify::SignatureKind::Dsse) {
+                policy.accepted(&build_input(&subject, &signatures, &failures, &self.context, None))
+            } else {
+                Ok(None)
+            };
+            let result = accepted.and_then(|accepted| {
+                let doc = build_input(&subject, &signatures, &failures, &self.context, accepted.as_ref());
+                if self.explain {
+                    input = serde_json::to_value(&doc).ok();
+                }
+                if self.explain {
+                    policy.explain(&doc)
+                } else {
+                    policy.evaluate(&doc)
+                }
+            });
             match result {
                 Ok(d) => {
                     reasons.extend(
@@ -103,9 +119,6 @@ impl Judge<'_> {
                     decision = Some(d);
                 }
                 Err(e) => reasons.push(Reason { code: "vouch::policy::eval".into(), message: e.to_string() }),
-            }
-            if self.explain {
-                input = serde_json::to_value(&doc).ok();
             }
         }
         let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };

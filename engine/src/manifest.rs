@@ -21,6 +21,23 @@ pub struct Manifest {
     #[serde(default)]
     pub identities: Vec<IdentitySpec>,
     pub subjects: Vec<SubjectSpec>,
+    /// CI platforms beyond gitlab.com and github.com (self-managed GitLab, GHE.com, GHES).
+    #[serde(default)]
+    pub platforms: PlatformsSpec,
+    /// The file and its text, for pointing at lines in errors.
+    #[serde(skip)]
+    pub source: Option<(PathBuf, String)>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformsSpec {
+    /// GitLab instance URLs (also their OIDC issuers), e.g. https://gitlab.example.com.
+    #[serde(default)]
+    pub gitlab: Vec<String>,
+    /// GitHub hosts: a GHE.com tenant (acme.ghe.com) or a GitHub Enterprise Server host.
+    #[serde(default)]
+    pub github: Vec<String>,
 }
 
 /// One acceptable signer. `subject`/`subject_regexp` and `issuer`/`issuer_regexp` as in
@@ -108,7 +125,8 @@ impl Manifest {
 
     /// Parse a manifest's text; `path` names it in errors.
     pub fn from_str(text: &str, path: &Path) -> Result<Self> {
-        let manifest: Manifest = yaml_serde::from_str(text).map_err(|e| located(path, text, &e))?;
+        let mut manifest: Manifest = yaml_serde::from_str(text).map_err(|e| located(path, text, &e))?;
+        manifest.source = Some((path.to_path_buf(), text.to_string()));
         if manifest.version != 1 {
             return Err(invalid(path, format!("version {} is not supported (this vouch reads version 1)", manifest.version)));
         }
@@ -126,6 +144,9 @@ impl Manifest {
             if s.data.as_ref().is_some_and(|d| !d.is_object()) {
                 return Err(invalid(path, format!("subjects[{i}].data must be a mapping")));
             }
+        }
+        if manifest.subjects.is_empty() {
+            return Err(invalid(path, "subjects is empty: a gate that judges nothing cannot pass".into()));
         }
         Ok(manifest)
     }

@@ -35,6 +35,9 @@ pub struct Trust {
     verifier: sigstore_verify::Verifier,
     rekor_keys: sigstore_verify::crypto::Keyring,
     tsa_certificates: Vec<Vec<u8>>,
+    ca_chains: Vec<Vec<Vec<u8>>>,
+    /// Which OIDC issuers are CI platforms (claims.rs): part of what a run trusts.
+    platforms: crate::claims::Platforms,
 }
 
 impl Trust {
@@ -76,7 +79,13 @@ impl Trust {
             .iter()
             .flat_map(|tsa| tsa.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()))
             .collect();
-        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates })
+        // Each CA's chain, intermediates first; the last certificate is its trust anchor.
+        let ca_chains = root
+            .certificate_authorities
+            .iter()
+            .map(|ca| ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()).collect())
+            .collect();
+        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates, ca_chains, platforms: crate::claims::Platforms::default() })
     }
 
     pub fn source(&self) -> &TrustSource {
@@ -93,6 +102,30 @@ impl Trust {
 
     pub fn rekor_keys(&self) -> &sigstore_verify::crypto::Keyring {
         &self.rekor_keys
+    }
+
+    pub fn platforms(&self) -> &crate::claims::Platforms {
+        &self.platforms
+    }
+
+    /// Add GitLab instances and GitHub hosts whose certificates get CI claims.
+    pub fn add_platforms<'a>(
+        &mut self,
+        gitlab: impl IntoIterator<Item = &'a String>,
+        github: impl IntoIterator<Item = &'a String>,
+    ) -> Result<()> {
+        for url in gitlab {
+            self.platforms.add_gitlab_instance(url).map_err(Error::Platform)?;
+        }
+        for host in github {
+            self.platforms.add_github_host(host).map_err(Error::Platform)?;
+        }
+        Ok(())
+    }
+
+    /// DER of each certificate authority's chain (its anchor last).
+    pub fn ca_chains(&self) -> &[Vec<Vec<u8>>] {
+        &self.ca_chains
     }
 
     /// DER of every certificate of the root's timestamp authorities.

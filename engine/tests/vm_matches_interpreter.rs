@@ -12,9 +12,11 @@ fn library_texts() -> Vec<(PathBuf, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
     let mut out = Vec::new();
     for package in ["gitlab", "github", "signing_age", "attestations"] {
-        let path = root.join(package).join(format!("{package}.rego"));
-        let text = std::fs::read_to_string(&path).expect("bundled policy");
-        out.push((path, text));
+        for file in [format!("{package}.rego"), "config.schema.json".to_string()] {
+            let path = root.join(package).join(file);
+            let text = std::fs::read_to_string(&path).expect("bundled policy");
+            out.push((path, text));
+        }
     }
     out
 }
@@ -78,10 +80,12 @@ fn dsse(claims: Value, predicate_type: &str, predicate: Value) -> Value {
 }
 
 fn input_of(signatures: Vec<Value>, errors: Vec<Value>, effective_time: &str) -> Value {
+    // Every other attestation's signer accepted, so both kinds are judged.
     let attestations: Vec<Value> = signatures
         .iter()
-        .filter(|s| s["kind"] == "dsse")
-        .map(|s| json!({"predicate_type": s["predicate_type"], "statement": s["statement"], "claims": s["claims"]}))
+        .enumerate()
+        .filter(|(_, s)| s["kind"] == "dsse")
+        .map(|(i, s)| json!({"predicate_type": s["predicate_type"], "statement": s["statement"], "claims": s["claims"], "signature": i, "signer_accepted": i % 2 == 0}))
         .collect();
     json!({
         "subject": {"kind": "blob", "name": "app.tar.gz", "digest": {"sha256": "00"}},
@@ -146,18 +150,15 @@ fn signatures() -> Vec<Vec<Value>> {
 fn configs() -> Vec<&'static str> {
     vec![
         "config: {}\n",
-        "config:\n  gitlab:\n    projects: [acme/app]\n",
+        "config:\n  gitlab:\n    projects: [acme/app]\n    any_ref: true\n",
         "config:\n  gitlab:\n    projects: [\"acme/*\"]\n    refs: {branches: [main, \"release/*\"], tags: [\"v*\"], semver_tags: true}\n",
         "config:\n  gitlab:\n    projects: [\"acme/*\", \"mallory/*\"]\n    project_ids: [1001]\n    namespace_ids: [\"2002\"]\n    ci_config_paths: [.gitlab-ci.yml]\n    runner_environments: [gitlab-hosted, self-hosted]\n    refs: {branches: [main], semver_tags: true}\n",
         "config:\n  gitlab:\n    projects: [\"acme/**\"]\n    instances: [https://gitlab.example.com]\n    allow_fork_pipelines: true\n    refs: {tags: [\"v{1,2}.*\"]}\n",
-        "config:\n  gitlab:\n    refs: {branches: [main]}\n",
-        "config:\n  gitlab:\n    projects: acme/app\n",
         "config:\n  github:\n    repositories: [org/app]\n    refs: {tags: [\"v*\"], semver_tags: true}\n",
-        "config:\n  github:\n    repositories: [\"org/*\"]\n    workflow_repositories: [org/shared, org/app]\n    workflow_paths: [\".github/workflows/*.yml\"]\n    repository_ids: [\"123\"]\n    owner_ids: [\"456\"]\n",
+        "config:\n  github:\n    repositories: [\"org/*\"]\n    workflow_repositories: [org/shared, org/app]\n    workflow_paths: [\".github/workflows/*.yml\"]\n    repository_ids: [\"123\"]\n    owner_ids: [\"456\"]\n    any_ref: true\n",
         "config:\n  signing_age:\n    max_days: 30\n    warn_days: 5\n",
-        "config:\n  signing_age:\n    max_days: \"thirty\"\n",
         "config:\n  attestations:\n    required_predicate_types: [https://slsa.dev/provenance/v1]\n    slsa_source_matches_certificate: true\n    gitlab_protected_ref: true\n",
-        "config:\n  gitlab:\n    projects: [\"acme/*\"]\n  github:\n    repositories: [org/app]\n  signing_age:\n    max_days: 30\n  attestations:\n    required_predicate_types: [https://slsa.dev/provenance/v0.2]\n    slsa_source_matches_certificate: true\n",
+        "config:\n  gitlab:\n    projects: [\"acme/*\"]\n    refs: {branches: [main]}\n  github:\n    repositories: [org/app]\n    any_ref: true\n  signing_age:\n    max_days: 30\n  attestations:\n    required_predicate_types: [https://slsa.dev/provenance/v0.2]\n    slsa_source_matches_certificate: true\n",
     ]
 }
 
@@ -197,6 +198,24 @@ fn the_vm_agrees_with_the_strict_interpreter() {
     // Both outcomes and errors occur, and the VM decides the great majority itself.
     assert!(denials > compared / 10 && eval_errors > 0, "{denials} denials, {eval_errors} errors of {compared}");
     assert!(by_vm * 10 > compared * 8, "the VM decided only {by_vm} of {compared}");
+}
+
+/// Configurations the schemas refuse never reach an evaluation (they were judged by
+/// both evaluators before schemas existed).
+#[test]
+fn ill_typed_configurations_are_refused_at_load() {
+    for config in [
+        "config:\n  gitlab:\n    refs: {branches: [main]}\n",
+        "config:\n  gitlab:\n    projects: acme/app\n    any_ref: true\n",
+        "config:\n  gitlab:\n    projects: [acme/app]\n",
+        "config:\n  signing_age:\n    max_days: \"thirty\"\n",
+    ] {
+        let mut texts = library_texts();
+        texts.push((PathBuf::from("config.yaml"), config.to_string()));
+        let err =
+            Policy::from_texts(texts, "2026-01-20T12:00:00Z".parse().expect("time")).err().unwrap_or_else(|| panic!("{config:?} loads"));
+        assert_eq!(err.code(), "vouch::policy::config", "{config:?}: {err}");
+    }
 }
 
 /// A rule that errors fails its subject under the VM as under the interpreter (the VM

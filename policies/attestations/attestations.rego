@@ -6,21 +6,41 @@
 #       required_predicate_types: [https://slsa.dev/provenance/v1]
 #       slsa_source_matches_certificate: true   # provenance names the certificate's commit
 #       gitlab_protected_ref: true              # GitLab SLSA v0.2: CI_COMMIT_REF_PROTECTED
+#
+# Only attestations whose own signer is accepted count (`signer_accepted`: the signer
+# met the identity requirements and every configured signer policy, e.g. config.gitlab).
+# An attestation from anyone else — another project under the same trust root — is
+# ignored, with a warning.
 package vouch.attestations
 
+import data.vouch.lib
+
 cfg := data.config.attestations
+
+# The attestations that count.
+counted contains a if {
+	some a in input.attestations
+	a.signer_accepted == true
+}
+
+warn contains {"msg": msg, "code": "attestations.signer_not_accepted", "title": "Attestation from a signer that is not accepted"} if {
+	cfg
+	some a in input.attestations
+	not a.signer_accepted == true
+	msg := sprintf("ignored a %s attestation: its signer %s is not accepted", [object.get(a, "predicate_type", "unknown"), lib.signer(a)])
+}
 
 slsa_types := {"https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2"}
 
 deny contains {"msg": msg, "code": "attestations.missing", "title": "Required attestation missing"} if {
 	some t in cfg.required_predicate_types
-	not t in {a.predicate_type | some a in input.attestations}
+	not t in {a.predicate_type | some a in counted}
 	msg := sprintf("no verified attestation of type %s (found: %s)", [t, found_types])
 }
 
-found_types := "none" if count(input.attestations) == 0
+found_types := "none" if count(counted) == 0
 
-found_types := concat(", ", sort({a.predicate_type | some a in input.attestations})) if count(input.attestations) > 0
+found_types := concat(", ", sort({a.predicate_type | some a in counted})) if count(counted) > 0
 
 # The commits a SLSA provenance says it built from.
 provenance_commits(a) := {d | some m in a.statement.predicate.materials; some alg in ["sha1", "gitCommit", "sha256"]; d := m.digest[alg]} | {d | some alg in ["sha1", "gitCommit", "sha256"]; d := a.statement.predicate.invocation.configSource.digest[alg]} if {
@@ -33,7 +53,7 @@ provenance_commits(a) := {d | some r in a.statement.predicate.buildDefinition.re
 
 deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
 	cfg.slsa_source_matches_certificate
-	some a in input.attestations
+	some a in counted
 	a.predicate_type in slsa_types
 	commit := a.claims.source_repository_digest
 	not commit in provenance_commits(a)
@@ -42,7 +62,7 @@ deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provena
 
 deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
 	cfg.slsa_source_matches_certificate
-	some a in input.attestations
+	some a in counted
 	a.predicate_type in slsa_types
 	not a.claims.source_repository_digest
 	msg := sprintf("the %s provenance cannot be matched: its certificate has no source commit", [a.predicate_type])
@@ -54,7 +74,7 @@ names(set) := concat(", ", sort(set)) if count(set) > 0
 
 deny contains {"msg": msg, "code": "attestations.gitlab_protected_ref"} if {
 	cfg.gitlab_protected_ref
-	some a in input.attestations
+	some a in counted
 	a.predicate_type == "https://slsa.dev/provenance/v0.2"
 	params := a.statement.predicate.invocation.parameters
 	object.get(params, "CI_COMMIT_REF_PROTECTED", "false") != "true"

@@ -71,3 +71,23 @@ test_slsa_v02_config_source if {
 	a := object.union(slsa_v02([], "true"), {"statement": {"predicate": {"invocation": {"configSource": {"digest": {"sha1": commit}}}}}})
 	codes([a], {"slsa_source_matches_certificate": true}) == set()
 }
+
+# An attestation counts only when its own signer is accepted: SLSA provenance signed by
+# another project under the same trust root does not satisfy a requirement.
+test_attestation_from_an_unaccepted_signer_does_not_count if {
+	other := object.union(slsa_v1([{"digest": {"gitCommit": commit}}]), {"claims": object.union(f.gitlab_claims, {"gitlab": object.union(f.gitlab_claims.gitlab, {"project_path": "evil/app"})})})
+	config := {"required_predicate_types": ["https://slsa.dev/provenance/v1"]}
+	inp := f.input_accepting([f.gitlab_sig, other], [0])
+	denials := attestations.deny with input as inp with data.config.attestations as config
+	f.codes(denials) == {"attestations.missing"}
+	warnings := attestations.warn with input as inp with data.config.attestations as config
+	f.codes(warnings) == {"attestations.signer_not_accepted"}
+	# The same attestation, its signer accepted, satisfies it.
+	count(attestations.deny) == 0 with input as f.input_accepting([f.gitlab_sig, other], [0, 1]) with data.config.attestations as config
+}
+
+test_unaccepted_provenance_is_not_checked_against_the_certificate if {
+	bad := slsa_v1([{"digest": {"gitCommit": "deadbeef"}}])
+	codes_of := f.codes(attestations.deny) with input as f.input_accepting([bad], []) with data.config.attestations as {"slsa_source_matches_certificate": true}
+	codes_of == set()
+}

@@ -8,8 +8,12 @@
 #       workflow_paths: [.github/workflows/release.yml]   # globs
 #       repository_ids: ["123456789"]          # pin numeric ids
 #       owner_ids: ["987654"]
-#       refs: {branches: [main], tags: ["v*"], semver_tags: true}
+#       refs: {branches: [main], tags: ["v*"], semver_tags: true}   # required (or any_ref: true)
 #       runner_environments: [github-hosted]   # default: [github-hosted]
+#       hosts: [github.com]                    # default: [github.com]; GHE.com tenants, GHES hosts
+#
+# Checked against config.schema.json at load. `accepted` lists the signatures that meet
+# every requirement: attestations count only when their signer is accepted.
 package vouch.github
 
 import data.vouch.lib
@@ -19,6 +23,8 @@ cfg := data.config.github
 workflow_repositories := object.get(cfg, "workflow_repositories", cfg.repositories)
 
 runner_environments := object.get(cfg, "runner_environments", ["github-hosted"])
+
+hosts := object.get(cfg, "hosts", ["github.com"])
 
 violation contains [i, "github.config", "config.github.repositories is required: list the repositories that may ship"] if {
 	cfg
@@ -31,6 +37,15 @@ violation contains [i, "github.not_github", msg] if {
 	some i, s in input.signatures
 	not s.claims.github
 	msg := sprintf("signature %d is not from GitHub Actions: %s", [i, lib.signer(s)])
+}
+
+# Claims carry the host of the issuer that signed (github.com, a GHE.com tenant, GHES).
+violation contains [i, "github.host", msg] if {
+	cfg
+	some i, s in input.signatures
+	s.claims.github
+	not s.claims.github.host in hosts
+	msg := sprintf("GitHub host %s is not allowed (allowed: %s)", [object.get(s.claims.github, "host", "none"), concat(", ", hosts)])
 }
 
 violation contains [i, "github.repository", msg] if {
@@ -71,12 +86,13 @@ violation contains [i, "github.owner_id", msg] if {
 	msg := sprintf("owner id %s of %s is not pinned (expected %s)", [object.get(s.claims.github, "owner_id", "none"), s.claims.github.owner, concat(", ", [sprintf("%v", [id]) | some id in cfg.owner_ids])])
 }
 
+# Absent refs never mean "any ref": that takes `any_ref: true`.
 violation contains [i, "github.ref", msg] if {
 	cfg
 	some i, s in input.signatures
-	cfg.refs
+	not cfg.any_ref == true
 	not lib.ref_allowed(cfg.refs, s.claims.github.ref_type, s.claims.github.ref_name)
-	msg := sprintf("ref %s may not ship (%s)", [s.claims.github.ref, lib.refs_rule(cfg.refs)])
+	msg := sprintf("ref %s may not ship (%s)", [s.claims.github.ref, lib.refs_rule(object.get(cfg, "refs", {}))])
 }
 
 violation contains [i, "github.runner", msg] if {
@@ -87,7 +103,9 @@ violation contains [i, "github.runner", msg] if {
 	msg := sprintf("built on a %s runner; required: %s", [object.get(s.claims, "runner_environment", "unknown"), concat(", ", runner_environments)])
 }
 
-acceptable contains i if {
+# The signatures that meet every requirement (indices into input.signatures).
+accepted contains i if {
+	cfg
 	some i, _ in input.signatures
 	not has_violation(i)
 }
@@ -100,6 +118,6 @@ has_violation(i) if {
 deny contains {"msg": msg, "code": code, "title": "GitHub signer not allowed", "solution": "sign from an allowed repository, workflow, ref and runner, or update config.github"} if {
 	cfg # inactive without its configuration
 	count(input.signatures) > 0
-	count(acceptable) == 0
+	count(accepted) == 0
 	some [_, code, msg] in violation
 }

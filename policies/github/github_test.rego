@@ -23,7 +23,7 @@ test_inactive_without_config if {
 }
 
 test_repositories_are_required if {
-	deny_codes([f.github_with({})], {"runner_environments": ["github-hosted"]}) == {"github.config"}
+	deny_codes([f.github_with({})], {"runner_environments": ["github-hosted"], "any_ref": true}) == {"github.config"}
 }
 
 test_other_repository_denied if {
@@ -56,4 +56,19 @@ test_self_hosted_runner_denied if {
 
 test_gitlab_signer_denied if {
 	"github.not_github" in deny_codes([f.gitlab_sig], cfg)
+}
+
+test_host_must_be_allowed if {
+	ghe := f.github_with({"host": "acme.ghe.com"})
+	deny_codes([ghe], cfg) == {"github.host"}
+	not any_denial with input as f.input_of([ghe]) with data.config.github as object.union(cfg, {"hosts": ["acme.ghe.com"]})
+}
+
+test_refs_absent_means_no_ref if {
+	deny_codes([f.github_with({})], {"repositories": ["org/app"]}) == {"github.ref"}
+	not any_denial with input as f.input_of([f.github_with({})]) with data.config.github as {"repositories": ["org/app"], "any_ref": true}
+}
+
+test_accepted if {
+	github.accepted == {0} with input as f.input_of([f.github_with({}), f.gitlab_sig]) with data.config.github as cfg
 }

@@ -10,16 +10,19 @@
 #       project_ids: ["55235664"]              # pin numeric ids (renames, re-creations)
 #       namespace_ids: ["12885801"]
 #       ci_config_paths: [.gitlab-ci.yml]      # globs
-#       refs:
+#       refs:                                  # required (or any_ref: true)
 #         branches: [main]                     # globs; absent: no branch may ship
 #         tags: ["v*"]                         # globs; absent: no tag may ship,
 #         semver_tags: true                    #   unless semver_tags (then any semver tag)
+#       # any_ref: true                        # instead of refs: any ref may ship
 #       runner_environments: [gitlab-hosted]   # default: [gitlab-hosted]
 #       allow_fork_pipelines: false            # default: false
 #
-# Without `refs`, any ref may ship. A subject passes this policy when at least one of its
-# signatures meets every requirement; otherwise every requirement each signature misses
-# is reported.
+# The keys are checked against config.schema.json when the policy loads: a misspelled
+# key, a wrong type or a missing `projects`/`refs` stops the run (exit 2). A subject
+# passes this policy when at least one of its signatures meets every requirement;
+# otherwise every requirement each signature misses is reported. `accepted` lists the
+# signatures that meet them: attestations count only when their signer is accepted.
 package vouch.gitlab
 
 import data.vouch.lib
@@ -103,12 +106,13 @@ violation contains [i, "gitlab.ci_config_path", msg] if {
 	msg := sprintf("CI config %s is not allowed (allowed: %s)", [s.claims.gitlab.ci_config_path, concat(", ", cfg.ci_config_paths)])
 }
 
+# Absent refs never mean "any ref": that takes `any_ref: true`.
 violation contains [i, "gitlab.ref", msg] if {
 	cfg
 	some i, s in input.signatures
-	cfg.refs
+	not cfg.any_ref == true
 	not ref_allowed(s.claims.gitlab)
-	msg := sprintf("ref %s may not ship (%s)", [s.claims.gitlab.ref, lib.refs_rule(cfg.refs)])
+	msg := sprintf("ref %s may not ship (%s)", [s.claims.gitlab.ref, lib.refs_rule(object.get(cfg, "refs", {}))])
 }
 
 violation contains [i, "gitlab.runner", msg] if {
@@ -121,7 +125,9 @@ violation contains [i, "gitlab.runner", msg] if {
 
 ref_allowed(g) if lib.ref_allowed(cfg.refs, g.ref_type, g.ref_name)
 
-acceptable contains i if {
+# The signatures that meet every requirement (indices into input.signatures).
+accepted contains i if {
+	cfg
 	some i, _ in input.signatures
 	not has_violation(i)
 }
@@ -134,6 +140,6 @@ has_violation(i) if {
 deny contains {"msg": msg, "code": code, "title": "GitLab signer not allowed", "solution": "sign from an allowed project, ref and runner, or update config.gitlab"} if {
 	cfg # inactive without its configuration
 	count(input.signatures) > 0
-	count(acceptable) == 0
+	count(accepted) == 0
 	some [_, code, msg] in violation
 }

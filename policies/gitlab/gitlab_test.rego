@@ -37,7 +37,7 @@ test_other_project_is_denied_naming_it if {
 
 test_fork_merge_request_is_denied if {
 	fork := f.gitlab_with({"project_path": "mallory/app-fork", "namespace": "mallory", "ref": "refs/merge-requests/7/head", "ref_type": "other", "ref_name": "refs/merge-requests/7/head"})
-	denials := gitlab.deny with input as f.input_of([fork]) with data.config.gitlab as {"projects": ["acme/*", "mallory/*"]}
+	denials := gitlab.deny with input as f.input_of([fork]) with data.config.gitlab as {"projects": ["acme/*", "mallory/*"], "any_ref": true}
 	f.codes(denials) == {"gitlab.fork"}
 	some d in denials
 	contains(d.msg, "ran for code from another project, mallory/app-fork")
@@ -45,13 +45,13 @@ test_fork_merge_request_is_denied if {
 
 test_fork_pipelines_can_be_allowed if {
 	fork := f.gitlab_with({"project_path": "acme/app-fork"})
-	count(gitlab.deny) == 0 with input as f.input_of([fork]) with data.config.gitlab as {"projects": ["acme/*"], "allow_fork_pipelines": true}
+	count(gitlab.deny) == 0 with input as f.input_of([fork]) with data.config.gitlab as {"projects": ["acme/*"], "allow_fork_pipelines": true, "refs": {"branches": ["main"]}}
 }
 
 test_ci_config_project_judged_separately if {
 	other_config := f.gitlab_with({"ci_config_project_path": "acme/ci-templates"})
-	"gitlab.ci_config_project" in deny_codes([other_config], {"projects": ["acme/app"], "allow_fork_pipelines": true})
-	count(gitlab.deny) == 0 with input as f.input_of([other_config]) with data.config.gitlab as {"projects": ["acme/app"], "ci_config_projects": ["acme/app", "acme/ci-templates"], "allow_fork_pipelines": true}
+	"gitlab.ci_config_project" in deny_codes([other_config], {"projects": ["acme/app"], "allow_fork_pipelines": true, "any_ref": true})
+	count(gitlab.deny) == 0 with input as f.input_of([other_config]) with data.config.gitlab as {"projects": ["acme/app"], "ci_config_projects": ["acme/app", "acme/ci-templates"], "allow_fork_pipelines": true, "any_ref": true}
 }
 
 test_instance_must_be_allowed if {
@@ -123,4 +123,23 @@ test_one_acceptable_signature_suffices if {
 
 test_no_signature_no_findings if {
 	count(gitlab.deny) == 0 with input as f.input_of([]) with data.config.gitlab as cfg
+}
+
+# Absent refs never mean "any ref".
+test_refs_absent_means_no_ref if {
+	denials := gitlab.deny with input as f.input_of([f.gitlab_sig]) with data.config.gitlab as {"projects": ["acme/*"]}
+	f.codes(denials) == {"gitlab.ref"}
+	some d in denials
+	d.msg == "ref refs/heads/main may not ship (branches: none; tags: none)"
+}
+
+test_any_ref_must_be_said if {
+	count(gitlab.deny) == 0 with input as f.input_of([tag("whatever")]) with data.config.gitlab as {"projects": ["acme/*"], "any_ref": true}
+	deny_codes([f.gitlab_sig], {"projects": ["acme/*"], "any_ref": false}) == {"gitlab.ref"}
+}
+
+test_accepted_lists_the_signatures_that_meet_every_requirement if {
+	evil := f.gitlab_with({"project_path": "evil/app", "ci_config_project_path": "evil/app"})
+	gitlab.accepted == {1} with input as f.input_of([evil, f.gitlab_sig]) with data.config.gitlab as cfg
+	count(gitlab.accepted) == 0 with input as f.input_of([evil]) with data.config.gitlab as cfg
 }

@@ -123,7 +123,8 @@ impl Registry {
 
     /// A small image, different for each `seed`, tagged `tag`.
     pub async fn push_image(&self, repo: &str, tag: &str, seed: &str) -> Result<Descriptor> {
-        let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"seed": seed}}, "rootfs": {"type": "layers", "diff_ids": []}})).map_err(err)?;
+        let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"seed": seed}}, "rootfs": {"type": "layers", "diff_ids": []}}))
+            .map_err(err)?;
         let layer = format!("layer of {seed}").into_bytes();
         let config = self.push_blob(repo, &config).await?;
         let layer = self.push_blob(repo, &layer).await?;
@@ -138,10 +139,8 @@ impl Registry {
 
     /// A multi-platform index over the given manifests, tagged `tag`.
     pub async fn push_index(&self, repo: &str, tag: &str, platforms: &[(&str, &str, &Descriptor)]) -> Result<Descriptor> {
-        let manifests: Vec<Value> = platforms
-            .iter()
-            .map(|(os, arch, d)| json!({"mediaType": d.media_type, "digest": d.digest, "size": d.size, "platform": {"os": os, "architecture": arch}}))
-            .collect();
+        let manifests: Vec<Value> =
+            platforms.iter().map(|(os, arch, d)| json!({"mediaType": d.media_type, "digest": d.digest, "size": d.size, "platform": {"os": os, "architecture": arch}})).collect();
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
         self.push_manifest(repo, tag, OCI_INDEX, &serde_json::to_vec(&index).map_err(err)?).await
     }

@@ -57,6 +57,11 @@ impl Run {
         self
     }
 
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
     pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
         assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
         self
@@ -188,7 +193,10 @@ impl TestRegistry {
         let dir = scratch(&format!("registry-{name}"));
         let port = free_port();
         let config = dir.join("config.yml");
-        let mut text = format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display());
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
         if let Some((user, password)) = auth {
             let out = Command::new("python3")
                 .args(["-c", "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password])
@@ -216,7 +224,9 @@ impl TestRegistry {
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} ({e}): install Debian's docker-registry (apt-get install docker-registry; scripts/test does it) or set VOUCH_DOCKER_REGISTRY"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): install Debian's docker-registry (apt-get install docker-registry; scripts/test does it) or set VOUCH_DOCKER_REGISTRY")
+            });
         let host = format!("127.0.0.1:{port}");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(&host).is_err() {
@@ -357,7 +367,9 @@ impl FaultProxy {
             // One request per upstream connection.
             let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
             let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
-            let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
+            let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+                return;
+            };
             let _ = up.write_all(request.as_bytes());
             let mut response = Vec::new();
             let _ = up.read_to_end(&mut response);

@@ -170,7 +170,13 @@ fn shards_partition_the_batch_and_merge_back() {
     for i in 0..24 {
         m.blob(&format!("f{i:02}.txt"), &GitLab::default());
     }
-    let manifest = m.write("vouch.yaml", &format!("version: 1\ntrusted_root: trusted_root.json\nidentities:\n  - issuer: https://gitlab.com\n    subject: {}\nsubjects:\n  - blob: \"*.txt\"\n", GitLab::default().san()));
+    let manifest = m.write(
+        "vouch.yaml",
+        &format!(
+            "version: 1\ntrusted_root: trusted_root.json\nidentities:\n  - issuer: https://gitlab.com\n    subject: {}\nsubjects:\n  - blob: \"*.txt\"\n",
+            GitLab::default().san()
+        ),
+    );
     let mut names = Vec::new();
     let mut parts = Vec::new();
     for i in 1..=3 {
@@ -209,7 +215,7 @@ fn every_report_format_is_valid() {
     let mut m = Minted::new("check-formats");
     m.blob("ok.txt", &GitLab::default());
     m.blob("bad <&\"'>.txt", &GitLab { project: "acme/other".into(), ..GitLab::default() });
-    m.write("gate.yaml", "config:\n  gitlab:\n    projects: [acme/app]\n");
+    m.write("gate.yaml", "config:\n  gitlab:\n    projects: [acme/app]\n    refs: {branches: [main]}\n");
     let w = m.write("warn.rego", "package vouch.w\nwarn contains {\"msg\": \"heads up\", \"code\": \"w.up\"} if { true }\n");
     let manifest = m.write(
         "vouch.yaml",

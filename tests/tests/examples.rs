@@ -1,6 +1,6 @@
 //! The examples do what their READMEs say, on signatures minted by the testkit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use testkit::{GitLab, SignRequest, VirtualSigstore};
 use vouch_tests::{run, scratch};
@@ -61,4 +61,104 @@ fn gitlab_release_gate() {
     }
     let t = run(&["test", &repo("policies"), &repo("examples/gitlab-release-gate/policy")]);
     t.assert_code(0);
+}
+
+/// One CI job of examples/gitlab-sharded-gate/.gitlab-ci.yml, run as GitLab's runner would:
+/// each script line in a POSIX shell that stops at the first failing line, in the project
+/// folder, with the job's variables.
+fn run_job(ci: &serde_json::Value, job: &str, dir: &Path, vars: &[(&str, String)]) -> vouch_tests::Run {
+    let bin_dir = vouch_tests::vouch_bin().parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let script: Vec<String> = ci[job]["script"]
+        .as_array()
+        .unwrap_or_else(|| panic!("job {job} has a script"))
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-e").arg("-c").arg(script.join("\n")).current_dir(dir).env("PATH", path).env("NO_COLOR", "1");
+    for (k, v) in ci[".vouch"]["variables"].as_object().unwrap() {
+        cmd.env(k, v.as_str().unwrap());
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    vouch_tests::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+#[test]
+fn gitlab_sharded_gate_runs_as_written() {
+    let ci: serde_json::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(repo("examples/gitlab-sharded-gate/.gitlab-ci.yml")).unwrap()).unwrap();
+    let total = ci["gate"]["parallel"].as_u64().unwrap();
+    assert_eq!(ci["decide"]["needs"], serde_json::json!(["gate"]), "the merge waits for every gate job");
+    let created_at = "2026-11-30T09:15:00Z".to_string();
+
+    // A project whose release manifest lists 12 artifacts signed by its main branch.
+    let pipeline = |name: &str, bad: Option<usize>| -> PathBuf {
+        let dir = scratch(name);
+        let release = dir.join("release");
+        std::fs::create_dir_all(release.join("dist")).unwrap();
+        let mut sigstore = VirtualSigstore::new().unwrap();
+        std::fs::write(release.join("trusted_root.json"), serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+        for i in 0..12 {
+            let gl = if bad == Some(i) { GitLab { project: "acme/other".into(), ..GitLab::default() } } else { GitLab::default() };
+            let body = format!("artifact {i}");
+            std::fs::write(release.join(format!("dist/app-{i:02}.tar.gz")), &body).unwrap();
+            let minted = sigstore.sign(SignRequest::message(body, gl.identity())).unwrap();
+            std::fs::write(release.join(format!("dist/app-{i:02}.tar.gz.sigstore.json")), minted.json()).unwrap();
+        }
+        std::fs::write(
+            release.join("vouch.yaml"),
+            format!(
+                "version: 1\ntrusted_root: trusted_root.json\nidentities:\n  - {{issuer: https://gitlab.com, subject: \"{}\"}}\nsubjects:\n  - blob: \"dist/*.tar.gz\"\n",
+                GitLab::default().san()
+            ),
+        )
+        .unwrap();
+        dir
+    };
+    let gate = |dir: &Path, index: u64| {
+        run_job(
+            &ci,
+            "gate",
+            dir,
+            &[("CI_NODE_INDEX", index.to_string()), ("CI_NODE_TOTAL", total.to_string()), ("CI_PIPELINE_CREATED_AT", created_at.clone())],
+        )
+    };
+    let decide = |dir: &Path| run_job(&ci, "decide", dir, &[("CI_PIPELINE_CREATED_AT", created_at.clone())]);
+
+    // Every artifact signed as required: every job passes, the merge holds all 12 subjects,
+    // judged at the pipeline's creation time, and writes what the job publishes.
+    let dir = pipeline("example-sharded-ok", None);
+    for i in 1..=total {
+        gate(&dir, i).assert_code(0);
+        std::thread::sleep(std::time::Duration::from_millis(1100)); // jobs start at different times
+    }
+    decide(&dir).assert_code(0);
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("vouch.json")).unwrap()).unwrap();
+    assert_eq!((merged["summary"]["subjects"].as_u64(), merged["summary"]["passed"].as_u64()), (Some(12), Some(12)), "{merged}");
+    assert_eq!(merged["effective_time"], created_at);
+    assert!(dir.join("vouch.md").exists() && dir.join("gl-code-quality.json").exists());
+
+    // One artifact signed by another project: its shard's job records it, the merge fails.
+    let dir = pipeline("example-sharded-bad", Some(7));
+    for i in 1..=total {
+        gate(&dir, i).assert_code(0);
+    }
+    let r = decide(&dir);
+    r.assert_code(1);
+    assert!(r.stdout.contains("app-07.tar.gz"), "{}", r.stdout);
+
+    // A gate job that never wrote its report (it failed, or was left out): the merge refuses.
+    let dir = pipeline("example-sharded-missing", None);
+    for i in (1..=total).filter(|i| *i != 3) {
+        gate(&dir, i).assert_code(0);
+    }
+    decide(&dir).assert_code(2).assert_stderr_contains(&format!("shard 3/{total} of the plan is missing"));
 }

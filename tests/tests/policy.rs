@@ -19,6 +19,21 @@ fn gitlab_args() -> Vec<String> {
     ]
 }
 
+/// The real bundle's signer, for policies that do not judge signers themselves.
+fn gitlab_identified() -> Vec<String> {
+    let mut args = gitlab_args();
+    args.extend(
+        [
+            "--certificate-identity",
+            "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
 fn run_with(mut args: Vec<String>, extra: &[&str]) -> vouch_tests::Run {
     args.extend(extra.iter().map(|s| s.to_string()));
     run(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -79,7 +94,7 @@ fn bad_policies_stop_the_run_pointing_at_the_line() {
         for (file, text) in files {
             write(&d, file, text);
         }
-        run_with(gitlab_args(), &["--policy", &d.display().to_string()])
+        run_with(gitlab_identified(), &["--policy", &d.display().to_string()])
     };
     let syntax =
         case("syntax", &[("p.rego", "package vouch.p\n\ndeny contains msg if {\n\tmsg := sprintf(\"x %s\", [input.subject.name]\n}\n")]);
@@ -117,8 +132,8 @@ fn bad_policies_stop_the_run_pointing_at_the_line() {
         .assert_stderr_contains("must be a mapping");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    run_with(gitlab_args(), &["--policy", &empty.display().to_string()]).assert_code(2).assert_stderr_contains("no .rego files");
-    run_with(gitlab_args(), &["--policy", &dir.join("missing").display().to_string()])
+    run_with(gitlab_identified(), &["--policy", &empty.display().to_string()]).assert_code(2).assert_stderr_contains("no .rego files");
+    run_with(gitlab_identified(), &["--policy", &dir.join("missing").display().to_string()])
         .assert_code(2)
         .assert_stderr_contains("vouch::policy::io");
 }
@@ -131,19 +146,23 @@ fn a_rule_that_errors_fails_the_subject() {
         "p.rego",
         "package vouch.p\ndeny contains msg if {\n  x := 1 / count(input.verification_errors)\n  msg := sprintf(\"%v\", [x])\n}\n",
     );
-    run_with(gitlab_args(), &["--policy", &dir.display().to_string()])
+    run_with(gitlab_identified(), &["--policy", &dir.display().to_string()])
         .assert_code(1)
         .assert_stderr_contains("vouch::policy::eval")
         .assert_stderr_contains("policy evaluation failed in vouch.p.deny: divide by zero");
     let dir = scratch("policy-not-a-set");
     write(&dir, "p.rego", "package vouch.p\ndeny := true\n");
-    run_with(gitlab_args(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("deny must be a set");
+    run_with(gitlab_identified(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("deny must be a set");
 }
 
 #[test]
 fn effective_time_drives_time_now_ns() {
     let dir = scratch("policy-time");
-    let data = write(&dir, "config.yaml", "config:\n  signing_age:\n    max_days: 30\n");
+    let data = write(
+        &dir,
+        "config.yaml",
+        "config:\n  signing_age:\n    max_days: 30\n  gitlab:\n    projects: [\"facutuesca/*\"]\n    refs: {branches: [main]}\n",
+    );
     let policies = repo("policies");
     // The real bundle was signed 2024-11-19T17:37:00Z.
     run_with(gitlab_args(), &["--policy", &policies, "--policy", &data, "--effective-time", "2024-12-01T00:00:00Z"]).assert_code(0);
@@ -163,14 +182,14 @@ fn warnings_pass_unless_fail_on_warn() {
     let dir = scratch("policy-warn");
     write(&dir, "p.rego", "package vouch.p\nwarn contains {\"msg\": \"heads up\", \"code\": \"p.heads_up\"} if { true }\n");
     let p = dir.display().to_string();
-    run_with(gitlab_args(), &["--policy", &p]).assert_code(0).assert_stderr_contains("WARN [vouch.p] (p.heads_up) heads up");
-    run_with(gitlab_args(), &["--policy", &p, "--fail-on-warn"]).assert_code(1);
+    run_with(gitlab_identified(), &["--policy", &p]).assert_code(0).assert_stderr_contains("WARN [vouch.p] (p.heads_up) heads up");
+    run_with(gitlab_identified(), &["--policy", &p, "--fail-on-warn"]).assert_code(1);
 }
 
 #[test]
 fn explain_shows_input_and_the_rule_behind_each_finding() {
     let dir = scratch("policy-explain");
-    let data = write(&dir, "config.yaml", "config:\n  gitlab:\n    projects: [\"acme/*\"]\n");
+    let data = write(&dir, "config.yaml", "config:\n  gitlab:\n    projects: [\"acme/*\"]\n    refs: {branches: [main]}\n");
     let mut args = gitlab_args();
     args[0] = "explain".into();
     let r = run_with(args, &["--policy", &repo("policies"), "--policy", &data]);
@@ -193,7 +212,11 @@ fn vouch_test_runs_the_bundled_library_with_coverage() {
 
     let dir = scratch("policy-test-fail");
     write(&dir, "p.rego", "package vouch.p\nallow if input.x == 1\n");
-    write(&dir, "p_test.rego", "package vouch.p_test\nimport data.vouch.p\ntest_ok if { p.allow with input as {\"x\": 1} }\ntest_bad if {\n  print(\"x was\", 2)\n  p.allow with input as {\"x\": 2}\n}\n");
+    write(
+        &dir,
+        "p_test.rego",
+        "package vouch.p_test\nimport data.vouch.p\ntest_ok if { p.allow with input as {\"x\": 1} }\ntest_bad if {\n  print(\"x was\", 2)\n  p.allow with input as {\"x\": 2}\n}\n",
+    );
     let r = run(&["test", &dir.display().to_string()]);
     r.assert_code(1);
     assert!(r.stdout.contains("PASS vouch.p_test.test_ok"), "{}", r.stdout);
@@ -215,8 +238,13 @@ fn every_policy_input_validates_against_the_schema() {
     let mut inputs = Vec::new();
     let mut explain = |args: Vec<String>| {
         let mut a = vec!["explain".to_string()];
+        // Anyone, said explicitly: this test is about the shape of the input.
+        let keyed = args.iter().any(|a| a == "--key");
         a.extend(args);
         a.extend(["--policy".into(), policy.clone()]);
+        if !keyed {
+            a.extend(["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"].map(String::from));
+        }
         let r = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
         let doc = r.json();
         assert!(doc["input"].is_object(), "no input for {a:?}: {}", r.stderr);
@@ -347,6 +375,6 @@ fn a_runaway_rule_fails_the_subject_in_bounded_time() {
     let dir = scratch("policy-runaway");
     write(&dir, "p.rego", "package vouch.p\ndeny contains \"never\" if {\n  some i in numbers.range(1, 100000)\n  some j in numbers.range(1, 100000)\n  i * j < 0\n}\n");
     let started = std::time::Instant::now();
-    run_with(gitlab_args(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("vouch::policy::eval");
+    run_with(gitlab_identified(), &["--policy", &dir.display().to_string()]).assert_code(1).assert_stderr_contains("vouch::policy::eval");
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
 }

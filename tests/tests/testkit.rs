@@ -69,7 +69,13 @@ impl Instance {
     }
 
     fn claims(&self, w: &Written) -> serde_json::Value {
-        let r = run(&["claims", "--bundle", &w.bundle, &w.artifact, "--trusted-root", &self.root]);
+        self.claims_with(w, &[])
+    }
+
+    fn claims_with(&self, w: &Written, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["claims", "--bundle", &w.bundle, &w.artifact, "--trusted-root", &self.root];
+        args.extend(extra);
+        let r = run(&args);
         r.assert_code(0);
         r.json()
     }
@@ -208,7 +214,11 @@ fn gitlab_claims_from_minted_certificates() {
         ..GitLab::default()
     };
     let w = inst.mint(SignRequest::message("self-managed", sm.identity()));
+    // An instance vouch was not told about gets no CI claims, whatever its SAN says.
     let c = inst.claims(&w);
+    assert_eq!(c["issuer"], "https://gitlab.example.com");
+    assert!(c.get("platform").is_none() && c.get("gitlab").is_none(), "{c}");
+    let c = inst.claims_with(&w, &["--gitlab-instance", "https://gitlab.example.com/"]);
     assert_eq!(c["issuer"], "https://gitlab.example.com");
     assert_eq!(c["platform"], "gitlab");
     let g = &c["gitlab"];

@@ -104,7 +104,9 @@ impl Credentials {
 
 /// `{"auths": {"host": {"auth": base64("user:pass")} | {"username", "password"}}}`.
 fn docker_auths(bytes: &[u8]) -> HashMap<String, (String, String)> {
-    let Ok(config) = serde_json::from_slice::<serde_json::Value>(bytes) else { return HashMap::new() };
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return HashMap::new();
+    };
     let mut out = HashMap::new();
     for (host, entry) in config.get("auths").and_then(|a| a.as_object()).into_iter().flatten() {
         let pair = entry
@@ -247,7 +249,10 @@ impl RegistryClient {
                     attempt -= 1;
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(OciError::new(OciErrorKind::Unauthorized, format!("registry {} refused access to {url} ({status}): set VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD or log in with docker", image.registry)));
+                    return Err(OciError::new(
+                        OciErrorKind::Unauthorized,
+                        format!("registry {} refused access to {url} ({status}): set VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD or log in with docker", image.registry),
+                    ));
                 }
                 s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
                     let retry_after =

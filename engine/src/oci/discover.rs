@@ -103,7 +103,9 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
     let mut evidence = Vec::new();
     let tag = subject.digest.replace(':', "-");
     for (suffix, layer_type) in [(".sig", SIMPLE_SIGNING), (".att", DSSE_LAYER)] {
-        let Some(sig_manifest) = client.manifest(image, &format!("{tag}{suffix}")).await.map_err(registry_error)? else { continue };
+        let Some(sig_manifest) = client.manifest(image, &format!("{tag}{suffix}")).await.map_err(registry_error)? else {
+            continue;
+        };
         let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
         if layers.len() > MAX_SIGNATURES_PER_IMAGE {
             evidence.push(Err(Error::Limit(format!(

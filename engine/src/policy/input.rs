@@ -78,6 +78,13 @@ pub struct AttestationInput<'a> {
     pub predicate_type: Option<&'a str>,
     pub statement: Option<&'a serde_json::Value>,
     pub claims: &'a Option<Claims>,
+    /// Its signature, by index into `signatures`.
+    pub signature: usize,
+    /// Whether its signer met the identity requirements and every configured signer
+    /// policy; only then does it count.
+    pub signer_accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint_sha256: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,11 +93,15 @@ pub struct ContextInput<'a> {
     pub shard: &'a str,
 }
 
+/// `accepted`: the signatures whose signers the configured signer policies accept; `None`
+/// when every verified signature's signer is accepted (it met the identity requirements
+/// at verification and no signer policy is configured).
 pub fn build_input<'a>(
     subject: &'a SubjectInfo,
     signatures: &'a [VerifiedSignature],
     failures: &'a [VerificationFailure],
     context: &'a Context,
+    accepted: Option<&std::collections::BTreeSet<usize>>,
 ) -> Input<'a> {
     let dsse = |s: &VerifiedSignature| s.kind == SignatureKind::Dsse;
     Input {
@@ -108,8 +119,16 @@ pub fn build_input<'a>(
             .collect(),
         attestations: signatures
             .iter()
-            .filter(|s| dsse(s))
-            .map(|s| AttestationInput { predicate_type: s.predicate_type.as_deref(), statement: s.statement.as_ref(), claims: &s.claims })
+            .enumerate()
+            .filter(|(_, s)| dsse(s))
+            .map(|(i, s)| AttestationInput {
+                predicate_type: s.predicate_type.as_deref(),
+                statement: s.statement.as_ref(),
+                claims: &s.claims,
+                signature: i,
+                signer_accepted: accepted.is_none_or(|set| set.contains(&i)),
+                key_fingerprint_sha256: s.key_fingerprint_sha256.as_deref(),
+            })
             .collect(),
         verification_errors: failures,
         context: ContextInput { effective_time: crate::claims::rfc3339(context.effective_time), shard: &context.shard },

@@ -69,12 +69,18 @@ ref_allowed(refs, "tag", name) if {
 }
 
 # refs_rule(refs): the rule in words.
-refs_rule(refs) := concat("; ", [part |
-	some part in [
-		sprintf("branches: %s", [concat(", ", object.get(refs, "branches", []))]),
-		sprintf("tags: %s%s", [concat(", ", object.get(refs, "tags", ["*"])), semver_note(refs)]),
-	]
+refs_rule(refs) := concat("; ", [
+	sprintf("branches: %s", [listed(object.get(refs, "branches", []))]),
+	sprintf("tags: %s%s", [listed(object.get(refs, "tags", default_tags(refs))), semver_note(refs)]),
 ])
+
+default_tags(refs) := ["*"] if refs.semver_tags
+
+default_tags(refs) := [] if not refs.semver_tags
+
+listed(items) := "none" if count(items) == 0
+
+listed(items) := concat(", ", items) if count(items) > 0
 
 semver_note(refs) := " (semantic versions)" if refs.semver_tags
 

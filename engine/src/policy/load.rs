@@ -29,6 +29,14 @@ pub enum PolicyErrorKind {
     /// A package layout vouch would silently ignore (deny/warn outside `vouch.*`), or no
     /// policy at all.
     Package,
+    /// A `config.schema.json` vouch cannot apply.
+    Schema,
+    /// Configuration (`data.config`) that does not fit the loaded packages' schemas.
+    Config,
+    /// A run in which nothing would decide who may sign.
+    NoSignerDecision,
+    /// A builtin whose answer can change between runs (random, network, clock).
+    Nondeterministic,
 }
 
 /// A policy that cannot be used; nothing is judged (exit 2).
@@ -46,7 +54,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn new(kind: PolicyErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: PolicyErrorKind, message: impl Into<String>) -> Self {
         PolicyError { kind, message: message.into(), path: None, line: None, col: None, source_text: None }
     }
 
@@ -57,6 +65,10 @@ impl PolicyError {
             PolicyErrorKind::Compile => "vouch::policy::compile",
             PolicyErrorKind::Data => "vouch::policy::data",
             PolicyErrorKind::Package => "vouch::policy::package",
+            PolicyErrorKind::Schema => "vouch::policy::schema",
+            PolicyErrorKind::Config => "vouch::policy::config",
+            PolicyErrorKind::NoSignerDecision => "vouch::policy::no-signer-decision",
+            PolicyErrorKind::Nondeterministic => "vouch::policy::nondeterministic",
         }
     }
 
@@ -67,6 +79,10 @@ impl PolicyError {
             PolicyErrorKind::Compile => "fix the rule; `vouch test DIR` runs the policy's tests",
             PolicyErrorKind::Data => "data files must be JSON (.json) or YAML (.yaml, .yml) documents whose top level is an object",
             PolicyErrorKind::Package => "vouch evaluates `deny` and `warn` in packages under `vouch.` (e.g. `package vouch.release`)",
+            PolicyErrorKind::Schema => "a config.schema.json is JSON Schema of the subset in docs/policies.md#configuration-schemas, beside the .rego of one vouch.* package",
+            PolicyErrorKind::Config => "fix the configuration; the keys each bundled package takes are in docs/policies.md",
+            PolicyErrorKind::NoSignerDecision => "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github)",
+            PolicyErrorKind::Nondeterministic => "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network",
         }
     }
 
@@ -119,6 +135,28 @@ pub(crate) struct Loaded {
     pub program: Option<std::sync::Arc<regorus::rvm::program::Program>>,
     /// The effective time, in nanoseconds: the VM asks for time.now_ns() (host-await).
     pub now_ns: i64,
+    /// Every `vouch.*` package, with its configuration schema.
+    pub packages: Vec<PackageInfo>,
+}
+
+/// A loaded `vouch.*` package and what it declares about its configuration.
+#[derive(Debug, Clone)]
+pub struct PackageInfo {
+    /// `vouch.gitlab`.
+    pub name: String,
+    /// Where its configuration lives under `data.config` (`gitlab`; `a.b` for `vouch.a.b`).
+    pub config: Vec<String>,
+    pub schema: Option<std::sync::Arc<super::schema::Schema>>,
+    /// The schema says the package decides who may sign (`x-vouch: {judges_signer: true}`);
+    /// such a package defines `accepted`, the indices of the signatures it accepts.
+    pub judges_signer: bool,
+}
+
+/// A data file as read, for pointing at a line.
+struct DataFile {
+    path: PathBuf,
+    text: String,
+    json: serde_json::Value,
 }
 
 /// regorus's parser backtracks exponentially in the nesting of `[` and `{` (about 2× per
@@ -126,9 +164,7 @@ pub(crate) struct Loaded {
 /// before parsing (found by fuzzing).
 pub const MAX_REGO_NESTING: usize = 12;
 
-/// One evaluation of one rule may run this long; a runaway rule fails its subject
-/// (`vouch::policy::eval`) instead of hanging the gate.
-pub const MAX_EVALUATION_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+pub use super::limits::MAX_EVALUATION_TIME;
 
 pub(crate) fn execution_timer() -> regorus::utils::limits::ExecutionTimerConfig {
     regorus::utils::limits::ExecutionTimerConfig {
@@ -216,6 +252,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
         if path.is_dir() {
             collect(&path, files)?;
         } else if name.ends_with(".rego") || name.ends_with(".json") || name.ends_with(".yaml") || name.ends_with(".yml") {
+            // (`*.schema.json` files are configuration schemas, not data.)
             files.push(path);
         }
         if files.len() > MAX_POLICY_FILES {
@@ -279,8 +316,14 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     engine.add_policy(LIB_PATH.into(), LIB_REGO.into()).map_err(|e| located(PolicyErrorKind::Parse, &e, &[]))?;
 
     let mut sources = Vec::new();
+    let mut schemas = Vec::new();
+    let mut data_files = Vec::new();
     for (path, text) in texts {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if name.ends_with(".schema.json") {
+            schemas.push(parse_schema(&path, &text)?);
+            continue;
+        }
         sources.push(Source { path: path.clone(), text: text.clone() });
         if name.ends_with(".rego") {
             if let Some((line, col)) = too_deep(&text) {
@@ -293,19 +336,344 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
                     source_text: Some(text),
                 });
             }
+            refuse_nondeterministic(&path, &text)?;
             engine.add_policy(path.display().to_string(), text).map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
         } else {
             let value = parse_data(&path, &text)?;
+            let json = serde_json::from_str(&value.to_json_str().unwrap_or_default()).unwrap_or_default();
             engine.add_data(value).map_err(|e| PolicyError {
                 path: Some(path.clone()),
                 ..PolicyError::new(PolicyErrorKind::Data, format!("{}: {}", path.display(), error_message(&e)))
             })?;
+            data_files.push(DataFile { path, text, json });
         }
     }
-    let (entrypoints, tests) = find_rules(&mut engine, &sources)?;
+    let (mut entrypoints, tests) = find_rules(&mut engine, &sources)?;
+    let packages = packages(&mut engine, schemas, &entrypoints, &sources)?;
+    // Checked before anything is compiled or judged: a configuration vouch cannot check
+    // is an error, never a default.
+    let merged = serde_json::from_str(&engine.get_data().to_json_str().unwrap_or_default()).unwrap_or_default();
+    check_config(&merged, &packages).map_err(|violations| located_violations(&violations, &data_files, None))?;
+    // Signer judges' `accepted` rules are entry points too (evaluated before deny/warn
+    // when a subject has attestations, to mark which signers were accepted).
+    for p in packages.iter().filter(|p| p.judges_signer) {
+        entrypoints.push(Entrypoint { package: p.name.clone(), kind: RuleKind::Accepted, path: format!("data.{}.accepted", p.name) });
+    }
     compile_checks(&mut engine, &entrypoints, &tests, &sources)?;
     let program = compile_program(&mut engine, &entrypoints);
-    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now })
+    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now, packages })
+}
+
+/// Builtins whose answer can change between two runs over the same input: randomness,
+/// the network, the host, real time. A gate must decide the same way when re-run (the
+/// effective time is `time.now_ns()`, which vouch pins); a policy calling one of these is
+/// refused at load, naming the rule.
+pub const NONDETERMINISTIC_BUILTINS: &[&str] =
+    &["rand.intn", "uuid.rfc4122", "http.send", "net.lookup_ip_addr", "opa.runtime", "test.sleep"];
+
+fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
+    use regorus::unstable::{Lexer, TokenKind};
+    let Ok(source) = regorus::Source::from_contents(path.display().to_string(), text.to_string()) else {
+        return Ok(()); // the parser reports what is wrong with it
+    };
+    let mut lexer = Lexer::new(&source);
+    // The dotted name being read (`rand`, `.`, `intn`), and the rule it sits in (the last
+    // name that began a line at column 1).
+    let mut name: Vec<String> = Vec::new();
+    let mut expect_part = true;
+    let mut start = (0u32, 0u32);
+    let mut rule = String::new();
+    while let Ok(token) = lexer.next_token() {
+        let (kind, span) = (token.0, token.1);
+        match (kind, span.text()) {
+            (TokenKind::Eof, _) => break,
+            (TokenKind::Ident, word) if expect_part => {
+                if name.is_empty() {
+                    start = (span.line, span.col);
+                    if span.col == 1 && !matches!(word, "package" | "import" | "default") {
+                        rule = word.to_string();
+                    }
+                }
+                name.push(word.to_string());
+                expect_part = false;
+            }
+            (TokenKind::Symbol, ".") if !expect_part && !name.is_empty() => expect_part = true,
+            (TokenKind::Symbol, "(") if !expect_part => {
+                let called = name.join(".");
+                if NONDETERMINISTIC_BUILTINS.contains(&called.as_str()) {
+                    return Err(PolicyError {
+                        kind: PolicyErrorKind::Nondeterministic,
+                        message: format!("rule {rule} calls {called}, whose answer can change from run to run; a gate must decide the same way every time it is re-run"),
+                        path: Some(path.to_path_buf()),
+                        line: Some(start.0),
+                        col: Some(start.1),
+                        source_text: Some(text.to_string()),
+                    });
+                }
+                name.clear();
+                expect_part = true;
+            }
+            (TokenKind::Ident, word) => {
+                // A new name after a complete one (`x rand`): start over.
+                name.clear();
+                start = (span.line, span.col);
+                if span.col == 1 && !matches!(word, "package" | "import" | "default") {
+                    rule = word.to_string();
+                }
+                name.push(word.to_string());
+                expect_part = false;
+            }
+            _ => {
+                name.clear();
+                expect_part = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_schema(path: &Path, text: &str) -> Result<(PathBuf, super::schema::Schema), PolicyError> {
+    let fail = |message: String, line: Option<u32>, col: Option<u32>| PolicyError {
+        kind: PolicyErrorKind::Schema,
+        message: format!("{}: {message}", path.display()),
+        path: Some(path.to_path_buf()),
+        line,
+        col,
+        source_text: Some(text.to_string()),
+    };
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| fail(format!("not valid JSON: {e}"), u32::try_from(e.line()).ok(), u32::try_from(e.column()).ok()))?;
+    let schema = super::schema::Schema::parse(&doc).map_err(|m| fail(format!("not a schema vouch can apply: {m}"), None, None))?;
+    Ok((path.to_path_buf(), schema))
+}
+
+/// Each `config.schema.json` belongs to the one `vouch.*` package whose `.rego` files sit
+/// beside it.
+fn packages(
+    engine: &mut regorus::Engine,
+    schemas: Vec<(PathBuf, super::schema::Schema)>,
+    entrypoints: &[Entrypoint],
+    sources: &[Source],
+) -> Result<Vec<PackageInfo>, PolicyError> {
+    // (package, directory of each of its policy files)
+    let mut declared: Vec<(String, PathBuf)> = Vec::new();
+    let modules = engine.get_modules().clone();
+    for module in modules.iter() {
+        let package = module.package.refr.span().text().to_string();
+        let file = PathBuf::from(module.package.span.source.get_path());
+        if file.to_string_lossy().ends_with("_test.rego") || !package.starts_with("vouch.") || package == "vouch.lib" {
+            continue;
+        }
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !declared.iter().any(|(p, d)| *p == package && *d == dir) {
+            declared.push((package, dir));
+        }
+    }
+    let mut out: Vec<PackageInfo> = Vec::new();
+    for (package, _) in &declared {
+        if !out.iter().any(|p| &p.name == package) {
+            let config = package.trim_start_matches("vouch.").split('.').map(str::to_string).collect();
+            out.push(PackageInfo { name: package.clone(), config, schema: None, judges_signer: false });
+        }
+    }
+    for (path, schema) in schemas {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut beside: Vec<&String> = declared.iter().filter(|(_, d)| *d == dir).map(|(p, _)| p).collect();
+        beside.sort();
+        beside.dedup();
+        let fail = |message: String| PolicyError {
+            path: Some(path.clone()),
+            ..PolicyError::new(PolicyErrorKind::Schema, format!("{}: {message}", path.display()))
+        };
+        let package = match beside.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(fail(
+                    "no vouch.* package sits beside this schema: put config.schema.json in the folder of the package's .rego".into(),
+                ))
+            }
+            many => {
+                return Err(fail(format!(
+                    "the folder holds several packages ({}); give each package its own folder and schema",
+                    many.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        };
+        let Some(info) = out.iter_mut().find(|p| p.name == package) else {
+            continue;
+        };
+        if info.schema.is_some() {
+            return Err(fail(format!("package {package} already has a schema")));
+        }
+        info.judges_signer = schema.judges_signer;
+        if info.judges_signer && !entrypoints.is_empty() {
+            let defines_accepted = modules.iter().any(|m| {
+                m.package.refr.span().text() == package && m.policy.iter().any(|r| rule_name(r).is_some_and(|(n, _)| n == "accepted"))
+            });
+            if !defines_accepted {
+                let text = sources.iter().find(|s| s.path.parent() == Some(dir.as_path())).map(|s| s.text.clone());
+                return Err(PolicyError {
+                    kind: PolicyErrorKind::Schema,
+                    message: format!(
+                        "{}: package {package} judges the signer (x-vouch.judges_signer) but defines no `accepted` rule (the set of indices of input.signatures it accepts)",
+                        path.display()
+                    ),
+                    path: Some(path.clone()),
+                    line: None,
+                    col: None,
+                    source_text: text.filter(|_| false),
+                });
+            }
+        }
+        info.schema = Some(std::sync::Arc::new(schema));
+    }
+    Ok(out)
+}
+
+/// Check `data.config` against the loaded packages: every key names a loaded package,
+/// and each package's part fits its schema. A package without a schema cannot be
+/// configured: vouch could not check what it is given.
+pub(crate) fn check_config(data: &serde_json::Value, packages: &[PackageInfo]) -> Result<(), Vec<super::schema::Violation>> {
+    use super::schema::{Seg, Violation};
+    let Some(config) = data.get("config") else {
+        return Ok(());
+    };
+    let mut out = Vec::new();
+    let names = |depth: usize, prefix: &[String]| -> Vec<String> {
+        let mut n: Vec<String> =
+            packages.iter().filter(|p| p.config.len() > depth && p.config[..depth] == *prefix).map(|p| p.config[depth].clone()).collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    // Walk config.<a>.<b>… down to each package's part.
+    fn walk(
+        value: &serde_json::Value,
+        prefix: &mut Vec<String>,
+        packages: &[PackageInfo],
+        names: &dyn Fn(usize, &[String]) -> Vec<String>,
+        out: &mut Vec<Violation>,
+    ) {
+        let at = |prefix: &[String]| {
+            std::iter::once(Seg::Key("config".into())).chain(prefix.iter().map(|k| Seg::Key(k.clone()))).collect::<Vec<_>>()
+        };
+        if let Some(p) = packages.iter().find(|p| p.config == *prefix) {
+            match &p.schema {
+                Some(schema) => schema.validate(value, &mut at(prefix), out),
+                None => out.push(Violation {
+                    path: at(prefix),
+                    message: format!(
+                        "package {} declares no configuration schema (config.schema.json beside its .rego), so vouch cannot check what it is given; add one (docs/policies.md#configuration-schemas)",
+                        p.name
+                    ),
+                }),
+            }
+            return;
+        }
+        let serde_json::Value::Object(map) = value else {
+            out.push(Violation {
+                path: at(prefix),
+                message: format!("expected a mapping of package names, found {}", super::schema::describe(value)),
+            });
+            return;
+        };
+        let known = names(prefix.len(), prefix);
+        for (key, item) in map {
+            if known.contains(key) {
+                prefix.push(key.clone());
+                walk(item, prefix, packages, names, out);
+                prefix.pop();
+            } else {
+                let mut path = at(prefix);
+                path.push(Seg::Key(key.clone()));
+                let near = known.iter().find(|k| super::schema::close(k, key)).map(|k| format!(" (did you mean {k}?)")).unwrap_or_default();
+                out.push(Violation {
+                    path,
+                    message: format!(
+                        "no loaded package reads config.{}{key}{near} (loaded: {}); a misspelled or missing package would configure nothing",
+                        prefix.iter().map(|p| format!("{p}.")).collect::<String>(),
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                });
+            }
+        }
+    }
+    walk(config, &mut Vec::new(), packages, &names, &mut out);
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+/// Turn violations into one error pointing at the first, in the data file that holds it
+/// (or in `manifest`, whose part at `prefix` is the data).
+fn located_violations(
+    violations: &[super::schema::Violation],
+    files: &[DataFile],
+    manifest: Option<(&Path, &str, &[super::schema::Seg])>,
+) -> PolicyError {
+    use super::schema::{path_text, Seg};
+    let depth_in = |json: &serde_json::Value, path: &[Seg]| -> usize {
+        let mut node = json;
+        for (i, seg) in path.iter().enumerate() {
+            let next = match seg {
+                Seg::Key(k) => node.get(k),
+                Seg::Index(n) => node.get(*n),
+            };
+            match next {
+                Some(n) => node = n,
+                None => return i,
+            }
+        }
+        path.len()
+    };
+    let first = violations.first();
+    let lines: Vec<String> = violations.iter().take(20).map(|v| format!("{}: {}", path_text(&v.path), v.message)).collect();
+    let more = violations.len().saturating_sub(20);
+    let mut message = lines.join(
+        "
+",
+    );
+    if more > 0 {
+        message.push_str(&format!(
+            "
+… and {more} more"
+        ));
+    }
+    let mut err = PolicyError::new(PolicyErrorKind::Config, message);
+    let Some(first) = first else { return err };
+    match manifest {
+        Some((path, text, prefix)) => {
+            let full: Vec<Seg> = prefix.iter().cloned().chain(first.path.iter().cloned()).collect();
+            err.path = Some(path.to_path_buf());
+            if let Some((line, col)) = super::schema::locate(text, &full) {
+                err.line = Some(line);
+                err.col = Some(col);
+            }
+            err.source_text = Some(text.to_string());
+        }
+        None => {
+            if let Some(file) = files.iter().max_by_key(|f| depth_in(&f.json, &first.path)) {
+                err.path = Some(file.path.clone());
+                if let Some((line, col)) = super::schema::locate(&file.text, &first.path) {
+                    err.line = Some(line);
+                    err.col = Some(col);
+                }
+                err.source_text = Some(file.text.clone());
+            }
+        }
+    }
+    err
+}
+
+/// Validate per-subject data (a manifest's `data:`) merged over the policy's data.
+pub(crate) fn check_subject_config(
+    merged: &serde_json::Value,
+    packages: &[PackageInfo],
+    manifest: Option<(&Path, &str, &[super::schema::Seg])>,
+) -> Result<(), PolicyError> {
+    check_config(merged, packages).map_err(|v| located_violations(&v, &[], manifest))
 }
 
 fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {
@@ -351,7 +719,9 @@ fn find_rules(engine: &mut regorus::Engine, sources: &[Source]) -> Result<(Vec<E
         let package = module.package.refr.span().text().to_string();
         let path = module.package.span.source.get_path().clone();
         for rule in &module.policy {
-            let Some((name, span)) = rule_name(rule) else { continue };
+            let Some((name, span)) = rule_name(rule) else {
+                continue;
+            };
             let kind = match name.as_str() {
                 "deny" => RuleKind::Deny,
                 "warn" => RuleKind::Warn,
@@ -415,6 +785,8 @@ fn compile_checks(engine: &mut regorus::Engine, entrypoints: &[Entrypoint], test
     // per subject.
     engine.set_input(Value::from(serde_json::json!({})));
     for entry in entrypoints {
+        // Bounded like any evaluation: a rule that runs away here fails its subjects later.
+        let _scope = super::limits::Scope::enter();
         if let Err(e) = engine.eval_rule(entry.path.clone()) {
             let message = error_message(&e);
             if message.contains("conflict") {
@@ -447,13 +819,17 @@ pub(crate) fn rule_locations(engine: &mut regorus::Engine) -> Vec<(String, RuleK
         let package = module.package.refr.span().text().to_string();
         let file = module.package.span.source.get_path().clone();
         for rule in &module.policy {
-            let Some((name, (line, _))) = rule_name(rule) else { continue };
+            let Some((name, (line, _))) = rule_name(rule) else {
+                continue;
+            };
             let kind = match name.as_str() {
                 "deny" => RuleKind::Deny,
                 "warn" => RuleKind::Warn,
                 _ => continue,
             };
-            let Ok(data) = engine.eval_rule_in_module(module, rule, false) else { continue };
+            let Ok(data) = engine.eval_rule_in_module(module, rule, false) else {
+                continue;
+            };
             let mut node = &data;
             for part in package.split('.') {
                 node = &node[part];

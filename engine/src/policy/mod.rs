@@ -9,7 +9,9 @@
 //! any subject is judged.
 
 mod input;
+pub mod limits;
 mod load;
+pub mod schema;
 mod test;
 pub mod value;
 
@@ -22,7 +24,7 @@ use regorus::Value;
 use serde::Serialize;
 
 pub use input::{build_input, Context, Input, SubjectInfo, VerificationFailure};
-pub use load::{PolicyError, PolicyErrorKind, Source};
+pub use load::{PackageInfo, PolicyError, PolicyErrorKind, Source};
 pub use test::{run_tests, TestOutcome, TestReport, TestStatus};
 
 /// The bundled helper package, `data.vouch.lib`.
@@ -34,6 +36,8 @@ const LIB_PATH: &str = "<vouch>/lib.rego";
 pub enum RuleKind {
     Deny,
     Warn,
+    /// A signer judge's set of accepted signature indices.
+    Accepted,
 }
 
 impl RuleKind {
@@ -41,6 +45,7 @@ impl RuleKind {
         match self {
             RuleKind::Deny => "deny",
             RuleKind::Warn => "warn",
+            RuleKind::Accepted => "accepted",
         }
     }
 }
@@ -95,6 +100,9 @@ pub struct Policy {
     asks_time: bool,
     entrypoints: Arc<Vec<Entrypoint>>,
     sources: Arc<Vec<Source>>,
+    packages: Arc<Vec<PackageInfo>>,
+    /// The signer judges whose configuration is present: they decide who may sign.
+    judges: Vec<String>,
 }
 
 impl Clone for Policy {
@@ -108,8 +116,26 @@ impl Clone for Policy {
             asks_time: self.asks_time,
             entrypoints: self.entrypoints.clone(),
             sources: self.sources.clone(),
+            packages: self.packages.clone(),
+            judges: self.judges.clone(),
         }
     }
+}
+
+/// The signer judges among `packages` whose `config.<name>` is present in `data`.
+fn configured_judges(packages: &[PackageInfo], data: &Value) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|p| p.judges_signer)
+        .filter(|p| {
+            let mut node = &data["config"];
+            for part in &p.config {
+                node = &node[part.as_str()];
+            }
+            !matches!(node, Value::Undefined | Value::Null)
+        })
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// An evaluation that errored (a runtime error in a rule): the subject fails.
@@ -138,8 +164,10 @@ impl Policy {
             .program
             .as_ref()
             .is_some_and(|p| p.instructions.iter().any(|i| matches!(i, regorus::rvm::Instruction::HostAwait { .. })));
+        let data = loaded.engine.get_data();
         Policy {
-            data: loaded.engine.get_data(),
+            judges: configured_judges(&loaded.packages, &data),
+            data,
             engine: loaded.engine,
             program: loaded.program,
             vm: None,
@@ -147,7 +175,48 @@ impl Policy {
             asks_time,
             entrypoints: Arc::new(loaded.entrypoints),
             sources: Arc::new(loaded.sources),
+            packages: Arc::new(loaded.packages),
         }
+    }
+
+    /// The SHA-256 of every loaded source and the data, in a stable order: two runs with
+    /// the same digest judge with the same policy.
+    pub fn digest(&self) -> String {
+        let mut parts: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}\n{}",
+                    s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    sigstore_verify::crypto::sha256(s.text.as_bytes()).to_hex()
+                )
+            })
+            .collect();
+        parts.sort();
+        parts.push(self.data.to_json_str().unwrap_or_default());
+        sigstore_verify::crypto::sha256(parts.join("\n").as_bytes()).to_hex()
+    }
+
+    /// The configured packages that decide who may sign (e.g. `vouch.gitlab` with
+    /// `config.gitlab`). A run needs these or identity requirements.
+    pub fn signer_judges(&self) -> &[String] {
+        &self.judges
+    }
+
+    /// Every loaded `vouch.*` package with what its schema declares.
+    pub fn package_info(&self) -> &[PackageInfo] {
+        &self.packages
+    }
+
+    /// The configured GitLab instances and GitHub hosts (`config.gitlab.instances`,
+    /// `config.github.hosts`): certificates from them get CI claims.
+    pub fn platform_config(&self) -> (Vec<String>, Vec<String>) {
+        let list = |v: &Value| match v {
+            Value::Array(items) => items.iter().filter_map(|i| if let Value::String(s) = i { Some(s.to_string()) } else { None }).collect(),
+            _ => Vec::new(),
+        };
+        (list(&self.data["config"]["gitlab"]["instances"]), list(&self.data["config"]["github"]["hosts"]))
     }
 
     /// Whether subjects are judged by the VM (false: by the interpreter).
@@ -158,6 +227,7 @@ impl Policy {
     /// The packages that define `deny` or `warn`.
     pub fn packages(&self) -> Vec<String> {
         let mut packages: Vec<String> = self.entrypoints.iter().map(|e| e.package.clone()).collect();
+        packages.sort();
         packages.dedup();
         packages
     }
@@ -170,6 +240,7 @@ impl Policy {
     pub fn evaluate<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Decision, EvalError> {
         let value = input_value(input)?;
         if self.program.is_some() {
+            let _scope = limits::Scope::enter();
             match self.evaluate_vm(value.clone()) {
                 Ok(decision) => return Ok(decision),
                 // A runaway rule: the interpreter would only take as long again.
@@ -190,11 +261,15 @@ impl Policy {
     /// The VM's decision alone, or `None` where [`Policy::evaluate`] would ask the
     /// interpreter (no program, an absorbed error, a timeout). For differential tests.
     pub fn evaluate_with_vm<T: Serialize + ?Sized>(&mut self, input: &T) -> Option<Decision> {
-        self.evaluate_vm(input_value(input).ok()?).ok()
+        let value = input_value(input).ok()?;
+        let _scope = limits::Scope::enter();
+        self.evaluate_vm(value).ok()
     }
 
     fn evaluate_vm(&mut self, input: Value) -> Result<Decision, VmFailure> {
-        let Some(program) = &self.program else { return Err(VmFailure::Other) };
+        let Some(program) = &self.program else {
+            return Err(VmFailure::Other);
+        };
         if self.vm.is_none() {
             // Each worker gets its own copy of the program's literals and of the data:
             // regorus values are reference-counted, and two threads counting the
@@ -210,21 +285,32 @@ impl Policy {
             vm.set_execution_timer_config(Some(load::execution_timer()));
             self.vm = Some(vm);
         }
-        let Some(vm) = self.vm.as_mut() else { return Err(VmFailure::Other) };
+        let Some(vm) = self.vm.as_mut() else {
+            return Err(VmFailure::Other);
+        };
         vm.set_input(input);
         let mut decision = Decision::default();
         for (index, entry) in self.entrypoints.iter().enumerate() {
+            if entry.kind == RuleKind::Accepted {
+                continue;
+            }
             if self.asks_time {
                 // time.now_ns() is the run's effective time. A rule that asks more often
                 // than this runs out and is re-run by the interpreter.
                 vm.set_host_await_responses([(Value::from(load::HOST_NOW), std::iter::repeat_n(Value::from(self.now_ns), 4))]);
             }
             let lenient_before = vm.lenient_events();
-            let value = vm.execute_entry_point_by_index(index).map_err(|e| match e {
-                VmError::TimeLimitExceeded { .. } => {
-                    VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message: format!("{e}") })
+            let value = vm.execute_entry_point_by_index(index).map_err(|e| {
+                match (limits::tripped(), e) {
+                    // A limit: the interpreter would only run into it again.
+                    (Some(message), _) => {
+                        VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message })
+                    }
+                    (None, e @ VmError::TimeLimitExceeded { .. }) => {
+                        VmFailure::Timeout(EvalError { package: entry.package.clone(), rule: entry.kind.as_str(), message: format!("{e}") })
+                    }
+                    _ => VmFailure::Other,
                 }
-                _ => VmFailure::Other,
             })?;
             // The VM goes on past an error in a rule body (the body just fails) and
             // turns conflicting rule values into undefined: a deny rule that errored
@@ -235,34 +321,74 @@ impl Policy {
             let findings = findings(entry, &value).map_err(|_| VmFailure::Other)?;
             match entry.kind {
                 RuleKind::Deny => decision.deny.extend(findings),
-                RuleKind::Warn => decision.warn.extend(findings),
+                RuleKind::Warn | RuleKind::Accepted => decision.warn.extend(findings),
             }
         }
         Ok(decision)
     }
 
     fn evaluate_interpreted(&mut self, value: Value) -> Result<Decision, EvalError> {
+        let _scope = limits::Scope::enter();
         self.engine.set_input(value);
         let mut decision = Decision::default();
-        for entry in self.entrypoints.iter() {
+        for entry in self.entrypoints.iter().filter(|e| e.kind != RuleKind::Accepted) {
             let value = self.engine.eval_rule(entry.path.clone()).map_err(|e| EvalError {
                 package: entry.package.clone(),
                 rule: entry.kind.as_str(),
-                message: load::error_message(&e),
+                message: limits::tripped().unwrap_or_else(|| load::error_message(&e)),
             })?;
             let findings = findings(entry, &value)?;
             match entry.kind {
                 RuleKind::Deny => decision.deny.extend(findings),
-                RuleKind::Warn => decision.warn.extend(findings),
+                RuleKind::Warn | RuleKind::Accepted => decision.warn.extend(findings),
             }
         }
         Ok(decision)
+    }
+
+    /// Which signatures (indices into `input.signatures`) every configured signer judge
+    /// accepts; `None` when no judge is configured. Evaluated by the interpreter: it runs
+    /// only for subjects with attestations, to tell which attestations' signers count.
+    pub fn accepted<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Option<std::collections::BTreeSet<usize>>, EvalError> {
+        if self.judges.is_empty() {
+            return Ok(None);
+        }
+        let value = input_value(input)?;
+        let _scope = limits::Scope::enter();
+        self.engine.set_input(value);
+        let mut accepted: Option<std::collections::BTreeSet<usize>> = None;
+        for entry in self.entrypoints.iter().filter(|e| e.kind == RuleKind::Accepted && self.judges.contains(&e.package)) {
+            let fail = |message: String| EvalError { package: entry.package.clone(), rule: "accepted", message };
+            let value = self
+                .engine
+                .eval_rule(entry.path.clone())
+                .map_err(|e| fail(limits::tripped().unwrap_or_else(|| load::error_message(&e))))?;
+            let set: std::collections::BTreeSet<usize> = match &value {
+                Value::Undefined => Default::default(),
+                Value::Set(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_u64()
+                            .ok()
+                            .and_then(|n| usize::try_from(n).ok())
+                            .ok_or_else(|| fail(format!("accepted must hold signature indices, not {i}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => return Err(fail(format!("accepted must be a set of signature indices, it is {}", type_name(other)))),
+            };
+            accepted = Some(match accepted {
+                None => set,
+                Some(prev) => prev.intersection(&set).copied().collect(),
+            });
+        }
+        Ok(Some(accepted.unwrap_or_default()))
     }
 
     /// Evaluate like [`Policy::evaluate`], and say which rule definition produced each
     /// finding (`file:line`), by evaluating each `deny`/`warn` definition on its own.
     pub fn explain<T: Serialize + ?Sized>(&mut self, input: &T) -> Result<Decision, EvalError> {
         // The interpreter throughout: the locations come from its evaluation of this input.
+        let _scope = limits::Scope::enter();
         let mut decision = self.evaluate_with_interpreter(input)?;
         let locations = load::rule_locations(&mut self.engine);
         for finding in decision.deny.iter_mut().chain(decision.warn.iter_mut()) {
@@ -362,10 +488,18 @@ pub fn effective_time(arg: Option<&str>) -> Result<jiff::Timestamp, crate::Error
 impl Policy {
     /// This policy with `data` merged over its data (the override wins), for subjects
     /// with their own configuration.
-    pub fn with_data(&self, data: &serde_json::Value) -> Result<Policy, PolicyError> {
+    ///
+    /// The merged configuration is checked against the packages' schemas like data files
+    /// are; `origin` (the manifest, its text and where `data` sits in it) locates errors.
+    pub fn with_data(
+        &self,
+        data: &serde_json::Value,
+        origin: Option<(&std::path::Path, &str, &[schema::Seg])>,
+    ) -> Result<Policy, PolicyError> {
         let mut merged: serde_json::Value =
             serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
         merge(&mut merged, data);
+        load::check_subject_config(&merged, &self.packages, origin)?;
         let mut engine = self.engine.clone();
         engine.clear_data();
         engine.add_data(Value::from(merged)).map_err(|e| PolicyError {
@@ -377,8 +511,10 @@ impl Policy {
             source_text: None,
         })?;
         // The VM program does not depend on data: only the data changes.
+        let data = engine.get_data();
         Ok(Policy {
-            data: engine.get_data(),
+            judges: configured_judges(&self.packages, &data),
+            data,
             engine,
             program: self.program.clone(),
             vm: None,
@@ -386,6 +522,7 @@ impl Policy {
             asks_time: self.asks_time,
             entrypoints: self.entrypoints.clone(),
             sources: self.sources.clone(),
+            packages: self.packages.clone(),
         })
     }
 }

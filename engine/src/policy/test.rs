@@ -64,13 +64,16 @@ pub fn run_tests(dirs: &[PathBuf], effective_time: jiff::Timestamp) -> Result<Te
     let mut tests = Vec::new();
     for (package, name, file, line) in &loaded.tests {
         let started = std::time::Instant::now();
+        let scope = super::limits::Scope::enter();
         let result = engine.eval_rule(format!("data.{package}.{name}"));
+        let tripped = super::limits::tripped();
+        drop(scope);
         let prints = engine.take_prints().unwrap_or_default();
         let (status, detail) = match result {
             Ok(Value::Bool(true)) => (TestStatus::Pass, None),
             Ok(Value::Undefined) => (TestStatus::Fail, Some("undefined: a condition in the test body did not hold".to_string())),
             Ok(other) => (TestStatus::Fail, Some(format!("evaluated to {}", other.to_json_str().unwrap_or_default()))),
-            Err(e) => (TestStatus::Error, Some(load::error_message(&e))),
+            Err(e) => (TestStatus::Error, Some(tripped.unwrap_or_else(|| load::error_message(&e)))),
         };
         tests.push(TestOutcome {
             package: package.clone(),

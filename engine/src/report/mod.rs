@@ -10,8 +10,35 @@ use crate::batch::{SubjectResult, SubjectVerdict};
 
 pub use render::render;
 
-/// The JSON report's format version.
-pub const REPORT_VERSION: u32 = 1;
+/// A string from outside (a file name, a tag, a claim, a message quoting them) made safe
+/// for a terminal, a log or a page: control characters (C0, DEL, C1) and the Unicode
+/// bidirectional overrides, which can hide or reorder text, are written as visible
+/// `\u{…}` escapes (`\r`, `\n`, `\t`, `\e` for the common ones). A carriage return in a
+/// file name then cannot overwrite its FAIL line with a PASS.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The JSON report's format version (2: subjects carry their plan `id`, and the report
+/// its `plan`, so that merges can be checked).
+pub const REPORT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -54,9 +81,31 @@ pub struct Report {
     pub effective_time: String,
     /// The shards this report covers (`1/1`, or several after `report merge`).
     pub shards: Vec<String>,
+    pub plan: PlanInfo,
     pub summary: Summary,
     pub subjects: Vec<SubjectResult>,
 }
+
+/// The plan a report judged (part of it, for a shard).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanInfo {
+    /// SHA-256 over the manifest's digest, the policy's digest, N and every subject id
+    /// of the whole plan: equal in every shard of one plan.
+    pub id: String,
+    pub manifest_sha256: Option<String>,
+    pub policy_sha256: Option<String>,
+    /// Subjects in the whole plan (all shards).
+    pub subjects: usize,
+    /// N of `--shard I/N`.
+    pub shard_total: u64,
+    /// The ids of the subjects this report was given (duplicates included).
+    pub assigned: Vec<String>,
+}
+
+/// Why shard reports cannot be merged; nothing was judged by the merge (exit 2).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct MergeError(pub String);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
@@ -65,12 +114,13 @@ pub struct Tool {
 }
 
 impl Report {
-    pub fn new(subjects: Vec<SubjectResult>, effective_time: String, shard: String) -> Self {
+    pub fn new(subjects: Vec<SubjectResult>, effective_time: String, shard: String, plan: PlanInfo) -> Self {
         let mut report = Report {
             version: REPORT_VERSION,
             tool: Tool { name: "vouch".into(), version: env!("CARGO_PKG_VERSION").into() },
             effective_time,
             shards: vec![shard],
+            plan,
             summary: Summary::default(),
             subjects,
         };
@@ -101,34 +151,135 @@ impl Report {
         }
     }
 
-    /// Merge shard reports into one (`vouch report merge`).
-    pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
-        let mut iter = reports.into_iter();
-        let mut merged = iter.next().ok_or("no reports to merge")?;
-        for r in iter {
-            if r.version != merged.version {
-                return Err(format!("report version {} cannot be merged with version {}", r.version, merged.version));
-            }
-            if r.effective_time != merged.effective_time {
-                return Err(format!(
-                    "reports of different effective times ({} and {}) cannot be merged",
-                    merged.effective_time, r.effective_time
+    /// Merge shard reports into one (`vouch report merge`). Refused unless the reports are
+    /// every shard 1..N of one plan exactly once, each holding a result for every subject
+    /// it was assigned: a missing, repeated or foreign shard, or a lost subject, can never
+    /// merge into a pass.
+    pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
+        let fail = |m: String| Err(MergeError(m));
+        let Some(first) = reports.first() else {
+            return fail("no reports to merge".into());
+        };
+        let (plan_id, total, time, version) =
+            (first.plan.id.clone(), first.plan.shard_total, first.effective_time.clone(), first.tool.version.clone());
+        let mut seen: Vec<Option<usize>> = vec![None; usize::try_from(total).unwrap_or(0)];
+        for (n, r) in reports.iter().enumerate() {
+            if r.plan.id != plan_id || r.plan.shard_total != total {
+                return fail(format!(
+                    "report {} is of another plan (plan {} with {} shards, not {} with {}): merge only the shards of one run",
+                    n + 1,
+                    short(&r.plan.id),
+                    r.plan.shard_total,
+                    short(&plan_id),
+                    total
                 ));
             }
+            if r.effective_time != time {
+                return fail(format!(
+                    "report {} has effective time {}, report 1 {}: the shards of one gate must share one effective time (e.g. --effective-time \"$CI_PIPELINE_CREATED_AT\")",
+                    n + 1,
+                    r.effective_time,
+                    time
+                ));
+            }
+            if r.tool.version != version {
+                return fail(format!("report {} was written by vouch {}, report 1 by {}", n + 1, r.tool.version, version));
+            }
+            for shard in &r.shards {
+                let index = Self::shard_index(shard, total)
+                    .ok_or_else(|| MergeError(format!("report {} names shard {shard:?}, not one of 1..{total}", n + 1)))?;
+                if let Some(Some(other)) = seen.get(index) {
+                    return fail(format!(
+                        "shard {shard} is given twice (reports {} and {}): each shard must be merged exactly once",
+                        other + 1,
+                        n + 1
+                    ));
+                }
+                if let Some(slot) = seen.get_mut(index) {
+                    *slot = Some(n);
+                }
+            }
+            // Every assigned subject has its result, and nothing else is there.
+            let mut assigned = r.plan.assigned.clone();
+            let mut judged: Vec<String> = r.subjects.iter().map(|s| s.id.clone()).collect();
+            assigned.sort();
+            judged.sort();
+            if assigned != judged {
+                let missing: Vec<&String> = assigned.iter().filter(|a| !judged.contains(a)).take(3).collect();
+                return fail(format!(
+                    "report {} holds {} results for {} assigned subjects{}: it is incomplete or altered",
+                    n + 1,
+                    judged.len(),
+                    assigned.len(),
+                    if missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (missing: {})", missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))
+                    }
+                ));
+            }
+        }
+        let missing: Vec<String> =
+            seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| format!("{}/{total}", i + 1)).collect();
+        if !missing.is_empty() {
+            return fail(format!(
+                "shard{} {} of the plan {} missing: a merge needs every shard 1..{total}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        let mut iter = reports.into_iter();
+        let Some(mut merged) = iter.next() else {
+            return fail("no reports to merge".into());
+        };
+        for r in iter {
             merged.shards.extend(r.shards);
+            merged.plan.assigned.extend(r.plan.assigned);
             merged.subjects.extend(r.subjects);
         }
-        merged.shards.sort();
-        merged.shards.dedup();
+        if merged.subjects.len() != merged.plan.subjects {
+            return fail(format!(
+                "the shards hold {} subjects, the plan {}: a subject was lost or added between shard jobs",
+                merged.subjects.len(),
+                merged.plan.subjects
+            ));
+        }
+        if merged.plan.subjects == 0 {
+            return fail("the plan has no subjects: a gate that judged nothing cannot pass".into());
+        }
+        merged.shards.sort_by_key(|s| Self::shard_index(s, total));
         merged.summarize();
         Ok(merged)
     }
 
+    /// `I/N` → I-1, for N = `total`.
+    fn shard_index(shard: &str, total: u64) -> Option<usize> {
+        let (i, n) = shard.split_once('/')?;
+        let (i, n): (u64, u64) = (i.parse().ok()?, n.parse().ok()?);
+        (n == total && i >= 1 && i <= n).then(|| usize::try_from(i - 1).ok()).flatten()
+    }
+
     pub fn from_json(bytes: &[u8]) -> Result<Report, String> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        if let Ok(Version { version }) = serde_json::from_slice::<Version>(bytes) {
+            if version != REPORT_VERSION {
+                return Err(format!(
+                    "report version {version} is not supported (this vouch writes {REPORT_VERSION}); re-run the shards with this vouch"
+                ));
+            }
+        }
         let report: Report = serde_json::from_slice(bytes).map_err(|e| format!("not a vouch JSON report: {e}"))?;
         if report.version != REPORT_VERSION {
             return Err(format!("report version {} is not supported (this vouch writes {REPORT_VERSION})", report.version));
         }
         Ok(report)
     }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }

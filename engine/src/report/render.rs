@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{Format, Report};
+use super::{escape_controls as esc, Format, Report};
 use crate::batch::{SubjectResult, SubjectVerdict};
 
 pub fn render(report: &Report, format: Format) -> String {
@@ -16,14 +16,16 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
+/// Who signed, escaped.
 fn signers(s: &SubjectResult) -> String {
-    let mut names: Vec<String> = s.signers.iter().filter_map(|x| x.identity.clone()).collect();
+    let mut names: Vec<String> = s.signers.iter().filter_map(|x| x.identity.as_deref().map(|i| esc(i).into_owned())).collect();
     names.dedup();
     names.join(", ")
 }
 
+/// Why it failed, escaped.
 fn reasons(s: &SubjectResult) -> String {
-    s.reasons.iter().map(|r| format!("{}: {}", r.code, r.message)).collect::<Vec<_>>().join("; ")
+    s.reasons.iter().map(|r| format!("{}: {}", esc(&r.code), esc(&r.message))).collect::<Vec<_>>().join("; ")
 }
 
 fn verdict(v: SubjectVerdict) -> &'static str {
@@ -39,14 +41,14 @@ fn text(r: &Report) -> String {
     for s in &r.subjects {
         match s.verdict {
             SubjectVerdict::Pass => {
-                let _ = writeln!(out, "PASS  {}  signed by {}", s.name, signers(s));
+                let _ = writeln!(out, "PASS  {}  signed by {}", esc(&s.name), signers(s));
             }
             _ => {
-                let _ = writeln!(out, "{}  {}  {}", verdict(s.verdict), s.name, reasons(s));
+                let _ = writeln!(out, "{}  {}  {}", verdict(s.verdict), esc(&s.name), reasons(s));
             }
         }
         for w in &s.warnings {
-            let _ = writeln!(out, "      warning [{}] {}", w.package, w.msg);
+            let _ = writeln!(out, "      warning [{}] {}", esc(&w.package), esc(&w.msg));
         }
     }
     let m = &r.summary;
@@ -62,9 +64,11 @@ fn text(r: &Report) -> String {
     out
 }
 
+/// XML text or attribute: escaped markup, and control characters as visible escapes
+/// (XML 1.0 cannot carry most of them, and a viewer must not act on them).
 fn xml(s: &str) -> String {
-    s.chars()
-        .filter(|c| matches!(c, '\t' | '\n' | '\r') || !c.is_control())
+    esc(s)
+        .chars()
         .map(|c| match c {
             '&' => "&amp;".to_string(),
             '<' => "&lt;".to_string(),
@@ -116,7 +120,7 @@ fn junit(r: &Report) -> String {
 fn details(s: &SubjectResult) -> String {
     let mut d = String::new();
     for r in &s.reasons {
-        let _ = writeln!(d, "{}: {}", r.code, r.message);
+        let _ = writeln!(d, "{}: {}", esc(&r.code), esc(&r.message));
     }
     for c in &s.claims {
         let _ = writeln!(d, "claims: {}", serde_json::to_string(c).unwrap_or_default());
@@ -139,12 +143,12 @@ fn sarif(r: &Report) -> serde_json::Value {
     rules.dedup();
     let mut results = Vec::new();
     for s in &r.subjects {
-        let location = json!([{"physicalLocation": {"artifactLocation": {"uri": s.name}}}]);
+        let location = json!([{"physicalLocation": {"artifactLocation": {"uri": esc(&s.name)}}}]);
         for reason in &s.reasons {
             results.push(json!({
                 "ruleId": reason.code,
                 "level": if s.verdict == SubjectVerdict::Error { "warning" } else { "error" },
-                "message": {"text": format!("{}: {}", s.name, reason.message)},
+                "message": {"text": format!("{}: {}", esc(&s.name), esc(&reason.message))},
                 "locations": location,
             }));
         }
@@ -152,7 +156,7 @@ fn sarif(r: &Report) -> serde_json::Value {
             results.push(json!({
                 "ruleId": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
                 "level": "warning",
-                "message": {"text": format!("{}: {}", s.name, w.msg)},
+                "message": {"text": format!("{}: {}", esc(&s.name), esc(&w.msg))},
                 "locations": location,
             }));
         }
@@ -180,7 +184,9 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(out, "{} failed, {} not judged.\n", m.failed, m.errors);
     }
     out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    // Text from outside cannot end a cell, a code span or start markup.
+    let code = |s: &str| esc(s).replace('|', "\\|").replace('`', "'");
+    let cell = |s: &str| code(s).replace('<', "&lt;").replace('>', "&gt;");
     for s in &r.subjects {
         let mark = match s.verdict {
             SubjectVerdict::Pass => "✅",
@@ -190,10 +196,10 @@ fn markdown(r: &Report) -> String {
         let why: Vec<String> = s
             .reasons
             .iter()
-            .map(|x| format!("`{}` {}", x.code, x.message))
-            .chain(s.warnings.iter().map(|w| format!("warning: {}", w.msg)))
+            .map(|x| format!("`{}` {}", code(&x.code), cell(&x.message)))
+            .chain(s.warnings.iter().map(|w| format!("warning: {}", cell(&w.msg))))
             .collect();
-        let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", cell(&s.name), cell(&signers(s)), cell(&why.join("<br>")));
+        let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", code(&s.name), cell(&signers(s)), why.join("<br>"));
     }
     out
 }
@@ -206,21 +212,21 @@ fn codequality(r: &Report) -> serde_json::Value {
             let fingerprint =
                 sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.code, reason.message).as_bytes()).to_hex();
             issues.push(json!({
-                "description": format!("{}: {}", s.name, reason.message),
+                "description": format!("{}: {}", esc(&s.name), esc(&reason.message)),
                 "check_name": reason.code,
                 "fingerprint": &fingerprint[..32],
                 "severity": if s.verdict == SubjectVerdict::Error { "minor" } else { "major" },
-                "location": {"path": s.name, "lines": {"begin": 1}},
+                "location": {"path": esc(&s.name), "lines": {"begin": 1}},
             }));
         }
         for w in &s.warnings {
             let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}", s.name, w.msg).as_bytes()).to_hex();
             issues.push(json!({
-                "description": format!("{}: {}", s.name, w.msg),
+                "description": format!("{}: {}", esc(&s.name), esc(&w.msg)),
                 "check_name": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
                 "fingerprint": &fingerprint[..32],
                 "severity": "minor",
-                "location": {"path": s.name, "lines": {"begin": 1}},
+                "location": {"path": esc(&s.name), "lines": {"begin": 1}},
             }));
         }
     }

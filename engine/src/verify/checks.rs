@@ -28,6 +28,49 @@ pub(crate) fn check_timestamp_certificates(bundle: &Bundle, trusted_tsa_certs: &
     Ok(())
 }
 
+/// The Sigstore bundle format's client policy: a bundle's certificate chain holds the
+/// leaf and intermediates, never a root — the trust anchor comes from the trusted root
+/// alone. A chain that carries a self-issued certificate or a trust anchor gains no trust,
+/// but a conformant verifier rejects it, and so does vouch.
+///
+/// One exception, for real bundles in the wild: npm's v0.1 provenance bundles of 2023
+/// carry the leaf followed by exactly the trusted root's own chain for that CA,
+/// intermediate then root, in order (sigstore-js and sigstore-python accept them). A v0.1
+/// chain that repeats a trusted CA's chain byte for byte is accepted; any other chain
+/// with a root — another version, another order, a partial copy, a foreign self-signed
+/// certificate — is rejected.
+pub(crate) fn check_chain_has_no_root(bundle: &Bundle, trusted_chains: &[Vec<Vec<u8>>]) -> Result<()> {
+    use der::Decode;
+    let sigstore_types::VerificationMaterialContent::X509CertificateChain { certificates } = &bundle.verification_material.content else {
+        return Ok(());
+    };
+    let ders: Vec<&[u8]> = certificates.iter().map(|c| c.raw_bytes.as_bytes()).collect();
+    let is_v01 = bundle.media_type == sigstore_types::MediaType::Bundle0_1;
+    let repeats_trusted_chain = |rest: &[&[u8]]| {
+        trusted_chains.iter().any(|chain| chain.len() == rest.len() && chain.iter().zip(rest).all(|(a, b)| a.as_slice() == *b))
+    };
+    let anchors: Vec<&[u8]> = trusted_chains.iter().filter_map(|c| c.last().map(Vec::as_slice)).collect();
+    for (i, der_bytes) in ders.iter().enumerate() {
+        let parsed = x509_cert::Certificate::from_der(der_bytes)
+            .map_err(|e| Error::verify(Stage::Bundle, format!("certificate {i} of the bundle's chain is not DER X.509: {e}")))?;
+        let why = if anchors.contains(der_bytes) {
+            "is a trust anchor of the trusted root"
+        } else if parsed.tbs_certificate.issuer == parsed.tbs_certificate.subject {
+            "is self-issued (its issuer is its subject)"
+        } else {
+            continue;
+        };
+        if is_v01 && i > 0 && repeats_trusted_chain(ders.get(1..).unwrap_or_default()) {
+            return Ok(());
+        }
+        return Err(Error::verify(
+            Stage::Certificate,
+            format!("certificate {i} of the bundle's chain {why}; a bundle's chain must not include a root (the trusted root supplies it)"),
+        ));
+    }
+    Ok(())
+}
+
 /// The token's ContentInfo, from a TimeStampResp (`SEQUENCE { PKIStatusInfo, token }`,
 /// what bundles carry) or a bare token.
 fn token_content_info(der_bytes: &[u8]) -> std::result::Result<cms::content_info::ContentInfo, der::Error> {
@@ -128,12 +171,16 @@ fn checkpoint_bound_by_library(checkpoint: &Checkpoint, log_id: &Sha256Hash, rek
     let hint = &log_id.as_bytes()[..4];
     let now = jiff::Timestamp::now();
     let names_trusted_log = |h: &[u8]| {
-        let Ok(h) = <[u8; 4]>::try_from(h) else { return false };
+        let Ok(h) = <[u8; 4]>::try_from(h) else {
+            return false;
+        };
         rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).next().is_some()
     };
     let candidates: Vec<_> = checkpoint.signatures().iter().filter(|sig| names_trusted_log(sig.key_id.as_bytes())).collect();
     let hint_unique = {
-        let Ok(h) = <[u8; 4]>::try_from(hint) else { return false };
+        let Ok(h) = <[u8; 4]>::try_from(hint) else {
+            return false;
+        };
         rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).count() == 1
     };
     hint_unique && candidates.len() == 1 && candidates[0].key_id.as_bytes() == hint

@@ -42,6 +42,41 @@ impl Signer {
     }
 }
 
+/// Who may sign, for a run: the signer from identity flags, a key or a manifest's
+/// identities, or — only when a configured policy package judges signers (e.g.
+/// `config.gitlab`) — any identity, left to that package. Anything else is refused
+/// before a subject is judged: loading policies that judge nothing must not pass anyone.
+pub fn require_signer_decision(signer: Option<Signer>, policy: Option<&crate::policy::Policy>) -> Result<Signer> {
+    use crate::policy::{PolicyError, PolicyErrorKind};
+    if let Some(signer) = signer {
+        return Ok(signer);
+    }
+    let Some(policy) = policy else {
+        return Err(Error::Policy(PolicyError::new(
+            PolicyErrorKind::NoSignerDecision,
+            "nothing decides who may sign: no identity requirement and no policy",
+        )));
+    };
+    if !policy.signer_judges().is_empty() {
+        return Ok(Signer::AnyIdentity);
+    }
+    let unconfigured: Vec<String> = policy
+        .package_info()
+        .iter()
+        .filter(|p| p.judges_signer)
+        .map(|p| format!("{} (needs config.{})", p.name, p.config.join(".")))
+        .collect();
+    let loaded = policy.packages().join(", ");
+    Err(Error::Policy(PolicyError::new(
+        PolicyErrorKind::NoSignerDecision,
+        format!(
+            "nothing decides who may sign: no identity requirement, and no configured policy package judges signers (loaded: {}{})",
+            if loaded.is_empty() { "none".to_string() } else { loaded },
+            if unconfigured.is_empty() { String::new() } else { format!("; unconfigured signer judges: {}", unconfigured.join(", ")) }
+        ),
+    )))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureKind {
@@ -75,6 +110,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
     let bundle = &evidence.bundle;
     checks::check_tlog_entries(bundle, trust.rekor_keys())?;
     checks::check_timestamp_certificates(bundle, trust.tsa_certificates())?;
+    checks::check_chain_has_no_root(bundle, trust.ca_chains())?;
     if let Some(statement) = &evidence.statement {
         bind_statement(statement, artifact)?;
     }
@@ -109,7 +145,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         Signer::PublicKey(key) => (None, Some(sigstore_verify::crypto::sha256(key.as_bytes()).to_hex())),
         Signer::Keyless(_) | Signer::AnyOf(_) | Signer::AnyIdentity => {
             let cert = bundle.signing_certificate().ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
-            let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned())?;
+            let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned(), trust.platforms())?;
             let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
             match signer {
                 Signer::Keyless(requirement) => requirement.check(identity, issuer)?,

@@ -445,9 +445,9 @@ impl Interpreter {
     }
 
     #[cfg(any(miri, not(feature = "allocator-memory-limits")))]
-    const fn memory_check(&mut self) -> Result<()> {
+    fn memory_check(&mut self) -> Result<()> {
         let _ = self; // quiet clippy::unused_self; retained for symmetry with VM path
-        Ok(())
+        crate::utils::limits::check_memory_limit_if_needed().map_err(|err| anyhow!(err))
     }
 
     // Helper methods for working with ExprLookup

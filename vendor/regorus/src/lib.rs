@@ -189,6 +189,10 @@ pub use lexer::Source;
 pub use policy_info::PolicyInfo;
 pub use utils::limits::LimitError;
 pub use utils::limits::PolicyLengthConfig;
+// vouch: the host's limit check and the per-builtin output limit (VOUCH-PATCH.md).
+#[cfg(any(miri, not(feature = "allocator-memory-limits")))]
+pub use utils::limits::set_host_limit_check;
+pub use utils::limits::MAX_BUILTIN_OUTPUT;
 #[cfg(all(feature = "allocator-memory-limits", not(miri)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "allocator-memory-limits")))]
 pub use utils::limits::{

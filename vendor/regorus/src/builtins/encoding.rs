@@ -433,8 +433,19 @@ fn json_marshal_with_options(
         )?));
     }
 
-    let lines: Vec<String> = serde_json::to_string_pretty(&args[0])
-        .map_err(|e| span.error(&format!("could not serialize to json\nCaused by\n{e}")))?
+    let pretty = serde_json::to_string_pretty(&args[0])
+        .map_err(|e| span.error(&format!("could not serialize to json\nCaused by\n{e}")))?;
+    // vouch: a long indent or prefix repeats on every line; bound the result first.
+    let mut total = 0usize;
+    for line in pretty.split('\n') {
+        let level = (line.len() - line.trim_start().len()) / 2;
+        let indent_len = indent.as_ref().map_or(level * 2, |i| i.len().saturating_mul(level));
+        total = total.saturating_add(line.len()).saturating_add(indent_len).saturating_add(prefix.as_ref().map_or(0, |p| p.len())).saturating_add(1);
+    }
+    if total > crate::utils::limits::MAX_BUILTIN_OUTPUT {
+        bail!(span.error(&format!("json.marshal_with_options would produce {total} bytes, over the limit of {}", crate::utils::limits::MAX_BUILTIN_OUTPUT)));
+    }
+    let lines: Vec<String> = pretty
         .split('\n')
         .map(|line| {
             let mut line = line.to_string();

@@ -106,7 +106,11 @@ fn range(span: &Span, params: &[Ref<Expr>], args: &[Value], strict: bool) -> Res
         _ => bail!(span.error("could not determine number of elements")),
     };
 
-    let mut values = Vec::with_capacity(num_elements);
+    // vouch: refuse sizes no policy needs before allocating; the host check bounds the rest.
+    if num_elements > crate::utils::limits::MAX_BUILTIN_OUTPUT {
+        bail!(span.error(&format!("{name} would produce {num_elements} elements, over the limit of {}", crate::utils::limits::MAX_BUILTIN_OUTPUT)));
+    }
+    let mut values = Vec::with_capacity(num_elements.min(1 << 16));
     let mut v = v1;
     let incr = Number::from(incr);
     while v != v2 {
@@ -150,7 +154,11 @@ fn range_step(span: &Span, params: &[Ref<Expr>], args: &[Value], strict: bool) -
         _ => bail!(span.error("could not determine number of elements")),
     };
 
-    let mut values = Vec::with_capacity(num_elements as usize);
+    // vouch: refuse sizes no policy needs before allocating; the host check bounds the rest.
+    if num_elements < 0 || num_elements as u64 > crate::utils::limits::MAX_BUILTIN_OUTPUT as u64 {
+        bail!(span.error(&format!("{name} would produce {num_elements} elements, over the limit of {}", crate::utils::limits::MAX_BUILTIN_OUTPUT)));
+    }
+    let mut values = Vec::with_capacity((num_elements as usize).min(1 << 16));
     let incr = Number::from(incr);
     let mut v = v1;
     while (v <= v2 && incr.is_positive()) || (v >= v2 && !incr.is_positive()) {

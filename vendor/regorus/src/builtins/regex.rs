@@ -235,6 +235,19 @@ fn regex_replace(
         _ => return Ok(Value::Undefined),
     };
 
+    // vouch: bound the result before building it: `$0$0…` in the replacement repeats each
+    // match, so one call could otherwise ask for terabytes.
+    let limit = crate::utils::limits::MAX_BUILTIN_OUTPUT;
+    let expands = value.contains('$');
+    let mut len = s.len();
+    for m in re.find_iter(&s) {
+        let per_match = if expands { value.len().saturating_mul(m.len().saturating_add(1)) } else { value.len() };
+        len = len.saturating_add(per_match);
+        if len > limit {
+            bail!(span.error(&format!("{name} would produce more than {limit} bytes")));
+        }
+        enforce_limit()?;
+    }
     Ok(Value::String(re.replace_all(&s, value.as_ref()).into()))
 }
 

@@ -147,7 +147,19 @@ fn replace(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> 
     let s = ensure_string(name, &params[0], &args[0])?;
     let old = ensure_string(name, &params[1], &args[1])?;
     let new = ensure_string(name, &params[2], &args[2])?;
+    replaced_len_ok(span, name, &s, &old, &new)?;
     Ok(Value::String(s.replace(old.as_ref(), new.as_ref()).into()))
+}
+
+/// vouch: refuse a replacement whose result would exceed the builtin output limit,
+/// before building it (one call could otherwise ask for terabytes).
+fn replaced_len_ok(span: &Span, name: &str, s: &str, old: &str, new: &str) -> Result<()> {
+    let count = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old).count() };
+    let len = s.len().saturating_add(count.saturating_mul(new.len()));
+    if len > crate::utils::limits::MAX_BUILTIN_OUTPUT {
+        bail!(span.error(&format!("{name} would produce {len} bytes, over the limit of {}", crate::utils::limits::MAX_BUILTIN_OUTPUT)));
+    }
+    Ok(())
 }
 
 fn split(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
@@ -334,12 +346,17 @@ fn sprintf(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> 
                     }
 
                     while chars.peek().map(|c| c.is_numeric()) == Some(true) {
-                        w = w * 10
-                            + chars
+                        w = w.saturating_mul(10).saturating_add(
+                            chars
                                 .next()
                                 .expect("could not get next digit")
                                 .to_digit(10)
-                                .expect("could not get digit from char");
+                                .expect("could not get digit from char"),
+                        );
+                    }
+                    // vouch: a width or precision is a handful of characters, not gigabytes.
+                    if w as usize > crate::utils::limits::MAX_BUILTIN_OUTPUT {
+                        bail!(params[0].span().error(&format!("format width {w} is over the limit of {}", crate::utils::limits::MAX_BUILTIN_OUTPUT)));
                     }
                     let width = match first_char {
                         '0' => Width::LeadingZeros(w as usize),
@@ -650,6 +667,7 @@ fn replace_n(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -
     for item in obj.as_ref().iter_sorted() {
         match item {
             (Value::String(k), Value::String(v)) => {
+                replaced_len_ok(span, "strings.replace_n", &s, k, v)?;
                 s = s.replace(k.as_ref(), v.as_ref()).into();
             }
             _ => {

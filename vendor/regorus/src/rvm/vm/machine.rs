@@ -1116,7 +1116,12 @@ impl RegoVM {
         {
             self.memory_check_count = self.memory_check_count.saturating_add(1);
         }
-        Ok(())
+        crate::utils::limits::check_memory_limit_if_needed().map_err(|err| match err {
+            LimitError::TimeLimitExceeded { elapsed, limit } => VmError::TimeLimitExceeded { elapsed, limit, pc: self.pc },
+            LimitError::MemoryLimitExceeded { usage, limit } => VmError::MemoryLimitExceeded { usage, limit, pc: self.pc },
+            #[allow(unreachable_patterns)]
+            _ => VmError::MemoryLimitExceeded { usage: 0, limit: 0, pc: self.pc },
+        })
     }
 
     /// Get or create the cached dummy span for builtin calls.

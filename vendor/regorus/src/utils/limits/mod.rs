@@ -80,8 +80,27 @@ pub const fn enforce_memory_limit() -> core::result::Result<(), LimitError> {
     Ok(())
 }
 
+// vouch: without the allocator feature, the host may install a check that bounds an
+// evaluation's memory and time from its own allocator (see VOUCH-PATCH.md). It runs
+// wherever regorus checks memory: before each VM instruction, in the interpreter's loops,
+// and inside builtins that build large values element by element.
+static HOST_LIMIT_CHECK: std::sync::OnceLock<fn() -> core::result::Result<(), LimitError>> =
+    std::sync::OnceLock::new();
+
+/// vouch: install the host's limit check (once per process; later calls are ignored).
+#[cfg(any(miri, not(feature = "allocator-memory-limits")))]
+pub fn set_host_limit_check(check: fn() -> core::result::Result<(), LimitError>) {
+    let _ = HOST_LIMIT_CHECK.set(check);
+}
+
+/// vouch: the most elements or bytes one builtin call may produce at once.
+pub const MAX_BUILTIN_OUTPUT: usize = 1 << 24;
+
 #[cfg(any(miri, not(feature = "allocator-memory-limits")))]
 #[inline]
-pub const fn check_memory_limit_if_needed() -> core::result::Result<(), LimitError> {
-    Ok(())
+pub fn check_memory_limit_if_needed() -> core::result::Result<(), LimitError> {
+    match HOST_LIMIT_CHECK.get() {
+        Some(check) => check(),
+        None => Ok(()),
+    }
 }
