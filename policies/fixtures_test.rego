@@ -64,7 +64,7 @@ input_of(sigs) := input_accepting(sigs, numbers.range(0, count(sigs) - 1))
 # are accepted (as vouch marks them after asking the configured signer policies).
 input_accepting(sigs, accepted) := {
 	"subject": {"kind": "blob", "name": "app.tar.gz", "digest": {"sha256": "00"}},
-	"signatures": sigs,
+	"signatures": [object.union(s, {"signer_accepted": i in accepted}) | some i, s in sigs],
 	"attestations": [a |
 		some i, s in sigs
 		s.kind == "dsse"

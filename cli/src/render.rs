@@ -132,6 +132,12 @@ pub fn judgement(json: bool, j: &Judgement) {
             eprintln!("{}", finding_line(f));
         }
     }
+    for r in j.reasons.iter().filter(|r| r.code == "vouch::policy::no-accepted-signer") {
+        let report = Report::new(MietteDiagnostic::new(esc(&r.message).into_owned()).with_code(r.code.clone()).with_help(
+            "the configured signer policies accepted none of the signatures; `vouch explain` shows each policy's `accepted` set and its findings",
+        ));
+        eprintln!("{report:?}");
+    }
     for r in j.reasons.iter().filter(|r| r.code == "vouch::policy::eval") {
         let report = Report::new(
             MietteDiagnostic::new(esc(&r.message).into_owned())

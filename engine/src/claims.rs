@@ -301,6 +301,7 @@ impl Claims {
             }
             extensions.insert(oid, value);
         }
+        check_v1_agrees_with_v2(issuer_v1.as_deref(), issuer_v2.as_deref(), &extensions).map_err(bad)?;
         let issuer = issuer_v2.or(issuer_v1);
 
         let not_before = jiff::Timestamp::try_from(tbs.validity.not_before.to_system_time()).map_err(|e| bad(format!("notBefore: {e}")))?;
@@ -326,6 +327,40 @@ impl Claims {
         }
         Ok(claims)
     }
+}
+
+/// Fulcio writes each deprecated v1 extension (.1–.6, raw text) from the same token claim as
+/// its v2 successor. A certificate where a pair disagrees says two things at once; which one
+/// a policy or a matcher reads must not decide the verdict, so it is refused.
+fn check_v1_agrees_with_v2(
+    issuer_v1: Option<&str>,
+    issuer_v2: Option<&str>,
+    ext: &BTreeMap<String, String>,
+) -> std::result::Result<(), String> {
+    let get = |arc: u32| ext.get(&format!("{FULCIO_ARC}{arc}")).map(String::as_str);
+    let disagree = |old: u32, new: u32, a: &str, b: &str| {
+        Err(format!("extensions {FULCIO_ARC}{old} ({a:?}) and {FULCIO_ARC}{new} ({b:?}) disagree; Fulcio writes both from one claim"))
+    };
+    if let (Some(a), Some(b)) = (issuer_v1, issuer_v2) {
+        if a != b {
+            return disagree(1, 8, a, b);
+        }
+    }
+    // GitHub's event (.2/.20), commit (.3/.13) and ref (.6/.14).
+    for (old, new) in [(2, 20), (3, 13), (6, 14)] {
+        if let (Some(a), Some(b)) = (get(old), get(new)) {
+            if a != b {
+                return disagree(old, new, a, b);
+            }
+        }
+    }
+    // The repository: OWNER/REPO (.5) and https://HOST/OWNER/REPO (.12).
+    if let (Some(a), Some(b)) = (get(5), get(12)) {
+        if !b.strip_suffix(a).is_some_and(|host| host.ends_with('/') && host.matches('/').count() == 3) {
+            return disagree(5, 12, a, b);
+        }
+    }
+    Ok(())
 }
 
 fn der_utf8(bytes: &[u8]) -> Option<String> {

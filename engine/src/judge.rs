@@ -84,9 +84,11 @@ impl Judge<'_> {
         let mut decision = None;
         let mut input = None;
         if let Some(policy) = self.policy.as_mut() {
-            // Which attestations count: those whose signer the configured signer policies
-            // accept (asked only when there are attestations).
-            let accepted = if signatures.iter().any(|s| s.kind == crate::verify::SignatureKind::Dsse) {
+            // Which signatures and attestations count: those whose signer the configured
+            // signer policies accept (asked only when there are several or attestations).
+            // (A single signature needs no marking: if its signer is not accepted, the signer
+            // policy denies the subject anyway.)
+            let accepted = if signatures.len() > 1 || signatures.iter().any(|s| s.kind == crate::verify::SignatureKind::Dsse) {
                 policy.accepted(&build_input(&subject, &signatures, &failures, &self.context, None))
             } else {
                 Ok(None)
@@ -102,6 +104,7 @@ impl Judge<'_> {
                     policy.evaluate(&doc)
                 }
             });
+            let judges = policy.signer_judges().join(", ");
             match result {
                 Ok(d) => {
                     reasons.extend(
@@ -110,6 +113,17 @@ impl Judge<'_> {
                             message: f.msg.clone(),
                         }),
                     );
+                    // (After the judges' own reasons.)
+                    // vouch enforces the judges' verdict itself, not only through their deny
+                    // rules: a judge whose deny forgets a case still cannot pass anyone.
+                    if d.accepted.as_ref().is_some_and(|a| a.is_empty()) && !signatures.is_empty() {
+                        reasons.push(Reason {
+                            code: "vouch::policy::no-accepted-signer".into(),
+                            message: format!(
+                                "no verified signature is from a signer that every configured signer policy ({judges}) accepts"
+                            ),
+                        });
+                    }
                     if self.fail_on_warn {
                         reasons.extend(d.warn.iter().map(|f| Reason {
                             code: f.code.clone().unwrap_or_else(|| format!("{}.warn", f.package)),

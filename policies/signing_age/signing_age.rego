@@ -5,6 +5,10 @@
 #     signing_age:
 #       max_days: 30
 #       warn_days: 25        # optional: warn when older than this
+#
+# Only signatures whose signer was accepted (`signer_accepted`: identity requirements and
+# the configured signer policies) count: a fresh signature from anyone else does not make
+# an old artifact young.
 package vouch.signing_age
 
 import data.vouch.lib
@@ -15,37 +19,46 @@ now := time.now_ns()
 
 age_ns(s) := now - lib.ns(s.claims.signed_at)
 
+# The signatures that count.
+counted contains i if {
+	some i, s in input.signatures
+	s.signer_accepted == true
+}
+
 # Signatures without a verified signing time cannot show their age.
 fresh contains i if {
 	cfg.max_days
-	some i, s in input.signatures
+	some i in counted
+	s := input.signatures[i]
 	age_ns(s) >= 0
 	age_ns(s) <= lib.days(cfg.max_days)
 }
 
 deny contains {"msg": msg, "code": "signing_age.too_old", "title": "Signed too long ago", "solution": "re-sign or rebuild the artifact"} if {
 	cfg.max_days
-	count(input.signatures) > 0
+	count(counted) > 0
 	count(fresh) == 0
-	some s in input.signatures
+	some i in counted
+	s := input.signatures[i]
 	age_ns(s) > lib.days(cfg.max_days)
 	msg := sprintf("signed at %s, more than %v days before %s", [s.claims.signed_at, cfg.max_days, input.context.effective_time])
 }
 
 deny contains {"msg": msg, "code": "signing_age.future", "title": "Signed after the effective time"} if {
 	cfg.max_days
-	count(input.signatures) > 0
+	count(counted) > 0
 	count(fresh) == 0
-	some s in input.signatures
+	some i in counted
+	s := input.signatures[i]
 	age_ns(s) < 0
 	msg := sprintf("signed at %s, after the effective time %s", [s.claims.signed_at, input.context.effective_time])
 }
 
 deny contains {"msg": "no signature has a verified signing time", "code": "signing_age.unknown"} if {
 	cfg.max_days
-	count(input.signatures) > 0
-	every s in input.signatures {
-		not s.claims.signed_at
+	count(counted) > 0
+	every i in counted {
+		not input.signatures[i].claims.signed_at
 	}
 }
 

@@ -40,3 +40,10 @@ test_warns_when_ageing if {
 	warnings := signing_age.warn with input as f.input_of([signed_at("2025-12-25T00:00:00Z")]) with data.config.signing_age as {"max_days": 30, "warn_days": 20} with time.now_ns as now
 	f.codes(warnings) == {"signing_age.ageing"}
 }
+
+# A fresh signature from a signer nobody accepted does not make an old artifact young.
+test_only_accepted_signers_count if {
+	sigs := [signed_at("2025-11-01T00:00:00Z"), signed_at("2026-01-19T00:00:00Z")]
+	denials := signing_age.deny with input as f.input_accepting(sigs, {0}) with data.config.signing_age as {"max_days": 30} with time.now_ns as now
+	f.codes(denials) == {"signing_age.too_old"}
+}

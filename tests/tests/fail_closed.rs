@@ -91,6 +91,16 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
         .assert_stderr_contains("vouch::policy::config")
         .assert_stderr_contains("config.yaml:2:3")
         .assert_stderr_contains("no loaded package reads config.gitlb (did you mean gitlab?)");
+    // A misspelled top-level key: data that no policy reads configures nothing.
+    let c = config(&lab, "root", "confg:\n  gitlab:\n    projects: [acme/app]\n    refs: {branches: [main]}\n");
+    lab.verify(
+        &signed,
+        &["--policy", &policies, "--policy", &c, "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"],
+    )
+    .assert_code(2)
+    .assert_stderr_contains("vouch::policy::config")
+    .assert_stderr_contains("config.yaml:1:1")
+    .assert_stderr_contains("no loaded policy reads data.confg (did you mean config?)");
     // A misspelled key, at any depth, with the allowed keys.
     let c = config(&lab, "deep", "config:\n  gitlab:\n    projects: [acme/app]\n    refs:\n      branchs: [main]\n");
     gate(&lab, &c)
@@ -181,6 +191,21 @@ fn users_packages_declare_their_schema_the_same_way() {
     lab.write("s/config.schema.json", r#"{"x-vouch": {"judges_signer": true}, "type": "object", "properties": {}}"#);
     let s = lab.dir.join("s").display().to_string();
     lab.verify(&signed, &[&id[..], &["--policy", &s]].concat()).assert_code(2).assert_stderr_contains("defines no `accepted` rule");
+    // A signer judge's verdict is enforced by vouch, even when the package has no deny
+    // rule for it: no accepted signature, no pass.
+    lab.write("t/t.rego", "package vouch.mine\naccepted contains i if {\n  some i, s in input.signatures\n  s.claims.gitlab.project_path == data.config.mine.project\n}\n");
+    lab.write(
+        "t/config.schema.json",
+        r#"{"x-vouch": {"judges_signer": true}, "type": "object", "required": ["project"], "properties": {"project": {"type": "string"}}}"#,
+    );
+    let t = lab.dir.join("t").display().to_string();
+    let mine = |lab: &Lab, project: &str| {
+        lab.write(&format!("mine-{}.yaml", project.replace('/', "-")), &format!("config:\n  mine:\n    project: {project}\n"))
+    };
+    let other = mine(&lab, "acme/other");
+    lab.verify(&signed, &["--policy", &t, "--policy", &other]).assert_code(1).assert_stderr_contains("vouch::policy::no-accepted-signer");
+    let app = mine(&lab, "acme/app");
+    lab.verify(&signed, &["--policy", &t, "--policy", &app]).assert_code(0);
 }
 
 #[test]
@@ -492,6 +517,17 @@ fn claims_come_only_from_known_issuers_and_say_what_was_signed() {
         .assert_code(1)
         .assert_stderr_contains("vouch::claims::certificate")
         .assert_stderr_contains("is not a project of the GitLab instance https://gitlab.com");
+    // A deprecated v1 extension that disagrees with its v2 successor: which one a matcher
+    // or a policy reads must not decide, so the certificate is refused.
+    let two_issuers = GitLab::default().identity().with_extension(1, ExtValue::Raw("https://gitlab.evil.example".into()));
+    let signed = lab.mint(message("two issuers", two_issuers));
+    lab.claims(&signed, &[]).assert_code(1).assert_stderr_contains("1.3.6.1.4.1.57264.1.1").assert_stderr_contains("disagree");
+    let two_refs = GitHub::default().identity().with_extension(6, ExtValue::Raw("refs/heads/evil".into()));
+    let signed = lab.mint(message("two refs", two_refs));
+    lab.claims(&signed, &[]).assert_code(1).assert_stderr_contains("1.3.6.1.4.1.57264.1.6");
+    let two_repos = GitHub::default().identity().with_extension(5, ExtValue::Raw("mallory/app".into()));
+    let signed = lab.mint(message("two repos", two_repos));
+    lab.claims(&signed, &[]).assert_code(1).assert_stderr_contains("1.3.6.1.4.1.57264.1.5");
     // The build-config URI (.18) must repeat the SAN.
     let split = GitLab::default()
         .identity()

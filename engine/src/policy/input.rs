@@ -71,6 +71,10 @@ pub struct SignatureInput<'a> {
     pub predicate_type: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<Option<&'a serde_json::Value>>,
+    /// Whether its signer met the identity requirements and every configured signer
+    /// policy: only accepted signatures should count for rules about the subject (age,
+    /// provenance); the signer policies themselves judge every signature.
+    pub signer_accepted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,7 +112,9 @@ pub fn build_input<'a>(
         subject,
         signatures: signatures
             .iter()
-            .map(|s| SignatureInput {
+            .enumerate()
+            .map(|(i, s)| SignatureInput {
+                signer_accepted: accepted.is_none_or(|set| set.contains(&i)),
                 kind: s.kind,
                 bundle_media_type: &s.bundle_media_type,
                 claims: &s.claims,

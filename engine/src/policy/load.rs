@@ -353,7 +353,8 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     // Checked before anything is compiled or judged: a configuration vouch cannot check
     // is an error, never a default.
     let merged = serde_json::from_str(&engine.get_data().to_json_str().unwrap_or_default()).unwrap_or_default();
-    check_config(&merged, &packages).map_err(|violations| located_violations(&violations, &data_files, None))?;
+    check_config(&merged, &packages, &data_roots_read(&sources))
+        .map_err(|violations| located_violations(&violations, &data_files, None))?;
     // Signer judges' `accepted` rules are entry points too (evaluated before deny/warn
     // when a subject has attestations, to mark which signers were accepted).
     for p in packages.iter().filter(|p| p.judges_signer) {
@@ -533,12 +534,28 @@ fn packages(
 /// Check `data.config` against the loaded packages: every key names a loaded package,
 /// and each package's part fits its schema. A package without a schema cannot be
 /// configured: vouch could not check what it is given.
-pub(crate) fn check_config(data: &serde_json::Value, packages: &[PackageInfo]) -> Result<(), Vec<super::schema::Violation>> {
+///
+/// Every other top-level key of the data must be read by name (`data.KEY`) by a loaded
+/// policy: `confg:` for `config:` would otherwise configure nothing, silently.
+pub(crate) fn check_config(
+    data: &serde_json::Value,
+    packages: &[PackageInfo],
+    roots_read: &[String],
+) -> Result<(), Vec<super::schema::Violation>> {
     use super::schema::{Seg, Violation};
-    let Some(config) = data.get("config") else {
-        return Ok(());
-    };
     let mut out = Vec::new();
+    for key in data.as_object().map(|m| m.keys()).into_iter().flatten() {
+        if key != "config" && !roots_read.contains(key) {
+            let near = if super::schema::close("config", key) { " (did you mean config?)".to_string() } else { String::new() };
+            out.push(Violation {
+                path: vec![Seg::Key(key.clone())],
+                message: format!("no loaded policy reads data.{key}{near}; data that nothing reads would configure nothing (package configuration goes under config:)"),
+            });
+        }
+    }
+    let Some(config) = data.get("config") else {
+        return if out.is_empty() { Ok(()) } else { Err(out) };
+    };
     let names = |depth: usize, prefix: &[String]| -> Vec<String> {
         let mut n: Vec<String> =
             packages.iter().filter(|p| p.config.len() > depth && p.config[..depth] == *prefix).map(|p| p.config[depth].clone()).collect();
@@ -671,9 +688,37 @@ fn located_violations(
 pub(crate) fn check_subject_config(
     merged: &serde_json::Value,
     packages: &[PackageInfo],
+    sources: &[Source],
     manifest: Option<(&Path, &str, &[super::schema::Seg])>,
 ) -> Result<(), PolicyError> {
-    check_config(merged, packages).map_err(|v| located_violations(&v, &[], manifest))
+    check_config(merged, packages, &data_roots_read(sources)).map_err(|v| located_violations(&v, &[], manifest))
+}
+
+/// The top-level names of `data` that the policies read by name: `data.NAME` or
+/// `data["NAME"]` anywhere in a `.rego` source (comments included: a false "read" only
+/// lets a key through that the policies could have read).
+pub(crate) fn data_roots_read(sources: &[Source]) -> Vec<String> {
+    let mut names = Vec::new();
+    for source in sources.iter().filter(|s| s.path.extension().is_some_and(|e| e == "rego")) {
+        let text = source.text.as_str();
+        for (at, _) in text.match_indices("data") {
+            if text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let rest = &text[at + 4..];
+            let name: String = if let Some(r) = rest.strip_prefix('.') {
+                r.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+            } else if let Some(r) = rest.strip_prefix("[\"") {
+                r.chars().take_while(|c| *c != '"').collect()
+            } else {
+                continue;
+            };
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
 fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {

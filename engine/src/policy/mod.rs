@@ -72,6 +72,10 @@ pub struct Finding {
 pub struct Decision {
     pub deny: Vec<Finding>,
     pub warn: Vec<Finding>,
+    /// The signatures (indices into `input.signatures`) that every configured signer judge
+    /// accepts; `None` when no judge is configured. A subject passes only with one.
+    #[serde(skip)]
+    pub accepted: Option<std::collections::BTreeSet<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -291,7 +295,7 @@ impl Policy {
         vm.set_input(input);
         let mut decision = Decision::default();
         for (index, entry) in self.entrypoints.iter().enumerate() {
-            if entry.kind == RuleKind::Accepted {
+            if entry.kind == RuleKind::Accepted && !self.judges.contains(&entry.package) {
                 continue;
             }
             if self.asks_time {
@@ -318,11 +322,7 @@ impl Policy {
             if vm.lenient_events() != lenient_before {
                 return Err(VmFailure::Other);
             }
-            let findings = findings(entry, &value).map_err(|_| VmFailure::Other)?;
-            match entry.kind {
-                RuleKind::Deny => decision.deny.extend(findings),
-                RuleKind::Warn | RuleKind::Accepted => decision.warn.extend(findings),
-            }
+            decision.add(entry, &value).map_err(|_| VmFailure::Other)?;
         }
         Ok(decision)
     }
@@ -331,17 +331,13 @@ impl Policy {
         let _scope = limits::Scope::enter();
         self.engine.set_input(value);
         let mut decision = Decision::default();
-        for entry in self.entrypoints.iter().filter(|e| e.kind != RuleKind::Accepted) {
+        for entry in self.entrypoints.iter().filter(|e| e.kind != RuleKind::Accepted || self.judges.contains(&e.package)) {
             let value = self.engine.eval_rule(entry.path.clone()).map_err(|e| EvalError {
                 package: entry.package.clone(),
                 rule: entry.kind.as_str(),
                 message: limits::tripped().unwrap_or_else(|| load::error_message(&e)),
             })?;
-            let findings = findings(entry, &value)?;
-            match entry.kind {
-                RuleKind::Deny => decision.deny.extend(findings),
-                RuleKind::Warn | RuleKind::Accepted => decision.warn.extend(findings),
-            }
+            decision.add(entry, &value)?;
         }
         Ok(decision)
     }
@@ -363,19 +359,7 @@ impl Policy {
                 .engine
                 .eval_rule(entry.path.clone())
                 .map_err(|e| fail(limits::tripped().unwrap_or_else(|| load::error_message(&e))))?;
-            let set: std::collections::BTreeSet<usize> = match &value {
-                Value::Undefined => Default::default(),
-                Value::Set(items) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_u64()
-                            .ok()
-                            .and_then(|n| usize::try_from(n).ok())
-                            .ok_or_else(|| fail(format!("accepted must hold signature indices, not {i}")))
-                    })
-                    .collect::<Result<_, _>>()?,
-                other => return Err(fail(format!("accepted must be a set of signature indices, it is {}", type_name(other)))),
-            };
+            let set = accepted_set(entry, &value)?;
             accepted = Some(match accepted {
                 None => set,
                 Some(prev) => prev.intersection(&set).copied().collect(),
@@ -398,6 +382,41 @@ impl Policy {
                 .map(|(_, _, _, location)| location.clone());
         }
         Ok(decision)
+    }
+}
+
+impl Decision {
+    fn add(&mut self, entry: &Entrypoint, value: &Value) -> Result<(), EvalError> {
+        match entry.kind {
+            RuleKind::Deny => self.deny.extend(findings(entry, value)?),
+            RuleKind::Warn => self.warn.extend(findings(entry, value)?),
+            RuleKind::Accepted => {
+                let set = accepted_set(entry, value)?;
+                self.accepted = Some(match self.accepted.take() {
+                    None => set,
+                    Some(prev) => prev.intersection(&set).copied().collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A signer judge's `accepted`: a set of indices into `input.signatures`.
+fn accepted_set(entry: &Entrypoint, value: &Value) -> Result<std::collections::BTreeSet<usize>, EvalError> {
+    let fail = |message: String| EvalError { package: entry.package.clone(), rule: "accepted", message };
+    match value {
+        Value::Undefined => Ok(Default::default()),
+        Value::Set(items) => items
+            .iter()
+            .map(|i| {
+                i.as_u64()
+                    .ok()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| fail(format!("accepted must hold signature indices, not {i}")))
+            })
+            .collect(),
+        other => Err(fail(format!("accepted must be a set of signature indices, it is {}", type_name(other)))),
     }
 }
 
@@ -499,7 +518,7 @@ impl Policy {
         let mut merged: serde_json::Value =
             serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
         merge(&mut merged, data);
-        load::check_subject_config(&merged, &self.packages, origin)?;
+        load::check_subject_config(&merged, &self.packages, &self.sources, origin)?;
         let mut engine = self.engine.clone();
         engine.clear_data();
         engine.add_data(Value::from(merged)).map_err(|e| PolicyError {
