@@ -486,7 +486,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
     // The registry client (TLS roots, credentials) only when there are images to fetch.
     let has_images = planned.subjects.iter().any(|s| matches!(s.target, vouch_engine::batch::Target::Image { .. }));
     let client = if has_images { Some(args.registry.client()?) } else { None };
-    let plan_info = planned.info(manifest_sha256, shard);
+    let setup = vouch_engine::batch::PlanSetup { manifest_sha256, trust_sha256: trust.digest(), fail_on_warn: args.policy.fail_on_warn };
+    let plan_info = planned.info(&setup, shard);
     let bar = render::progress_bar(args.quiet);
     let progress = |done: usize, total: usize| {
         if let Some(bar) = &bar {

@@ -190,28 +190,53 @@ pub struct Planned {
     pub subjects: Vec<SubjectPlan>,
 }
 
+/// What else a plan's verdicts depend on, beside its subjects: shards of one plan must
+/// agree on all of it.
+pub struct PlanSetup {
+    pub manifest_sha256: Option<String>,
+    /// [`Trust::digest`].
+    pub trust_sha256: String,
+    pub fail_on_warn: bool,
+}
+
 impl Planned {
     /// What a shard's report records of the plan, so that `report merge` can check that
-    /// it was given every shard of one plan exactly once: the plan's id covers the
-    /// manifest, the policies, every subject id and N; `assigned` lists this shard's ids.
-    pub fn info(&self, manifest_sha256: Option<String>, shard: Shard) -> crate::report::PlanInfo {
-        let mut ids: Vec<String> = self.subjects.iter().map(SubjectPlan::id).collect();
+    /// it was given every shard of one plan exactly once. `setup_sha256` covers what the
+    /// verdicts depend on beside the subject ids (manifest, trusted root and platforms,
+    /// every signer and policy variant, fail-on-warn, N, each subject's bundles, signer
+    /// and policy); the plan's id covers it and the sorted ids of all subjects, so that a
+    /// merge can recompute it from the shards' `assigned` lists.
+    pub fn info(&self, setup: &PlanSetup, shard: Shard) -> crate::report::PlanInfo {
+        let ids: Vec<String> = self.subjects.iter().map(SubjectPlan::id).collect();
         let assigned: Vec<String> = ids.iter().filter(|id| shard.contains(id)).cloned().collect();
         let policy_sha256 = self.policies.first().and_then(|p| p.as_ref()).map(Policy::digest);
-        ids.sort();
-        let mut whole = format!(
-            "vouch-plan-v1\nmanifest {}\npolicy {}\nshards {}\n",
-            manifest_sha256.as_deref().unwrap_or("-"),
-            policy_sha256.as_deref().unwrap_or("-"),
+        let mut text = format!(
+            "vouch-plan-setup-v1\nmanifest {}\ntrust {}\nfail-on-warn {}\nshards {}\n",
+            setup.manifest_sha256.as_deref().unwrap_or("-"),
+            setup.trust_sha256,
+            setup.fail_on_warn,
             shard.total
         );
-        for id in &ids {
-            whole.push_str(id);
-            whole.push('\n');
+        for signer in &self.signers {
+            text.push_str(&format!("signer {signer:?}\n"));
         }
+        for policy in &self.policies {
+            text.push_str(&format!("policy {}\n", policy.as_ref().map(Policy::digest).as_deref().unwrap_or("-")));
+        }
+        for s in &self.subjects {
+            let bundles = match &s.target {
+                Target::Blob { bundles, .. } | Target::Digest { bundles, .. } => {
+                    bundles.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" ")
+                }
+                _ => String::new(),
+            };
+            text.push_str(&format!("subject {:?} bundles {bundles:?} signer {} policy {}\n", s.id(), s.signer, s.policy));
+        }
+        let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
         crate::report::PlanInfo {
-            id: sigstore_verify::crypto::sha256(whole.as_bytes()).to_hex(),
-            manifest_sha256,
+            id: crate::report::PlanInfo::id_of(&setup_sha256, ids.clone()),
+            setup_sha256,
+            manifest_sha256: setup.manifest_sha256.clone(),
             policy_sha256,
             subjects: ids.len(),
             shard_total: shard.total,
@@ -280,6 +305,9 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
             }
             None => 0,
         };
+        if let Some(Some(p)) = policies.get(policy) {
+            p.require_named_configured().map_err(Error::Policy)?;
+        }
         let signer = match &s.identities {
             Some(specs) => {
                 signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));

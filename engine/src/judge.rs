@@ -116,7 +116,8 @@ impl Judge<'_> {
                     // (After the judges' own reasons.)
                     // vouch enforces the judges' verdict itself, not only through their deny
                     // rules: a judge whose deny forgets a case still cannot pass anyone.
-                    if d.accepted.as_ref().is_some_and(|a| a.is_empty()) && !signatures.is_empty() {
+                    // (Indices past the signatures a policy was given accept nobody.)
+                    if d.accepted.as_ref().is_some_and(|a| !a.iter().any(|i| *i < signatures.len())) && !signatures.is_empty() {
                         reasons.push(Reason {
                             code: "vouch::policy::no-accepted-signer".into(),
                             message: format!(

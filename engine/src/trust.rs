@@ -38,6 +38,8 @@ pub struct Trust {
     ca_chains: Vec<Vec<Vec<u8>>>,
     /// Which OIDC issuers are CI platforms (claims.rs): part of what a run trusts.
     platforms: crate::claims::Platforms,
+    /// SHA-256 of the trusted root's JSON as read.
+    sha256: String,
 }
 
 impl Trust {
@@ -85,7 +87,14 @@ impl Trust {
             .iter()
             .map(|ca| ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()).collect())
             .collect();
-        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates, ca_chains, platforms: crate::claims::Platforms::default() })
+        let sha256 = sigstore_verify::crypto::sha256(json.as_bytes()).to_hex();
+        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates, ca_chains, platforms: crate::claims::Platforms::default(), sha256 })
+    }
+
+    /// What a run trusts, as one digest: the trusted root as read and the CI platforms
+    /// configured on it (shards of one plan must agree on both).
+    pub fn digest(&self) -> String {
+        sigstore_verify::crypto::sha256(format!("{}\n{:?}", self.sha256, self.platforms).as_bytes()).to_hex()
     }
 
     pub fn source(&self) -> &TrustSource {

@@ -5,12 +5,13 @@
 #     attestations:
 #       required_predicate_types: [https://slsa.dev/provenance/v1]
 #       slsa_source_matches_certificate: true   # provenance names the certificate's commit
-#       gitlab_protected_ref: true              # GitLab SLSA v0.2: CI_COMMIT_REF_PROTECTED
+#       gitlab_protected_ref: true              # GitLab provenance: CI_COMMIT_REF_PROTECTED
 #
 # Only attestations whose own signer is accepted count (`signer_accepted`: the signer
 # met the identity requirements and every configured signer policy, e.g. config.gitlab).
 # An attestation from anyone else — another project under the same trust root — is
-# ignored, with a warning.
+# ignored, with a warning. A check that is switched on fails when no provenance from an
+# accepted signer is there to pass it.
 package vouch.attestations
 
 import data.vouch.lib
@@ -51,10 +52,22 @@ provenance_commits(a) := {d | some r in a.statement.predicate.buildDefinition.re
 	a.predicate_type == "https://slsa.dev/provenance/v1"
 }
 
-deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
-	cfg.slsa_source_matches_certificate
+# The SLSA provenance that counts. A check that is switched on needs some: with none
+# from an accepted signer there is nothing that could pass it.
+provenance contains a if {
 	some a in counted
 	a.predicate_type in slsa_types
+}
+
+deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
+	cfg.slsa_source_matches_certificate
+	count(provenance) == 0
+	msg := "slsa_source_matches_certificate is on, but there is no SLSA provenance from an accepted signer to match"
+}
+
+deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
+	cfg.slsa_source_matches_certificate
+	some a in provenance
 	commit := a.claims.source_repository_digest
 	not commit in provenance_commits(a)
 	msg := sprintf("the %s provenance does not name commit %s that the signing certificate was issued for (it names %s)", [a.predicate_type, commit, names(provenance_commits(a))])
@@ -62,8 +75,7 @@ deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provena
 
 deny contains {"msg": msg, "code": "attestations.slsa_source", "title": "Provenance does not match the signer"} if {
 	cfg.slsa_source_matches_certificate
-	some a in counted
-	a.predicate_type in slsa_types
+	some a in provenance
 	not a.claims.source_repository_digest
 	msg := sprintf("the %s provenance cannot be matched: its certificate has no source commit", [a.predicate_type])
 }
@@ -72,11 +84,29 @@ names(set) := "nothing" if count(set) == 0
 
 names(set) := concat(", ", sort(set)) if count(set) > 0
 
-deny contains {"msg": msg, "code": "attestations.gitlab_protected_ref"} if {
+# The CI variables a GitLab provenance records: SLSA v0.2 `invocation.parameters`, v1
+# `buildDefinition.externalParameters.variables`. Absent: none (so not protected).
+gitlab_variables(a) := v if {
+	v := object.get(a, variables_path[a.predicate_type], {})
+	is_object(v)
+} else := {}
+
+variables_path := {
+	"https://slsa.dev/provenance/v0.2": ["statement", "predicate", "invocation", "parameters"],
+	"https://slsa.dev/provenance/v1": ["statement", "predicate", "buildDefinition", "externalParameters", "variables"],
+}
+
+protected(a) if gitlab_variables(a).CI_COMMIT_REF_PROTECTED in {"true", true}
+
+deny contains {"msg": msg, "code": "attestations.gitlab_protected_ref", "title": "Provenance not from a protected ref"} if {
 	cfg.gitlab_protected_ref
-	some a in counted
-	a.predicate_type == "https://slsa.dev/provenance/v0.2"
-	params := a.statement.predicate.invocation.parameters
-	object.get(params, "CI_COMMIT_REF_PROTECTED", "false") != "true"
-	msg := sprintf("the GitLab provenance was built from an unprotected ref (%s)", [object.get(params, "CI_COMMIT_REF_NAME", "unknown")])
+	count(provenance) == 0
+	msg := "gitlab_protected_ref is on, but there is no SLSA provenance from an accepted signer that could say the ref was protected"
+}
+
+deny contains {"msg": msg, "code": "attestations.gitlab_protected_ref", "title": "Provenance not from a protected ref"} if {
+	cfg.gitlab_protected_ref
+	some a in provenance
+	not protected(a)
+	msg := sprintf("the %s provenance does not say it was built from a protected ref (CI_COMMIT_REF_PROTECTED is %s, ref %s)", [a.predicate_type, json.marshal(object.get(gitlab_variables(a), "CI_COMMIT_REF_PROTECTED", "absent")), object.get(gitlab_variables(a), "CI_COMMIT_REF_NAME", "unknown")])
 }

@@ -86,8 +86,47 @@ test_attestation_from_an_unaccepted_signer_does_not_count if {
 	count(attestations.deny) == 0 with input as f.input_accepting([f.gitlab_sig, other], [0, 1]) with data.config.attestations as config
 }
 
+# Provenance from a signer that is not accepted is not matched against the certificate:
+# it is not there at all, so the switched-on check fails for want of provenance.
 test_unaccepted_provenance_is_not_checked_against_the_certificate if {
 	bad := slsa_v1([{"digest": {"gitCommit": "deadbeef"}}])
-	codes_of := f.codes(attestations.deny) with input as f.input_accepting([bad], []) with data.config.attestations as {"slsa_source_matches_certificate": true}
-	codes_of == set()
+	denials := attestations.deny with input as f.input_accepting([bad], []) with data.config.attestations as {"slsa_source_matches_certificate": true}
+	[d.msg | some d in denials] == ["slsa_source_matches_certificate is on, but there is no SLSA provenance from an accepted signer to match"]
+}
+
+# A provenance check that is switched on fails when there is no provenance to pass it.
+test_checks_fail_without_provenance if {
+	codes([f.gitlab_sig], {"slsa_source_matches_certificate": true}) == {"attestations.slsa_source"}
+	codes([f.gitlab_sig], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+}
+
+# Provenance whose signer is not accepted is not there for these checks either.
+test_checks_fail_with_only_unaccepted_provenance if {
+	inp := f.input_accepting([f.gitlab_sig, slsa_v02([{"digest": {"sha1": commit}}], "true")], [0])
+	denials := attestations.deny with input as inp with data.config.attestations as {"gitlab_protected_ref": true, "slsa_source_matches_certificate": true}
+	f.codes(denials) == {"attestations.gitlab_protected_ref", "attestations.slsa_source"}
+}
+
+slsa_v1_gitlab(variables) := object.union(slsa_v1([{"digest": {"gitCommit": commit}}]), {"statement": {"predicate": {"buildDefinition": {"externalParameters": {"variables": variables}}}}})
+
+test_gitlab_protected_ref_v1 if {
+	codes([slsa_v1_gitlab({"CI_COMMIT_REF_PROTECTED": "true"})], {"gitlab_protected_ref": true}) == set()
+	codes([slsa_v1_gitlab({"CI_COMMIT_REF_PROTECTED": "false"})], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+	codes([slsa_v1_gitlab({})], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+	codes([slsa_v1([{"digest": {"gitCommit": commit}}])], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+}
+
+# Missing or malformed parameters never read as protected.
+test_gitlab_protected_ref_without_parameters if {
+	bare := {"kind": "dsse", "claims": f.gitlab_claims, "predicate_type": "https://slsa.dev/provenance/v0.2", "statement": {"predicate": {}}}
+	codes([bare], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+	odd := object.union(bare, {"statement": {"predicate": {"invocation": {"parameters": "CI_COMMIT_REF_PROTECTED=true"}}}})
+	codes([odd], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+	no_statement := object.remove(bare, ["statement"])
+	codes([no_statement], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
+}
+
+# One provenance from an unprotected ref fails the subject even beside a protected one.
+test_gitlab_protected_ref_every_provenance if {
+	codes([slsa_v02([], "true"), slsa_v1_gitlab({"CI_COMMIT_REF_PROTECTED": "false"})], {"gitlab_protected_ref": true}) == {"attestations.gitlab_protected_ref"}
 }

@@ -84,6 +84,18 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
     let age = config(&lab, "age", "config:\n  signing_age:\n    max_days: 30\n");
     gate(&lab, &age).assert_code(2).assert_stderr_contains("vouch::policy::no-signer-decision");
 
+    // A package loaded by a path of its own is one the user asked for: unconfigured, it
+    // would judge nothing, so it is refused (also with identity flags that decide who
+    // may sign).
+    let id = ["--certificate-identity", &GitLab::default().san(), "--certificate-oidc-issuer", "https://gitlab.com"];
+    let age_dir = repo("policies/signing_age");
+    lab.verify(&signed, &[&id[..], &["--policy", &age_dir]].concat())
+        .assert_code(2)
+        .assert_stderr_contains("vouch::policy::unconfigured")
+        .assert_stderr_contains("loads vouch.signing_age, but nothing configures it (config.signing_age)");
+    lab.verify(&signed, &[&id[..], &["--policy", &age_dir, "--policy", &age]].concat()).assert_code(0);
+    // A folder of several packages (the bundled library) judges with those configured.
+    lab.verify(&signed, &[&id[..], &["--policy", &policies]].concat()).assert_code(0);
     // A misspelled package name under config.
     let c = config(&lab, "pkg", "config:\n  gitlb:\n    projects: [acme/app]\n    refs: {branches: [main]}\n");
     gate(&lab, &c)
@@ -101,6 +113,19 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
     .assert_stderr_contains("vouch::policy::config")
     .assert_stderr_contains("config.yaml:1:1")
     .assert_stderr_contains("no loaded policy reads data.confg (did you mean config?)");
+    // Data under a package's path (vouch's own, or a user's package) would override its
+    // rules: `vouch.signing_age.fresh`, `vouch.lib.signer`, `acme.helpers.allowed`.
+    let any = ["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"];
+    let c = config(&lab, "vouchroot", "vouch:\n  signing_age:\n    fresh: true\n");
+    lab.verify(&signed, &[&["--policy", &policies, "--policy", &c][..], &any].concat())
+        .assert_code(2)
+        .assert_stderr_contains("config.yaml:1:1")
+        .assert_stderr_contains("data.vouch is where the policies' rules live");
+    let helper = lab.write("helper/helpers.rego", "package acme.helpers\n\nallowed := {\"acme/app\"}\n");
+    let c = config(&lab, "userroot", "acme:\n  helpers:\n    allowed: [evil/app]\n");
+    lab.verify(&signed, &[&["--policy", &policies, "--policy", &helper, "--policy", &c][..], &any].concat())
+        .assert_code(2)
+        .assert_stderr_contains("data.acme is where the policies' rules live (package acme.helpers)");
     // A misspelled key, at any depth, with the allowed keys.
     let c = config(&lab, "deep", "config:\n  gitlab:\n    projects: [acme/app]\n    refs:\n      branchs: [main]\n");
     gate(&lab, &c)
@@ -130,6 +155,15 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
         "config:\n  gitlab:\n    projects: [acme/app]\n    refs: {branches: [main]}\n  signing_age:\n    max_days: thirty\n",
     );
     gate(&lab, &c).assert_code(2).assert_stderr_contains("config.signing_age.max_days: expected number");
+    // A YAML key that is not a string cannot slip past the schema check.
+    for (i, key) in ["1", "true", "[a, b]", "null"].into_iter().enumerate() {
+        let c = config(
+            &lab,
+            &format!("key{i}"),
+            &format!("config:\n  gitlab:\n    projects: [acme/app]\n    refs: {{branches: [main]}}\n    ? {key}\n    : true\n"),
+        );
+        gate(&lab, &c).assert_code(2).assert_stderr_contains("vouch::policy::");
+    }
     // Absent refs never mean "any ref"; saying so takes any_ref: true.
     let c = config(&lab, "norefs", "config:\n  gitlab:\n    projects: [acme/app]\n");
     gate(&lab, &c).assert_code(2).assert_stderr_contains("config.gitlab: refs is required");
@@ -234,6 +268,14 @@ fn manifests_are_checked_like_policy_data() {
         &format!("subjects:\n  - blob: {name}\n    data:\n      config:\n        gitlab:\n          projects: [acme/app]\n          refs: {{branches: [main]}}\n"),
     );
     run(&["check", &m]).assert_code(0);
+    // Data in the policies' own namespace would stand in for their rules (a subject's
+    // `vouch.gitlab.deny`, a library helper): refused, per subject and in data files.
+    let m = manifest(
+        &lab,
+        "subject-vouch.yaml",
+        &format!("identities:\n  - {{issuer: https://gitlab.com, subject: x}}\nsubjects:\n  - blob: {name}\n    data:\n      vouch:\n        gitlab:\n          deny: []\n"),
+    );
+    run(&["check", &m]).assert_code(2).assert_stderr_contains("data.vouch is where the policies' rules live");
     // A batch that judges nothing is an error.
     let m = manifest(&lab, "empty.yaml", "identities:\n  - {issuer: https://gitlab.com, subject: x}\nsubjects: []\n");
     run(&["check", &m]).assert_code(2).assert_stderr_contains("subjects is empty");
@@ -395,6 +437,45 @@ fn merges_need_every_shard_of_one_plan_exactly_once() {
     unassigned["subjects"].as_array_mut().unwrap().pop();
     let unassigned_path = lab.write("unassigned.json", &unassigned.to_string());
     merge(&[&unassigned_path, &parts[1], &parts[2]]).assert_code(2).assert_stderr_contains("a subject was lost");
+    // A report that lists one subject twice in place of another of its shard (results
+    // to match): the counts hold, the plan's id recomputed from the shards does not.
+    let assigned = report["plan"]["assigned"].as_array().unwrap().clone();
+    assert!(assigned.len() >= 2, "shard 1 of 3 holds at least two of nine subjects: {assigned:?}");
+    let mut twice = report.clone();
+    twice["plan"]["assigned"][1] = assigned[0].clone();
+    twice["subjects"][1]["id"] = assigned[0].clone();
+    let twice_path = lab.write("twice.json", &twice.to_string());
+    merge(&[&twice_path, &parts[1], &parts[2]]).assert_code(2).assert_stderr_contains("the shards' assigned subjects are not the plan's");
+    // A subject moved from shard 2's report into shard 1's: it is not shard 1's.
+    let second: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&parts[1]).unwrap()).unwrap();
+    let mut taker = report.clone();
+    let mut giver = second.clone();
+    let moved = giver["plan"]["assigned"].as_array_mut().unwrap().pop().unwrap();
+    let moved_result = giver["subjects"].as_array_mut().unwrap().pop().unwrap();
+    taker["plan"]["assigned"].as_array_mut().unwrap().push(moved.clone());
+    taker["subjects"].as_array_mut().unwrap().push(moved_result);
+    let (taker_path, giver_path) = (lab.write("taker.json", &taker.to_string()), lab.write("giver.json", &giver.to_string()));
+    merge(&[&taker_path, &giver_path, &parts[2]])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("lists {} as assigned, but that subject is not in its shard 1/3", moved.as_str().unwrap()));
+    // Shards run with other identities, another trusted root or --fail-on-warn are of
+    // another setup, though their manifest and subjects are the same.
+    let other_root = Lab::new("fc-merge-other-root");
+    std::fs::copy(&other_root.root, lab.dir.join("other_root.json")).unwrap();
+    let other_root_path = lab.dir.join("other_root.json").display().to_string();
+    for (name, extra) in [
+        ("flags", vec!["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"]),
+        ("root", vec!["--trusted-root", other_root_path.as_str()]),
+        ("warn", vec!["--fail-on-warn"]),
+    ] {
+        let out = lab.dir.join(format!("setup-{name}.json")).display().to_string();
+        let json = format!("json={out}");
+        let mut args = vec!["check", &manifest, "--shard", "3/3", "--effective-time", "2026-11-30T09:15:00Z", "--output", &json];
+        args.extend(extra);
+        let r = run(&args);
+        assert!(r.code != 2, "{name}: {}", r.stderr);
+        merge(&[&parts[0], &parts[1], &out]).assert_code(2).assert_stderr_contains("was run with another setup than report 1");
+    }
     // A version-1 report (no plan) cannot be checked, so it is not merged.
     let mut old = report.clone();
     old["version"] = 1.into();
@@ -585,6 +666,21 @@ fn nondeterministic_builtins_are_refused_at_load() {
             .assert_stderr_contains("rule deny calls")
             .assert_stderr_contains("p.rego:7:3");
     }
+    // Other spellings of the same call: refused by name too.
+    for (i, call) in ["rand[\"intn\"](\"x\", 2) == 1", "rand[`intn`](\"x\", 2) == 1"].into_iter().enumerate() {
+        let p = lab.write(&format!("nd-brack{i}/p.rego"), &format!("package vouch.p\n\ndeny contains \"coin\" if {{\n  {call}\n}}\n"));
+        lab.verify(&signed, &[&id[..], &["--policy", &p]].concat())
+            .assert_code(2)
+            .assert_stderr_contains("vouch::policy::nondeterministic")
+            .assert_stderr_contains("calls rand.intn");
+    }
+    // The host's time zone would make a verdict depend on where vouch runs: the subject
+    // fails, saying why; a named zone is fine.
+    let p = lab.write("local/p.rego", "package vouch.p\ndeny contains \"late\" if { time.clock([time.now_ns(), \"Local\"])[0] > 30 }\n");
+    lab.verify(&signed, &[&id[..], &["--policy", &p]].concat()).assert_code(1).assert_stderr_contains("time zone is the host's");
+    let p = lab
+        .write("berlin/p.rego", "package vouch.p\ndeny contains \"late\" if { time.clock([time.now_ns(), \"Europe/Berlin\"])[0] > 30 }\n");
+    lab.verify(&signed, &[&id[..], &["--policy", &p]].concat()).assert_code(0);
     // time.now_ns() is the effective time, pinned: allowed.
     let p = lab.write("now/p.rego", "package vouch.p\ndeny contains \"future\" if { time.now_ns() < 0 }\n");
     lab.verify(&signed, &[&id[..], &["--policy", &p]].concat()).assert_code(0);
@@ -662,7 +758,7 @@ fn a_hostile_policy_is_bounded_in_time_and_memory() {
 fn control_characters_are_escaped_in_every_format() {
     let mut lab = Lab::new("fc-forgery");
     // A file whose name would overwrite its FAIL line with a PASS on a terminal.
-    let evil_name = "app.tar.gz\rPASS  app.tar.gz  signed by the release team\u{1b}[2K\u{202e}";
+    let evil_name = "app.tar.gz\rPASS  app.tar.gz  signed by the release team\u{1b}[2K\u{202e}\u{61c}\u{feff}";
     let path = lab.dir.join(evil_name);
     std::fs::write(&path, "evil").unwrap();
     let other = lab.mint(message("other", GitLab::default().identity()));
@@ -690,12 +786,13 @@ fn control_characters_are_escaped_in_every_format() {
         &format!("json={}", out("r.json")),
     ]);
     r.assert_code(1);
-    let bad = |text: &str| text.chars().any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c));
+    let bad = |text: &str| {
+        text.chars().any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c) || matches!(c, '\u{61c}' | '\u{feff}'))
+    };
     assert!(!bad(&r.stdout) && !bad(&r.stderr), "raw control characters on the terminal:\n{:?}", r.stdout);
     assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("FAIL  ") && l.contains("app.tar.gz\\rPASS  app.tar.gz  signed by the release team\\e[2K\\u{202e}")),
+        r.stdout.lines().any(|l| l.starts_with("FAIL  ")
+            && l.contains("app.tar.gz\\rPASS  app.tar.gz  signed by the release team\\e[2K\\u{202e}\\u{61c}\\u{feff}")),
         "{}",
         r.stdout
     );

@@ -37,6 +37,8 @@ pub enum PolicyErrorKind {
     NoSignerDecision,
     /// A builtin whose answer can change between runs (random, network, clock).
     Nondeterministic,
+    /// A package loaded by a path of its own, with no configuration: it would judge nothing.
+    Unconfigured,
 }
 
 /// A policy that cannot be used; nothing is judged (exit 2).
@@ -69,6 +71,7 @@ impl PolicyError {
             PolicyErrorKind::Config => "vouch::policy::config",
             PolicyErrorKind::NoSignerDecision => "vouch::policy::no-signer-decision",
             PolicyErrorKind::Nondeterministic => "vouch::policy::nondeterministic",
+            PolicyErrorKind::Unconfigured => "vouch::policy::unconfigured",
         }
     }
 
@@ -83,6 +86,7 @@ impl PolicyError {
             PolicyErrorKind::Config => "fix the configuration; the keys each bundled package takes are in docs/policies.md",
             PolicyErrorKind::NoSignerDecision => "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github)",
             PolicyErrorKind::Nondeterministic => "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network",
+            PolicyErrorKind::Unconfigured => "configure the package (its keys are in docs/policies.md), or do not load it",
         }
     }
 
@@ -137,6 +141,9 @@ pub(crate) struct Loaded {
     pub now_ns: i64,
     /// Every `vouch.*` package, with its configuration schema.
     pub packages: Vec<PackageInfo>,
+    /// Configurable packages loaded by a path of their own (`--policy policies/signing_age`):
+    /// (package, path). Each must be configured, or it would judge nothing.
+    pub named: Vec<(String, PathBuf)>,
 }
 
 /// A loaded `vouch.*` package and what it declares about its configuration.
@@ -298,7 +305,35 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
             format!("no .rego files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
         ));
     }
-    from_texts(texts, effective_time)
+    // A path that holds exactly one package (its directory, or one of its files) names
+    // that package.
+    let mut named = Vec::new();
+    for dir in dirs {
+        let mut in_dir: Vec<String> = Vec::new();
+        for (_, text) in texts.iter().filter(|(p, _)| p.starts_with(dir) && p.extension().is_some_and(|e| e == "rego")) {
+            for package in declared_packages(text) {
+                if !in_dir.contains(&package) {
+                    in_dir.push(package);
+                }
+            }
+        }
+        if let [package] = in_dir.as_slice() {
+            named.push((package.clone(), dir.clone()));
+        }
+    }
+    let mut loaded = from_texts(texts, effective_time)?;
+    named.retain(|(package, _)| loaded.packages.iter().any(|p| &p.name == package && p.schema.is_some()));
+    loaded.named = named;
+    Ok(loaded)
+}
+
+/// The packages a `.rego` text declares (`package vouch.gitlab` → `vouch.gitlab`).
+fn declared_packages(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("package "))
+        .map(|rest| rest.trim().trim_start_matches("data.").split(['#', ' ', '\t']).next().unwrap_or_default().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Load policies and data from (path, text) pairs: `.rego` files are policies, the rest
@@ -340,7 +375,16 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
             engine.add_policy(path.display().to_string(), text).map_err(|e| located(PolicyErrorKind::Parse, &e, &sources))?;
         } else {
             let value = parse_data(&path, &text)?;
-            let json = serde_json::from_str(&value.to_json_str().unwrap_or_default()).unwrap_or_default();
+            // What cannot be written as JSON (a YAML key that is not a string) could not be
+            // checked against a schema either.
+            let json = as_json(&value).ok_or_else(|| PolicyError {
+                path: Some(path.clone()),
+                source_text: Some(text.clone()),
+                ..PolicyError::new(
+                    PolicyErrorKind::Data,
+                    format!("{}: every key must be a string (vouch checks data as JSON)", path.display()),
+                )
+            })?;
             engine.add_data(value).map_err(|e| PolicyError {
                 path: Some(path.clone()),
                 ..PolicyError::new(PolicyErrorKind::Data, format!("{}: {}", path.display(), error_message(&e)))
@@ -352,7 +396,8 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     let packages = packages(&mut engine, schemas, &entrypoints, &sources)?;
     // Checked before anything is compiled or judged: a configuration vouch cannot check
     // is an error, never a default.
-    let merged = serde_json::from_str(&engine.get_data().to_json_str().unwrap_or_default()).unwrap_or_default();
+    let merged =
+        as_json(&engine.get_data()).ok_or_else(|| PolicyError::new(PolicyErrorKind::Data, "the merged data cannot be written as JSON"))?;
     check_config(&merged, &packages, &data_roots_read(&sources))
         .map_err(|violations| located_violations(&violations, &data_files, None))?;
     // Signer judges' `accepted` rules are entry points too (evaluated before deny/warn
@@ -362,7 +407,12 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     }
     compile_checks(&mut engine, &entrypoints, &tests, &sources)?;
     let program = compile_program(&mut engine, &entrypoints);
-    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now, packages })
+    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now, packages, named: Vec::new() })
+}
+
+/// `value` as JSON, if every key is a string.
+pub(crate) fn as_json(value: &Value) -> Option<serde_json::Value> {
+    serde_json::from_str(&value.to_json_str().ok()?).ok()
 }
 
 /// Builtins whose answer can change between two runs over the same input: randomness,
@@ -384,6 +434,8 @@ fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
     let mut expect_part = true;
     let mut start = (0u32, 0u32);
     let mut rule = String::new();
+    // Inside `[` after a name: the string part read so far.
+    let mut bracket: Option<Option<String>> = None;
     while let Ok(token) = lexer.next_token() {
         let (kind, span) = (token.0, token.1);
         match (kind, span.text()) {
@@ -399,7 +451,19 @@ fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
                 expect_part = false;
             }
             (TokenKind::Symbol, ".") if !expect_part && !name.is_empty() => expect_part = true,
+            // `rand["intn"]` names rand.intn too (regorus's table has none of these
+            // builtins either: vendor/regorus/VOUCH-PATCH.md).
+            (TokenKind::Symbol, "[") if !expect_part && !name.is_empty() => bracket = Some(None),
+            (TokenKind::String | TokenKind::RawString, part) if bracket == Some(None) => {
+                bracket = Some(Some(part.trim_matches(['"', '`']).to_string()));
+            }
+            (TokenKind::Symbol, "]") if matches!(bracket, Some(Some(_))) => {
+                if let Some(Some(part)) = bracket.take() {
+                    name.push(part);
+                }
+            }
             (TokenKind::Symbol, "(") if !expect_part => {
+                bracket = None;
                 let called = name.join(".");
                 if NONDETERMINISTIC_BUILTINS.contains(&called.as_str()) {
                     return Err(PolicyError {
@@ -416,6 +480,7 @@ fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
             }
             (TokenKind::Ident, word) => {
                 // A new name after a complete one (`x rand`): start over.
+                bracket = None;
                 name.clear();
                 start = (span.line, span.col);
                 if span.col == 1 && !matches!(word, "package" | "import" | "default") {
@@ -425,6 +490,7 @@ fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
                 expect_part = false;
             }
             _ => {
+                bracket = None;
                 name.clear();
                 expect_part = true;
             }
@@ -540,12 +606,19 @@ fn packages(
 pub(crate) fn check_config(
     data: &serde_json::Value,
     packages: &[PackageInfo],
-    roots_read: &[String],
+    roots_read: &DataRoots,
 ) -> Result<(), Vec<super::schema::Violation>> {
     use super::schema::{Seg, Violation};
     let mut out = Vec::new();
     for key in data.as_object().map(|m| m.keys()).into_iter().flatten() {
-        if key != "config" && !roots_read.contains(key) {
+        if let Some(package) = roots_read.packages.iter().find(|p| p.split('.').next() == Some(key.as_str())) {
+            out.push(Violation {
+                path: vec![Seg::Key(key.clone())],
+                message: format!(
+                    "data.{key} is where the policies' rules live (package {package}): data there would stand in for rules; package configuration goes under config:"
+                ),
+            });
+        } else if key != "config" && !roots_read.names.contains(key) {
             let near = if super::schema::close("config", key) { " (did you mean config?)".to_string() } else { String::new() };
             out.push(Violation {
                 path: vec![Seg::Key(key.clone())],
@@ -694,11 +767,18 @@ pub(crate) fn check_subject_config(
     check_config(merged, packages, &data_roots_read(sources)).map_err(|v| located_violations(&v, &[], manifest))
 }
 
-/// The top-level names of `data` that the policies read by name: `data.NAME` or
-/// `data["NAME"]` anywhere in a `.rego` source (comments included: a false "read" only
-/// lets a key through that the policies could have read).
-pub(crate) fn data_roots_read(sources: &[Source]) -> Vec<String> {
+/// What the policies make of `data`'s top level: the names they read (`data.NAME` or
+/// `data["NAME"]` anywhere in a `.rego` source, comments included: a false "read" only
+/// lets a key through that the policies could have read), and the packages they define
+/// (`data.vouch` is vouch's own library and rules).
+pub(crate) struct DataRoots {
+    pub names: Vec<String>,
+    pub packages: Vec<String>,
+}
+
+pub(crate) fn data_roots_read(sources: &[Source]) -> DataRoots {
     let mut names = Vec::new();
+    let mut packages = vec!["vouch.lib".to_string()];
     for source in sources.iter().filter(|s| s.path.extension().is_some_and(|e| e == "rego")) {
         let text = source.text.as_str();
         for (at, _) in text.match_indices("data") {
@@ -717,8 +797,13 @@ pub(crate) fn data_roots_read(sources: &[Source]) -> Vec<String> {
                 names.push(name);
             }
         }
+        for package in declared_packages(text) {
+            if !packages.contains(&package) {
+                packages.push(package);
+            }
+        }
     }
-    names
+    DataRoots { names, packages }
 }
 
 fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {
@@ -897,4 +982,16 @@ pub(crate) fn rule_locations(engine: &mut regorus::Engine) -> Vec<(String, RuleK
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// However a call is spelled, regorus cannot run a builtin whose answer changes
+    /// between runs: vouch's copy does not register them (vendor/regorus/VOUCH-PATCH.md).
+    #[test]
+    fn the_builtin_table_holds_nothing_nondeterministic() {
+        for name in super::NONDETERMINISTIC_BUILTINS {
+            assert!(!regorus::unstable::BUILTINS.contains_key(name), "{name} is registered");
+        }
+    }
 }

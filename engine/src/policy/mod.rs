@@ -107,6 +107,8 @@ pub struct Policy {
     packages: Arc<Vec<PackageInfo>>,
     /// The signer judges whose configuration is present: they decide who may sign.
     judges: Vec<String>,
+    /// Configurable packages loaded by a path of their own: (package, path).
+    named: Arc<Vec<(String, std::path::PathBuf)>>,
 }
 
 impl Clone for Policy {
@@ -122,24 +124,23 @@ impl Clone for Policy {
             sources: self.sources.clone(),
             packages: self.packages.clone(),
             judges: self.judges.clone(),
+            named: self.named.clone(),
         }
     }
 }
 
 /// The signer judges among `packages` whose `config.<name>` is present in `data`.
 fn configured_judges(packages: &[PackageInfo], data: &Value) -> Vec<String> {
-    packages
-        .iter()
-        .filter(|p| p.judges_signer)
-        .filter(|p| {
-            let mut node = &data["config"];
-            for part in &p.config {
-                node = &node[part.as_str()];
-            }
-            !matches!(node, Value::Undefined | Value::Null)
-        })
-        .map(|p| p.name.clone())
-        .collect()
+    packages.iter().filter(|p| p.judges_signer && configured(p, data)).map(|p| p.name.clone()).collect()
+}
+
+/// Whether `data` holds the package's `config.<name>`.
+fn configured(package: &PackageInfo, data: &Value) -> bool {
+    let mut node = &data["config"];
+    for part in &package.config {
+        node = &node[part.as_str()];
+    }
+    !matches!(node, Value::Undefined | Value::Null)
 }
 
 /// An evaluation that errored (a runtime error in a rule): the subject fails.
@@ -180,7 +181,30 @@ impl Policy {
             entrypoints: Arc::new(loaded.entrypoints),
             sources: Arc::new(loaded.sources),
             packages: Arc::new(loaded.packages),
+            named: Arc::new(loaded.named),
         }
+    }
+
+    /// A package loaded by a path of its own (`--policy policies/signing_age`) must be
+    /// configured: the user asked for it, and unconfigured it would judge nothing.
+    /// (Packages loaded together from a folder of several, such as `policies/`, judge
+    /// only when configured.)
+    pub fn require_named_configured(&self) -> Result<(), PolicyError> {
+        for (name, path) in self.named.iter() {
+            if let Some(package) = self.packages.iter().find(|p| &p.name == name) {
+                if !configured(package, &self.data) {
+                    return Err(PolicyError::new(
+                        PolicyErrorKind::Unconfigured,
+                        format!(
+                            "{} loads {name}, but nothing configures it (config.{}): it would judge nothing",
+                            path.display(),
+                            package.config.join(".")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The SHA-256 of every loaded source and the data, in a stable order: two runs with
@@ -515,8 +539,8 @@ impl Policy {
         data: &serde_json::Value,
         origin: Option<(&std::path::Path, &str, &[schema::Seg])>,
     ) -> Result<Policy, PolicyError> {
-        let mut merged: serde_json::Value =
-            serde_json::from_str(&self.engine.get_data().to_json_str().unwrap_or_else(|_| "{}".into())).unwrap_or_default();
+        // (Loaded data is JSON: load checked it.)
+        let mut merged = load::as_json(&self.engine.get_data()).unwrap_or_else(|| serde_json::json!({}));
         merge(&mut merged, data);
         load::check_subject_config(&merged, &self.packages, &self.sources, origin)?;
         let mut engine = self.engine.clone();
@@ -542,6 +566,7 @@ impl Policy {
             entrypoints: self.entrypoints.clone(),
             sources: self.sources.clone(),
             packages: self.packages.clone(),
+            named: self.named.clone(),
         })
     }
 }

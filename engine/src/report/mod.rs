@@ -17,7 +17,23 @@ pub use render::render;
 /// file name then cannot overwrite its FAIL line with a PASS.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     fn unsafe_char(c: char) -> bool {
-        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        // Controls; bidirectional and zero-width marks (U+061C, U+200B..U+200F, U+202A..U+202E,
+        // U+2066..U+2069, U+FEFF); line and paragraph separators; interlinear annotations;
+        // and U+FFFE/U+FFFF, which XML cannot carry.
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061c}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{feff}'
+                    | '\u{fff9}'..='\u{fffb}'
+                    | '\u{fffe}'
+                    | '\u{ffff}'
+            )
     }
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
@@ -89,9 +105,13 @@ pub struct Report {
 /// The plan a report judged (part of it, for a shard).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlanInfo {
-    /// SHA-256 over the manifest's digest, the policy's digest, N and every subject id
-    /// of the whole plan: equal in every shard of one plan.
+    /// SHA-256 over `setup_sha256` and the sorted ids of every subject of the whole
+    /// plan ([`PlanInfo::id_of`]): equal in every shard of one plan.
     pub id: String,
+    /// SHA-256 over what the verdicts depend on beside the subject ids: the manifest,
+    /// trusted root and platforms, signers, policies and their data, fail-on-warn, N and
+    /// each subject's bundles.
+    pub setup_sha256: String,
     pub manifest_sha256: Option<String>,
     pub policy_sha256: Option<String>,
     /// Subjects in the whole plan (all shards).
@@ -100,6 +120,19 @@ pub struct PlanInfo {
     pub shard_total: u64,
     /// The ids of the subjects this report was given (duplicates included).
     pub assigned: Vec<String>,
+}
+
+impl PlanInfo {
+    /// The plan's id from its setup and all its subject ids (in any order).
+    pub fn id_of(setup_sha256: &str, mut ids: Vec<String>) -> String {
+        ids.sort();
+        let mut whole = format!("vouch-plan-v2\nsetup {setup_sha256}\n");
+        for id in &ids {
+            whole.push_str(id);
+            whole.push('\n');
+        }
+        sigstore_verify::crypto::sha256(whole.as_bytes()).to_hex()
+    }
 }
 
 /// Why shard reports cannot be merged; nothing was judged by the merge (exit 2).
@@ -164,6 +197,13 @@ impl Report {
             (first.plan.id.clone(), first.plan.shard_total, first.effective_time.clone(), first.tool.version.clone());
         let mut seen: Vec<Option<usize>> = vec![None; usize::try_from(total).unwrap_or(0)];
         for (n, r) in reports.iter().enumerate() {
+            // (Same subjects and N, other settings: say which.)
+            if r.plan.setup_sha256 != first.plan.setup_sha256 && r.plan.subjects == first.plan.subjects && r.plan.shard_total == total {
+                return fail(format!(
+                    "report {} was run with another setup than report 1 (manifest, identities, trusted root, policies, --fail-on-warn or bundles differ): merge only the shards of one run",
+                    n + 1
+                ));
+            }
             if r.plan.id != plan_id || r.plan.shard_total != total {
                 return fail(format!(
                     "report {} is of another plan (plan {} with {} shards, not {} with {}): merge only the shards of one run",
@@ -199,7 +239,17 @@ impl Report {
                     *slot = Some(n);
                 }
             }
-            // Every assigned subject has its result, and nothing else is there.
+            // Each assigned subject is one of this report's shards' (a subject cannot be
+            // counted in two shards), ...
+            let shards: Vec<crate::batch::Shard> = r.shards.iter().filter_map(|s| crate::batch::Shard::parse(s)).collect();
+            if let Some(stray) = r.plan.assigned.iter().find(|id| !shards.iter().any(|s| s.contains(id))) {
+                return fail(format!(
+                    "report {} lists {stray} as assigned, but that subject is not in its shard {}: it is altered",
+                    n + 1,
+                    r.shards.join(", ")
+                ));
+            }
+            // ... has its result, and nothing else is there.
             let mut assigned = r.plan.assigned.clone();
             let mut judged: Vec<String> = r.subjects.iter().map(|s| s.id.clone()).collect();
             assigned.sort();
@@ -228,6 +278,14 @@ impl Report {
                 missing.join(", "),
                 if missing.len() == 1 { "is" } else { "are" }
             ));
+        }
+        // The shards' subjects together are the plan's: its id is recomputed from them.
+        let all: Vec<String> = reports.iter().flat_map(|r| r.plan.assigned.iter().cloned()).collect();
+        if PlanInfo::id_of(&first.plan.setup_sha256, all) != plan_id {
+            return fail(
+                "the shards' assigned subjects are not the plan's (its id does not match them): a subject was lost, repeated or changed"
+                    .into(),
+            );
         }
         let mut iter = reports.into_iter();
         let Some(mut merged) = iter.next() else {

@@ -184,9 +184,25 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(out, "{} failed, {} not judged.\n", m.failed, m.errors);
     }
     out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
-    // Text from outside cannot end a cell, a code span or start markup.
+    // Text from outside cannot end a cell or a code span, nor start markup: a name like
+    // `[PASS](https://evil)` or `![](…)` stays text.
     let code = |s: &str| esc(s).replace('|', "\\|").replace('`', "'");
-    let cell = |s: &str| code(s).replace('<', "&lt;").replace('>', "&gt;");
+    let cell = |s: &str| {
+        let mut out = String::new();
+        for c in esc(s).chars() {
+            match c {
+                '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '!' | '#' | '|' | '`' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                c => out.push(c),
+            }
+        }
+        out
+    };
     for s in &r.subjects {
         let mark = match s.verdict {
             SubjectVerdict::Pass => "✅",

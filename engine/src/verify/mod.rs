@@ -48,6 +48,9 @@ impl Signer {
 /// before a subject is judged: loading policies that judge nothing must not pass anyone.
 pub fn require_signer_decision(signer: Option<Signer>, policy: Option<&crate::policy::Policy>) -> Result<Signer> {
     use crate::policy::{PolicyError, PolicyErrorKind};
+    if let Some(policy) = policy {
+        policy.require_named_configured().map_err(Error::Policy)?;
+    }
     if let Some(signer) = signer {
         return Ok(signer);
     }

@@ -15,7 +15,7 @@ use crate::*;
 use anyhow::{bail, Result};
 
 use chrono::{
-    DateTime, Datelike, Days, FixedOffset, Local, Months, SecondsFormat, TimeZone, Timelike, Utc,
+    DateTime, Datelike, Days, FixedOffset, Months, SecondsFormat, TimeZone, Timelike, Utc,
     Weekday,
 };
 use chrono_tz::Tz;
@@ -251,7 +251,11 @@ fn parse_epoch(
 
                 let datetime = match tz.as_ref() {
                     "UTC" | "" => Utc.timestamp_nanos(ns).fixed_offset(),
-                    "Local" => Local.timestamp_nanos(ns).fixed_offset(),
+                    // vouch: the host's zone would make the answer depend on where
+                    // the gate runs; name a zone (or UTC).
+                    "Local" => bail!(arg.span().error(
+                        "the \"Local\" time zone is the host's, so the answer would depend on where vouch runs: name a zone such as \"UTC\" or \"Europe/Berlin\""
+                    )),
                     _ => {
                         let tz: Tz = match tz.parse() {
                             Ok(tz) => tz,
