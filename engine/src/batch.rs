@@ -458,6 +458,7 @@ impl<'a> Batch<'a> {
         }
     }
 
+    #[allow(clippy::result_large_err)] // a subject that fails before verification is its result
     fn run_in_pool(&self, subjects: Vec<SubjectPlan>) -> Vec<SubjectResult> {
         // 0. This shard's subjects only, by their plan ids (before any file is read).
         let subjects: Vec<(String, SubjectPlan)> =

@@ -78,7 +78,7 @@ impl TransparencyLog {
         if n == 1 {
             return self.leaves[lo];
         }
-        if n.is_power_of_two() && lo % n == 0 {
+        if n.is_power_of_two() && lo.is_multiple_of(n) {
             let level = n.trailing_zeros() as usize;
             return self.levels[level][lo / n];
         }

@@ -127,10 +127,13 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
     Ok(Discovery { subject, evidence })
 }
 
+/// (`.sig` layers, `.att` layers, bundle referrers, the platform's manifest: (digest, media type)).
+pub type ManifestSummary = (usize, usize, usize, Option<(String, String)>);
+
 /// What a registry's manifest or index JSON says, as discovery reads it: the layers of
 /// each cosign type, the Sigstore-bundle referrers, the manifest for a platform. Pure, for
 /// fuzzing the parsing of registry answers.
-pub fn inspect_manifest(bytes: &[u8], platform: &str) -> Result<(usize, usize, usize, Option<(String, String)>)> {
+pub fn inspect_manifest(bytes: &[u8], platform: &str) -> Result<ManifestSummary> {
     let json: Value = serde_json::from_slice(bytes).map_err(|e| Error::BundleFormat(format!("not JSON: {e}")))?;
     if !json.is_object() {
         return Err(Error::BundleFormat("not a JSON object".into()));

@@ -119,7 +119,7 @@ pub fn build_input<'a>(
                 bundle_media_type: &s.bundle_media_type,
                 claims: &s.claims,
                 key_fingerprint_sha256: s.key_fingerprint_sha256.as_deref(),
-                predicate_type: dsse(s).then(|| s.predicate_type.as_deref()),
+                predicate_type: dsse(s).then_some(s.predicate_type.as_deref()),
                 statement: dsse(s).then_some(s.statement.as_ref()),
             })
             .collect(),
