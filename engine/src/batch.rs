@@ -20,6 +20,9 @@ use crate::verify::Signer;
 /// A glob that expands to more files than this is a mistake (or an attack).
 pub const MAX_GLOB_SUBJECTS: usize = 100_000;
 
+/// The most shards a plan may have (`--shard I/N`, N ≤ this).
+pub const MAX_SHARDS: u64 = 10_000;
+
 /// `I/N`: this run judges the subjects whose digest falls in shard I of N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -31,7 +34,7 @@ impl Shard {
     pub fn parse(s: &str) -> Option<Self> {
         let (i, n) = s.split_once('/')?;
         let (index, total) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
-        (total >= 1 && index >= 1 && index <= total).then_some(Shard { index, total })
+        (total >= 1 && total <= MAX_SHARDS && index >= 1 && index <= total).then_some(Shard { index, total })
     }
 
     pub fn all() -> Self {
@@ -64,22 +67,38 @@ pub struct SubjectPlan {
     pub signer: usize,
     /// Index into [`Batch::policies`].
     pub policy: usize,
+    /// [`SubjectPlan::id`], set by [`plan`].
+    id: String,
 }
 
 impl SubjectPlan {
-    /// The subject as the plan lists it, the same in every shard job of one pipeline:
+    fn new(target: Target, signer: usize, policy: usize) -> Self {
+        SubjectPlan { target, signer, policy, id: String::new() }
+    }
+
+    /// The subject as the plan lists it, the same in every shard job of one pipeline
+    /// wherever the job checked the files out (paths relative to the manifest):
     /// `blob:PATH`, `image:REF[#PLATFORM]`, `digest:DIGEST BUNDLE`.
     pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn listed_id(&self, base: &Path) -> String {
         match &self.target {
-            Target::Blob { path, .. } => format!("blob:{}", path.display()),
+            Target::Blob { path, .. } => format!("blob:{}", listed(path, base)),
             Target::Digest { input, bundles } => {
-                format!("digest:{input} {}", bundles.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" "))
+                format!("digest:{input} {}", bundles.iter().map(|b| listed(b, base)).collect::<Vec<_>>().join(" "))
             }
             Target::Image { reference, platform: Some(p) } => format!("image:{reference}#{p}"),
             Target::Image { reference, platform: None } => format!("image:{reference}"),
             Target::Invalid { kind, name, .. } => format!("{kind}:{name}"),
         }
     }
+}
+
+/// A path as the manifest lists it: relative to the manifest's folder.
+fn listed(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +207,8 @@ pub struct Planned {
     pub signers: Vec<Signer>,
     pub policies: Vec<Option<Policy>>,
     pub subjects: Vec<SubjectPlan>,
+    /// The manifest's folder: paths in the plan are relative to it.
+    pub base: PathBuf,
 }
 
 /// What else a plan's verdicts depend on, beside its subjects: shards of one plan must
@@ -226,7 +247,7 @@ impl Planned {
         for s in &self.subjects {
             let bundles = match &s.target {
                 Target::Blob { bundles, .. } | Target::Digest { bundles, .. } => {
-                    bundles.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(" ")
+                    bundles.iter().map(|b| listed(b, &self.base)).collect::<Vec<_>>().join(" ")
                 }
                 _ => String::new(),
             };
@@ -263,8 +284,8 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
     let base = req.base;
     let add_blob =
         |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| match expand_glob(base, pattern) {
-            Ok(paths) if paths.is_empty() => subjects.push(SubjectPlan {
-                target: Target::Invalid {
+            Ok(paths) if paths.is_empty() => subjects.push(SubjectPlan::new(
+                Target::Invalid {
                     kind: "blob",
                     name: pattern.to_string(),
                     code: "vouch::check::no-match".into(),
@@ -272,17 +293,17 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
                 },
                 signer,
                 policy,
-            }),
-            Ok(paths) => subjects.extend(paths.into_iter().map(|path| SubjectPlan {
-                target: Target::Blob { bundles: vec![bundle_for(template, &path, base)], path },
+            )),
+            Ok(paths) => subjects.extend(
+                paths
+                    .into_iter()
+                    .map(|path| SubjectPlan::new(Target::Blob { bundles: vec![bundle_for(template, &path, base)], path }, signer, policy)),
+            ),
+            Err(message) => subjects.push(SubjectPlan::new(
+                Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message },
                 signer,
                 policy,
-            })),
-            Err(message) => subjects.push(SubjectPlan {
-                target: Target::Invalid { kind: "blob", name: pattern.to_string(), code: "vouch::check::glob".into(), message },
-                signer,
-                policy,
-            }),
+            )),
         };
     let source = req.manifest.and_then(|m| m.source.as_ref());
     for (i, s) in req.manifest.map(|m| m.subjects.as_slice()).unwrap_or_default().iter().enumerate() {
@@ -325,10 +346,10 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
         if let Some(pattern) = &s.blob {
             add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy, &mut subjects);
         } else if let Some(image) = &s.image {
-            subjects.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy });
+            subjects.push(SubjectPlan::new(Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy));
         } else if let Some(digest) = &s.digest {
             let bundles = vec![base.join(s.bundle.as_deref().unwrap_or_default())];
-            subjects.push(SubjectPlan { target: Target::Digest { input: digest.clone(), bundles }, signer, policy });
+            subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles }, signer, policy));
         }
     }
     if !req.blobs.is_empty() || !req.images.is_empty() {
@@ -338,9 +359,12 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Planned, Error> {
         add_blob(pattern, req.bundle_template, 0, 0, &mut subjects);
     }
     for image in req.images {
-        subjects.push(SubjectPlan { target: Target::Image { reference: image.clone(), platform: None }, signer: 0, policy: 0 });
+        subjects.push(SubjectPlan::new(Target::Image { reference: image.clone(), platform: None }, 0, 0));
     }
-    Ok(Planned { signers, policies, subjects })
+    for s in &mut subjects {
+        s.id = s.listed_id(base);
+    }
+    Ok(Planned { signers, policies, subjects, base: base.to_path_buf() })
 }
 
 /// Everything that stays the same across subjects.

@@ -89,10 +89,17 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
     // may sign).
     let id = ["--certificate-identity", &GitLab::default().san(), "--certificate-oidc-issuer", "https://gitlab.com"];
     let age_dir = repo("policies/signing_age");
-    lab.verify(&signed, &[&id[..], &["--policy", &age_dir]].concat())
+    for path in [age_dir.clone(), format!("{age_dir}/signing_age.rego")] {
+        lab.verify(&signed, &[&id[..], &["--policy", &path]].concat())
+            .assert_code(2)
+            .assert_stderr_contains("vouch::policy::unconfigured")
+            .assert_stderr_contains("loads vouch.signing_age, but nothing configures it (config.signing_age)");
+    }
+    // A package's file given by itself brings its schema: its configuration is checked.
+    let typo = config(&lab, "age-typo", "config:\n  signing_age:\n    max_dayz: 30\n");
+    lab.verify(&signed, &[&id[..], &["--policy", &format!("{age_dir}/signing_age.rego"), "--policy", &typo]].concat())
         .assert_code(2)
-        .assert_stderr_contains("vouch::policy::unconfigured")
-        .assert_stderr_contains("loads vouch.signing_age, but nothing configures it (config.signing_age)");
+        .assert_stderr_contains("did you mean max_days?");
     lab.verify(&signed, &[&id[..], &["--policy", &age_dir, "--policy", &age]].concat()).assert_code(0);
     // A folder of several packages (the bundled library) judges with those configured.
     lab.verify(&signed, &[&id[..], &["--policy", &policies]].concat()).assert_code(0);
@@ -126,6 +133,17 @@ fn configuration_vouch_cannot_check_stops_the_run_before_any_subject() {
     lab.verify(&signed, &[&["--policy", &policies, "--policy", &helper, "--policy", &c][..], &any].concat())
         .assert_code(2)
         .assert_stderr_contains("data.acme is where the policies' rules live (package acme.helpers)");
+    // However the package is written (`package data["helpers"]`, the name on the next
+    // line), its path is what regorus parsed.
+    for (i, header) in
+        ["package data[\"helpers\"]", "package\nhelpers", "package # the helpers\nhelpers", "package\thelpers"].into_iter().enumerate()
+    {
+        let helper = lab.write(&format!("odd{i}/h.rego"), &format!("{header}\n\nok := false\n"));
+        let c = config(&lab, &format!("odd{i}-data"), "helpers:\n  ok: true\n");
+        lab.verify(&signed, &[&["--policy", &policies, "--policy", &helper, "--policy", &c][..], &any].concat())
+            .assert_code(2)
+            .assert_stderr_contains("data.helpers is where the policies' rules live");
+    }
     // A misspelled key, at any depth, with the allowed keys.
     let c = config(&lab, "deep", "config:\n  gitlab:\n    projects: [acme/app]\n    refs:\n      branchs: [main]\n");
     gate(&lab, &c)
@@ -407,6 +425,27 @@ fn merges_need_every_shard_of_one_plan_exactly_once() {
         "{plan}"
     );
     assert_eq!(plan["assigned"].as_array().unwrap().len(), report["subjects"].as_array().unwrap().len());
+    // Shard jobs check the files out in different places (runners' build folders): the
+    // plan lists paths relative to the manifest, so the shards still form one plan.
+    let elsewhere = scratch("fc-merge-elsewhere");
+    for entry in std::fs::read_dir(&lab.dir).unwrap().flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), elsewhere.join(entry.file_name())).unwrap();
+        }
+    }
+    let moved = elsewhere.join("s3.json").display().to_string();
+    run(&[
+        "check",
+        &elsewhere.join("vouch.yaml").display().to_string(),
+        "--shard",
+        "3/3",
+        "--effective-time",
+        "2026-11-30T09:15:00Z",
+        "--output",
+        &format!("json={moved}"),
+    ])
+    .assert_code(0);
+    merge(&[&parts[0], &parts[1], &moved]).assert_code(0);
     // A shard missing, a shard twice, a shard of another plan, no reports at all.
     merge(&[&parts[0], &parts[1]])
         .assert_code(2)
@@ -476,6 +515,43 @@ fn merges_need_every_shard_of_one_plan_exactly_once() {
         assert!(r.code != 2, "{name}: {}", r.stderr);
         merge(&[&parts[0], &parts[1], &out]).assert_code(2).assert_stderr_contains("was run with another setup than report 1");
     }
+    // A policy's schema is part of it: the same rules and data under another schema are
+    // another setup.
+    for (dir, description) in [("pa", "one"), ("pb", "two")] {
+        lab.write(&format!("{dir}/x.rego"), "package vouch.x\n\ndeny contains \"off\" if data.config.x.on == false\n");
+        lab.write(
+            &format!("{dir}/config.schema.json"),
+            &format!(r#"{{"type": "object", "description": "{description}", "properties": {{"on": {{"type": "boolean"}}}}}}"#),
+        );
+        lab.write(&format!("{dir}/data.yaml"), "config:\n  x:\n    on: true\n");
+    }
+    let with_policy = |lab: &Lab, dir: &str, i: u32| -> String {
+        let out = lab.dir.join(format!("{dir}-{i}.json")).display().to_string();
+        let json = format!("json={out}");
+        let policy = lab.dir.join(dir).display().to_string();
+        run(&[
+            "check",
+            &manifest,
+            "--shard",
+            &format!("{i}/3"),
+            "--effective-time",
+            "2026-11-30T09:15:00Z",
+            "--policy",
+            &policy,
+            "--output",
+            &json,
+        ])
+        .assert_code(0);
+        out
+    };
+    let (a1, a2, b3) = (with_policy(&lab, "pa", 1), with_policy(&lab, "pa", 2), with_policy(&lab, "pb", 3));
+    merge(&[&a1, &a2, &b3]).assert_code(2).assert_stderr_contains("was run with another setup than report 1");
+    merge(&[&a1, &a2, &with_policy(&lab, "pa", 3)]).assert_code(0);
+    // N is read from a file: a huge one is refused, not allocated.
+    let mut huge = report.clone();
+    huge["plan"]["shard_total"] = serde_json::json!(1_000_000_000_000_000_000u64);
+    let huge_path = lab.write("huge.json", &huge.to_string());
+    merge(&[&huge_path]).assert_code(2).assert_stderr_contains("N must be 1..10000");
     // A version-1 report (no plan) cannot be checked, so it is not merged.
     let mut old = report.clone();
     old["version"] = 1.into();

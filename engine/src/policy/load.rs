@@ -144,6 +144,8 @@ pub(crate) struct Loaded {
     /// Configurable packages loaded by a path of their own (`--policy policies/signing_age`):
     /// (package, path). Each must be configured, or it would judge nothing.
     pub named: Vec<(String, PathBuf)>,
+    /// What the policies make of data's top level, for checking per-subject data.
+    pub roots: DataRoots,
 }
 
 /// A loaded `vouch.*` package and what it declares about its configuration.
@@ -276,6 +278,13 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
     let mut files = Vec::new();
     for dir in dirs {
         collect(dir, &mut files)?;
+        // A package's file given by itself brings its configuration schema.
+        if dir.extension().is_some_and(|e| e == "rego") {
+            let schema = dir.with_file_name("config.schema.json");
+            if schema.is_file() && !files.contains(&schema) {
+                files.push(schema);
+            }
+        }
     }
     let mut texts = Vec::new();
     for path in files {
@@ -305,35 +314,26 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
             format!("no .rego files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")),
         ));
     }
-    // A path that holds exactly one package (its directory, or one of its files) names
-    // that package.
-    let mut named = Vec::new();
+    let mut loaded = from_texts(texts, effective_time)?;
+    // A path that holds exactly one configurable package (its directory, or one of its
+    // files, whose schema beside it is loaded with it) names that package.
     for dir in dirs {
         let mut in_dir: Vec<String> = Vec::new();
-        for (_, text) in texts.iter().filter(|(p, _)| p.starts_with(dir) && p.extension().is_some_and(|e| e == "rego")) {
-            for package in declared_packages(text) {
+        for module in loaded.engine.get_modules().iter() {
+            if Path::new(module.package.span.source.get_path()).starts_with(dir) {
+                let package = package_path(&module.package.refr).join(".");
                 if !in_dir.contains(&package) {
                     in_dir.push(package);
                 }
             }
         }
         if let [package] = in_dir.as_slice() {
-            named.push((package.clone(), dir.clone()));
+            if loaded.packages.iter().any(|p| &p.name == package && p.schema.is_some()) {
+                loaded.named.push((package.clone(), dir.clone()));
+            }
         }
     }
-    let mut loaded = from_texts(texts, effective_time)?;
-    named.retain(|(package, _)| loaded.packages.iter().any(|p| &p.name == package && p.schema.is_some()));
-    loaded.named = named;
     Ok(loaded)
-}
-
-/// The packages a `.rego` text declares (`package vouch.gitlab` → `vouch.gitlab`).
-fn declared_packages(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| line.trim_start().strip_prefix("package "))
-        .map(|rest| rest.trim().trim_start_matches("data.").split(['#', ' ', '\t']).next().unwrap_or_default().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 /// Load policies and data from (path, text) pairs: `.rego` files are policies, the rest
@@ -352,11 +352,13 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
 
     let mut sources = Vec::new();
     let mut schemas = Vec::new();
+    let mut schema_sources = Vec::new();
     let mut data_files = Vec::new();
     for (path, text) in texts {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if name.ends_with(".schema.json") {
             schemas.push(parse_schema(&path, &text)?);
+            schema_sources.push(Source { path, text });
             continue;
         }
         sources.push(Source { path: path.clone(), text: text.clone() });
@@ -398,8 +400,10 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     // is an error, never a default.
     let merged =
         as_json(&engine.get_data()).ok_or_else(|| PolicyError::new(PolicyErrorKind::Data, "the merged data cannot be written as JSON"))?;
-    check_config(&merged, &packages, &data_roots_read(&sources))
-        .map_err(|violations| located_violations(&violations, &data_files, None))?;
+    let roots = data_roots(&mut engine, &sources);
+    check_config(&merged, &packages, &roots).map_err(|violations| located_violations(&violations, &data_files, None))?;
+    // The schemas are part of the policy (its digest): they say who judges signers.
+    sources.extend(schema_sources);
     // Signer judges' `accepted` rules are entry points too (evaluated before deny/warn
     // when a subject has attestations, to mark which signers were accepted).
     for p in packages.iter().filter(|p| p.judges_signer) {
@@ -407,7 +411,7 @@ pub(crate) fn from_texts(texts: Vec<(PathBuf, String)>, effective_time: jiff::Ti
     }
     compile_checks(&mut engine, &entrypoints, &tests, &sources)?;
     let program = compile_program(&mut engine, &entrypoints);
-    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now, packages, named: Vec::new() })
+    Ok(Loaded { engine, entrypoints, sources, tests, program, now_ns: now, packages, named: Vec::new(), roots })
 }
 
 /// `value` as JSON, if every key is a string.
@@ -761,24 +765,24 @@ fn located_violations(
 pub(crate) fn check_subject_config(
     merged: &serde_json::Value,
     packages: &[PackageInfo],
-    sources: &[Source],
+    roots: &DataRoots,
     manifest: Option<(&Path, &str, &[super::schema::Seg])>,
 ) -> Result<(), PolicyError> {
-    check_config(merged, packages, &data_roots_read(sources)).map_err(|v| located_violations(&v, &[], manifest))
+    check_config(merged, packages, roots).map_err(|v| located_violations(&v, &[], manifest))
 }
 
 /// What the policies make of `data`'s top level: the names they read (`data.NAME` or
 /// `data["NAME"]` anywhere in a `.rego` source, comments included: a false "read" only
-/// lets a key through that the policies could have read), and the packages they define
-/// (`data.vouch` is vouch's own library and rules).
-pub(crate) struct DataRoots {
+/// lets a key through that the policies could have read), and the packages they define,
+/// as regorus parsed them (`data.vouch` is vouch's own library and rules).
+#[derive(Debug, Clone, Default)]
+pub struct DataRoots {
     pub names: Vec<String>,
     pub packages: Vec<String>,
 }
 
-pub(crate) fn data_roots_read(sources: &[Source]) -> DataRoots {
+pub(crate) fn data_roots(engine: &mut regorus::Engine, sources: &[Source]) -> DataRoots {
     let mut names = Vec::new();
-    let mut packages = vec!["vouch.lib".to_string()];
     for source in sources.iter().filter(|s| s.path.extension().is_some_and(|e| e == "rego")) {
         let text = source.text.as_str();
         for (at, _) in text.match_indices("data") {
@@ -797,13 +801,46 @@ pub(crate) fn data_roots_read(sources: &[Source]) -> DataRoots {
                 names.push(name);
             }
         }
-        for package in declared_packages(text) {
-            if !packages.contains(&package) {
+    }
+    let mut packages = vec!["vouch.lib".to_string()];
+    for module in engine.get_modules().iter() {
+        // `package data["helpers"]`, `package\nhelpers`: the path as parsed. A leading
+        // `data` component is data's own root, and is refused as a key too.
+        let path = package_path(&module.package.refr);
+        let mut roots = vec![path.join(".")];
+        if path.first().is_some_and(|p| p == "data") && path.len() > 1 {
+            roots.push(path[1..].join("."));
+        }
+        for package in roots {
+            if !package.is_empty() && !packages.contains(&package) {
                 packages.push(package);
             }
         }
     }
     DataRoots { names, packages }
+}
+
+/// A package reference's components: `a.b["c"]` → a, b, c.
+fn package_path(refr: &regorus::unstable::Expr) -> Vec<String> {
+    use regorus::unstable::Expr;
+    match refr {
+        Expr::Var { span, .. } => vec![span.text().to_string()],
+        Expr::RefDot { refr, field, .. } => {
+            let mut path = package_path(refr);
+            path.push(field.0.text().to_string());
+            path
+        }
+        Expr::RefBrack { refr, index, .. } => {
+            let mut path = package_path(refr);
+            if let Expr::String { value, .. } | Expr::RawString { value, .. } = index.as_ref() {
+                if let Ok(part) = value.as_string() {
+                    path.push(part.to_string());
+                }
+            }
+            path
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn parse_data(path: &Path, text: &str) -> Result<Value, PolicyError> {

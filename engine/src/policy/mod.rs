@@ -109,6 +109,7 @@ pub struct Policy {
     judges: Vec<String>,
     /// Configurable packages loaded by a path of their own: (package, path).
     named: Arc<Vec<(String, std::path::PathBuf)>>,
+    roots: Arc<load::DataRoots>,
 }
 
 impl Clone for Policy {
@@ -125,6 +126,7 @@ impl Clone for Policy {
             packages: self.packages.clone(),
             judges: self.judges.clone(),
             named: self.named.clone(),
+            roots: self.roots.clone(),
         }
     }
 }
@@ -182,6 +184,7 @@ impl Policy {
             sources: Arc::new(loaded.sources),
             packages: Arc::new(loaded.packages),
             named: Arc::new(loaded.named),
+            roots: Arc::new(loaded.roots),
         }
     }
 
@@ -542,7 +545,7 @@ impl Policy {
         // (Loaded data is JSON: load checked it.)
         let mut merged = load::as_json(&self.engine.get_data()).unwrap_or_else(|| serde_json::json!({}));
         merge(&mut merged, data);
-        load::check_subject_config(&merged, &self.packages, &self.sources, origin)?;
+        load::check_subject_config(&merged, &self.packages, &self.roots, origin)?;
         let mut engine = self.engine.clone();
         engine.clear_data();
         engine.add_data(Value::from(merged)).map_err(|e| PolicyError {
@@ -567,6 +570,7 @@ impl Policy {
             sources: self.sources.clone(),
             packages: self.packages.clone(),
             named: self.named.clone(),
+            roots: self.roots.clone(),
         })
     }
 }

@@ -195,6 +195,10 @@ impl Report {
         };
         let (plan_id, total, time, version) =
             (first.plan.id.clone(), first.plan.shard_total, first.effective_time.clone(), first.tool.version.clone());
+        // (Before anything is sized by N, which is read from a file.)
+        if total == 0 || total > crate::batch::MAX_SHARDS {
+            return fail(format!("report 1 names {total} shards: N must be 1..{}", crate::batch::MAX_SHARDS));
+        }
         let mut seen: Vec<Option<usize>> = vec![None; usize::try_from(total).unwrap_or(0)];
         for (n, r) in reports.iter().enumerate() {
             // (Same subjects and N, other settings: say which.)
