@@ -424,7 +424,7 @@ pub(crate) fn as_json(value: &Value) -> Option<serde_json::Value> {
 /// effective time is `time.now_ns()`, which vouch pins); a policy calling one of these is
 /// refused at load, naming the rule.
 pub const NONDETERMINISTIC_BUILTINS: &[&str] =
-    &["rand.intn", "uuid.rfc4122", "http.send", "net.lookup_ip_addr", "opa.runtime", "test.sleep"];
+    &["rand.intn", "uuid.rfc4122", "http.send", "net.lookup_ip_addr", "opa.runtime", "test.sleep", "__builtin_host_await"];
 
 fn refuse_nondeterministic(path: &Path, text: &str) -> Result<(), PolicyError> {
     use regorus::unstable::{Lexer, TokenKind};
