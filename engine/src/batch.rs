@@ -34,7 +34,7 @@ impl Shard {
     pub fn parse(s: &str) -> Option<Self> {
         let (i, n) = s.split_once('/')?;
         let (index, total) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
-        (total >= 1 && total <= MAX_SHARDS && index >= 1 && index <= total).then_some(Shard { index, total })
+        ((1..=MAX_SHARDS).contains(&total) && (1..=total).contains(&index)).then_some(Shard { index, total })
     }
 
     pub fn all() -> Self {
