@@ -230,7 +230,8 @@ impl Planned {
     pub fn info(&self, setup: &PlanSetup, shard: Shard) -> crate::report::PlanInfo {
         let ids: Vec<String> = self.subjects.iter().map(SubjectPlan::id).collect();
         let assigned: Vec<String> = ids.iter().filter(|id| shard.contains(id)).cloned().collect();
-        let policy_sha256 = self.policies.first().and_then(|p| p.as_ref()).map(Policy::digest);
+        let policy_digests: Vec<Option<String>> = self.policies.iter().map(|p| p.as_ref().map(Policy::digest)).collect();
+        let policy_sha256 = policy_digests.first().cloned().flatten();
         let mut text = format!(
             "vouch-plan-setup-v1\nmanifest {}\ntrust {}\nfail-on-warn {}\nshards {}\n",
             setup.manifest_sha256.as_deref().unwrap_or("-"),
@@ -241,8 +242,8 @@ impl Planned {
         for signer in &self.signers {
             text.push_str(&format!("signer {signer:?}\n"));
         }
-        for policy in &self.policies {
-            text.push_str(&format!("policy {}\n", policy.as_ref().map(Policy::digest).as_deref().unwrap_or("-")));
+        for digest in &policy_digests {
+            text.push_str(&format!("policy {}\n", digest.as_deref().unwrap_or("-")));
         }
         for s in &self.subjects {
             let bundles = match &s.target {
