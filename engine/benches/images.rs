@@ -4,15 +4,17 @@
 //!
 //!     cargo bench -p vouch-engine --bench images
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use testkit::registry::{block_on, Registry};
 use testkit::{GitLab, VirtualSigstore};
-use vouch_engine::identity::IdentityRequirement;
 use vouch_engine::oci::{self, ImageRef, RegistryClient, RegistryOptions};
 use vouch_engine::trust::{Trust, TrustSource};
+use vouch_engine::verify::identity::IdentityRequirement;
 use vouch_engine::verify::Signer;
 
 const IMAGES: usize = 200;

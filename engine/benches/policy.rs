@@ -3,13 +3,16 @@
 //!
 //!     cargo bench -p vouch-engine --bench policy
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use vouch_engine::decide::{build_input, Context, SubjectInfo};
 use vouch_engine::evidence;
-use vouch_engine::policy::{build_input, Context, Policy, SubjectInfo};
-use vouch_engine::subject::{Artifact, ArtifactInput};
+use vouch_engine::evidence::{Artifact, ArtifactInput};
+use vouch_engine::policy::Policy;
 use vouch_engine::trust::{Trust, TrustSource};
 use vouch_engine::verify::{self, Signer};
 

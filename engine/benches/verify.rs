@@ -7,14 +7,16 @@
 //! `$VOUCH_SHARED` (default ../shared), held in memory and verified by digest, so the
 //! numbers measure verification, not disk. See docs/performance.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use vouch_engine::evidence;
-use vouch_engine::identity::IdentityRequirement;
-use vouch_engine::subject::{Artifact, ArtifactInput};
+use vouch_engine::evidence::{Artifact, ArtifactInput};
 use vouch_engine::trust::{Trust, TrustSource};
+use vouch_engine::verify::identity::IdentityRequirement;
 use vouch_engine::verify::{self, Signer};
 
 struct Case {

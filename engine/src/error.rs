@@ -1,17 +1,199 @@
-//! Typed errors. Every error has a stable code (shown to users, matched by policies and
-//! reports) and a hint; the CLI renders them as miette diagnostics.
+//! Typed errors. Every error and every reason a subject failed carries a [`Code`]: a
+//! stable name (shown to users, matched by policies and reports), a hint, and the exit
+//! class it belongs to. The CLI renders them as miette diagnostics; docs/cli.md lists
+//! them all (a test checks that it does).
 
 use std::path::PathBuf;
 
-/// How an error should be treated by a caller deciding an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The user's invocation or configuration is wrong: nothing was judged (exit 2).
+/// What a caller deciding an exit code does with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// The invocation or configuration is wrong: nothing was judged (exit 2).
     Usage,
     /// The evidence was judged and rejected (exit 1).
     Rejected,
     /// Something outside our control failed (network, registry); retrying may help (exit 3).
     Infrastructure,
+}
+
+impl Class {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Class::Rejected => 1,
+            Class::Usage => 2,
+            Class::Infrastructure => 3,
+        }
+    }
+}
+
+/// The old name of [`Class`].
+pub type ErrorKind = Class;
+
+macro_rules! codes {
+    ($($variant:ident = $name:literal, $class:ident, $hint:literal;)*) => {
+        /// Every diagnostic code vouch emits.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            /// Every code, in the order docs/cli.md lists them.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable name, e.g. `vouch::verify::tlog`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => concat!("vouch::", $name)),* }
+            }
+
+            /// A one-line suggestion of what to do about it.
+            pub fn hint(self) -> &'static str {
+                match self { $(Code::$variant => $hint),* }
+            }
+
+            /// The exit class an error with this code belongs to.
+            pub fn class(self) -> Class {
+                match self { $(Code::$variant => Class::$class),* }
+            }
+        }
+    };
+}
+
+codes! {
+    Io = "io", Usage, "check that the file exists and is readable";
+    UsageTooLarge = "usage::too-large", Usage, "a trusted root, key, manifest or report this large is not one vouch or Sigstore writes; check the path";
+    UsageIdentity = "usage::identity", Usage, "keyless verification needs --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp); key-based needs --key";
+    UsageDigest = "usage::digest", Usage, "write a digest as sha256:<64 hex digits>";
+    UsageArtifact = "usage::artifact", Usage, "pass the artifact file as the first argument";
+    UsagePlatform = "usage::platform", Usage, "--gitlab-instance takes an https:// URL (https://gitlab.example.com); --github-host a host name (acme.ghe.com, github.example.com)";
+    UsageEffectiveTime = "usage::effective-time", Usage, "write the time as RFC 3339 in UTC, e.g. 2026-01-31T12:00:00Z";
+    UsageImage = "usage::image", Usage, "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST";
+    UsageShard = "usage::shard", Usage, "write --shard I/N with 1 <= I <= N <= 10000, e.g. --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\"";
+    UsageFormat = "usage::format", Usage, "formats: text, json, junit, sarif, markdown, gitlab-codequality; --format F for stdout, --output F=PATH for a file";
+    UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB)";
+    UsagePolicy = "usage::policy", Usage, "pass the policies to explain with --policy DIR";
+    TrustRoot = "trust::root", Usage, "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)";
+    TrustKey = "trust::key", Usage, "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)";
+    Manifest = "manifest", Usage, "see docs/manifest.md for the manifest's keys";
+    PolicyIo = "policy::io", Usage, "check the --policy path";
+    PolicyParse = "policy::parse", Usage, "policies are Rego v1: rules need `if`, sets use `contains` (see docs/policies.md)";
+    PolicyCompile = "policy::compile", Usage, "fix the rule; `vouch test DIR` runs the policy's tests";
+    PolicyData = "policy::data", Usage, "data files must be JSON (.json) or YAML (.yaml, .yml) documents whose top level is an object";
+    PolicyPackage = "policy::package", Usage, "vouch evaluates `deny` and `warn` in packages under `vouch.` (e.g. `package vouch.release`)";
+    PolicySchema = "policy::schema", Usage, "a config.schema.json is JSON Schema of the subset in docs/policies.md#configuration-schemas, beside the .rego of one vouch.* package";
+    PolicyConfig = "policy::config", Usage, "fix the configuration; the keys each bundled package takes are in docs/policies.md";
+    PolicyNoSignerDecision = "policy::no-signer-decision", Usage, "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github)";
+    PolicyNondeterministic = "policy::nondeterministic", Usage, "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network";
+    PolicyUnconfigured = "policy::unconfigured", Usage, "configure the package (its keys are in docs/policies.md), or do not load it";
+    ReportMerge = "report::merge", Usage, "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once";
+    ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
+    RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
+    BundleJson = "bundle::json", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
+    BundleFormat = "bundle::format", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
+    BundleMediaType = "bundle::media-type", Rejected, "vouch reads Sigstore bundles v0.1, v0.2 and v0.3";
+    BundleCosign = "bundle::cosign", Rejected, "re-create the bundle with `cosign sign-blob --bundle`; a cosign bundle needs base64Signature, cert and rekorBundle";
+    BundleInconsistent = "bundle::inconsistent", Rejected, "the bundle has been modified or assembled from parts of different signatures; do not trust it";
+    BundleStatement = "bundle::statement", Rejected, "the DSSE payload must be an in-toto statement (v0.1 or v1) whose subjects name the artifact";
+    LimitSize = "limit::size", Rejected, "evidence this large is not something Sigstore produces; do not trust it";
+    LimitCount = "limit::count", Rejected, "this is more evidence than any signing process writes; the image may be under attack";
+    VerifyBundle = "verify::bundle", Rejected, "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)";
+    VerifyCertificate = "verify::certificate", Rejected, "the signing certificate does not chain to the trusted root at signing time; check --trusted-root / --staging";
+    VerifySct = "verify::sct", Rejected, "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)";
+    VerifySignature = "verify::signature", Rejected, "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)";
+    VerifyArtifact = "verify::artifact", Rejected, "check that you are verifying the file (or digest) this bundle was made for";
+    VerifyTlog = "verify::tlog", Rejected, "the transparency log evidence does not verify against the trusted root; the bundle may be tampered with or from another Sigstore instance";
+    VerifyTimestamp = "verify::timestamp", Rejected, "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)";
+    VerifyTrustedRoot = "verify::trusted-root", Rejected, "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)";
+    VerifyIdentity = "verify::identity", Rejected, "check --certificate-identity / --certificate-identity-regexp against the identity printed by `vouch claims`";
+    VerifyIssuer = "verify::issuer", Rejected, "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)";
+    VerifyNone = "verify::none", Rejected, "sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact";
+    ClaimsCertificate = "claims::certificate", Rejected, "the signing certificate is malformed; do not trust this bundle";
+    PolicyEval = "policy::eval", Rejected, "a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw";
+    PolicyNoAcceptedSigner = "policy::no-accepted-signer", Rejected, "the configured signer policies accepted none of the signatures; `vouch explain` shows each policy's `accepted` set and its findings";
+    PolicyDeny = "policy::deny", Rejected, "a policy denied the subject; the reason's code is the rule's own (or PACKAGE.deny); `vouch explain` shows the rule";
+    PolicyWarn = "policy::warn", Rejected, "a policy warned and --fail-on-warn makes that a failure";
+    ImageNotFound = "image::not-found", Rejected, "check the reference; nothing was verified";
+    RegistryNotFound = "registry::not-found", Rejected, "the registry does not have what the image's manifest names; nothing was verified";
+    RegistryInvalid = "registry::invalid", Rejected, "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image";
+    CheckNoMatch = "check::no-match", Rejected, "check the glob (it is relative to the manifest's folder) and that the build wrote its files";
+    CheckGlob = "check::glob", Rejected, "write a glob: *, ?, [..], {a,b} and ** for folders";
+    RegistryUnreachable = "registry::unreachable", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
+    RegistryRateLimited = "registry::rate-limited", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
+    RegistryServer = "registry::server", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
+    Runtime = "runtime", Infrastructure, "the machine refused threads or sockets for the registry client; nothing was judged, retrying may help";
+}
+
+impl Code {
+    /// The code with this name (`vouch::…`), if vouch has one.
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a subject failed (or a piece of its evidence did not verify): a [`Code`], and for
+/// policy findings the rule's own code (`gitlab.ref`, or `PACKAGE.deny`), which is what
+/// reports show as the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: Code,
+    pub rule_code: Option<String>,
+    pub message: String,
+}
+
+impl Reason {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Reason { code, rule_code: None, message: message.into() }
+    }
+
+    pub fn of(error: &Error) -> Self {
+        Reason::new(error.code(), error.to_string())
+    }
+
+    /// A policy finding that fails the subject.
+    pub fn finding(code: Code, rule_code: String, message: String) -> Self {
+        Reason { code, rule_code: Some(rule_code), message }
+    }
+
+    /// The code reports show: the rule's own for findings, else vouch's.
+    pub fn shown_code(&self) -> &str {
+        self.rule_code.as_deref().unwrap_or(self.code.as_str())
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Reason", 2)?;
+        st.serialize_field("code", self.shown_code())?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Reason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            code: String,
+            message: String,
+        }
+        let Shape { code, message } = Shape::deserialize(d)?;
+        Ok(match Code::parse(&code) {
+            Some(code) => Reason::new(code, message),
+            None => Reason::finding(Code::PolicyDeny, code, message),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +217,10 @@ pub enum Error {
 
     #[error("invalid identity requirement: {0}")]
     IdentityFlag(String),
+
+    /// Any other invocation that cannot be run, with its own code.
+    #[error("{message}")]
+    Usage { code: Code, message: String },
 
     #[error("{0}")]
     Platform(String),
@@ -96,6 +282,9 @@ pub enum Error {
     #[error("{0}")]
     Registry(crate::oci::OciError),
 
+    #[error("cannot start the registry client's runtime: {0}")]
+    Runtime(String),
+
     #[error("{0}")]
     Limit(String),
 
@@ -104,7 +293,7 @@ pub enum Error {
 
     /// An error reported for several subjects at once (duplicates share their work).
     #[error("{message}")]
-    Shared { code: String, message: String, kind: ErrorKind },
+    Shared { code: Code, message: String },
 }
 
 /// A failed cryptographic or structural check, with the stage that failed.
@@ -143,6 +332,21 @@ impl Stage {
     }
 }
 
+impl Stage {
+    fn code(self) -> Code {
+        match self {
+            Stage::Bundle => Code::VerifyBundle,
+            Stage::Certificate => Code::VerifyCertificate,
+            Stage::Sct => Code::VerifySct,
+            Stage::Signature => Code::VerifySignature,
+            Stage::Artifact => Code::VerifyArtifact,
+            Stage::Tlog => Code::VerifyTlog,
+            Stage::Timestamp => Code::VerifyTimestamp,
+            Stage::TrustedRoot => Code::VerifyTrustedRoot,
+        }
+    }
+}
+
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {
@@ -164,109 +368,63 @@ impl Error {
         Error::Verification(VerifyFailure { stage, message: message.into() })
     }
 
-    /// Stable diagnostic code, e.g. `vouch::verify::tlog`.
-    pub fn code(&self) -> String {
-        let code = match self {
-            Error::Io { .. } => "io",
-            Error::TooLarge { .. } => "limit::size",
-            Error::TrustedRoot { .. } => "trust::root",
-            Error::PublicKey { .. } => "trust::key",
-            Error::IdentityFlag(_) => "usage::identity",
-            Error::DigestInput { .. } => "usage::digest",
-            Error::Platform(_) => "usage::platform",
-            Error::Merge(_) => "report::merge",
-            Error::BundleJson(_) => "bundle::json",
-            Error::BundleFormat(_) => "bundle::format",
-            Error::BundleMediaType(_) => "bundle::media-type",
-            Error::CosignBundle(_) => "bundle::cosign",
-            Error::BundleInconsistent(_) => "bundle::inconsistent",
-            Error::Statement(_) => "bundle::statement",
-            Error::Verification(f) => return format!("vouch::verify::{}", f.stage.as_str()),
-            Error::IdentityMismatch { .. } => "verify::identity",
-            Error::IssuerMismatch { .. } => "verify::issuer",
-            Error::Certificate(_) => "claims::certificate",
-            Error::NeedArtifact(_) => "usage::artifact",
-            Error::Policy(e) => return e.code().to_string(),
-            Error::PolicyEval(_) => "policy::eval",
-            Error::EffectiveTime(_) => "usage::effective-time",
-            Error::ImageReference { .. } => "usage::image",
-            Error::ImageNotFound(_) => "image::not-found",
-            Error::Registry(e) => match e.kind {
-                crate::oci::OciErrorKind::NotFound => "registry::not-found",
-                crate::oci::OciErrorKind::Unauthorized => "registry::unauthorized",
-                crate::oci::OciErrorKind::Unreachable => "registry::unreachable",
-                crate::oci::OciErrorKind::RateLimited => "registry::rate-limited",
-                crate::oci::OciErrorKind::Server => "registry::server",
-                crate::oci::OciErrorKind::Invalid => "registry::invalid",
-            },
-            Error::Limit(_) => "limit::count",
-            Error::Manifest(_) => "manifest",
-            Error::Shared { code, .. } => return code.clone(),
-        };
-        format!("vouch::{code}")
+    pub fn usage(code: Code, message: impl Into<String>) -> Self {
+        Error::Usage { code, message: message.into() }
+    }
+
+    /// Its stable diagnostic code.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::Io { .. } => Code::Io,
+            // Evidence over its limit is rejected; a configuration file over its limit is
+            // a usage error.
+            Error::TooLarge { what, .. } if *what == "bundle" => Code::LimitSize,
+            Error::TooLarge { .. } => Code::UsageTooLarge,
+            Error::TrustedRoot { .. } => Code::TrustRoot,
+            Error::PublicKey { .. } => Code::TrustKey,
+            Error::IdentityFlag(_) => Code::UsageIdentity,
+            Error::Usage { code, .. } => *code,
+            Error::DigestInput { .. } => Code::UsageDigest,
+            Error::Platform(_) => Code::UsagePlatform,
+            Error::Merge(_) => Code::ReportMerge,
+            Error::BundleJson(_) => Code::BundleJson,
+            Error::BundleFormat(_) => Code::BundleFormat,
+            Error::BundleMediaType(_) => Code::BundleMediaType,
+            Error::CosignBundle(_) => Code::BundleCosign,
+            Error::BundleInconsistent(_) => Code::BundleInconsistent,
+            Error::Statement(_) => Code::BundleStatement,
+            Error::Verification(f) => f.stage.code(),
+            Error::IdentityMismatch { .. } => Code::VerifyIdentity,
+            Error::IssuerMismatch { .. } => Code::VerifyIssuer,
+            Error::Certificate(_) => Code::ClaimsCertificate,
+            Error::NeedArtifact(_) => Code::UsageArtifact,
+            Error::Policy(e) => e.code(),
+            Error::PolicyEval(_) => Code::PolicyEval,
+            Error::EffectiveTime(_) => Code::UsageEffectiveTime,
+            Error::ImageReference { .. } => Code::UsageImage,
+            Error::ImageNotFound(_) => Code::ImageNotFound,
+            Error::Registry(e) => e.kind.code(),
+            Error::Runtime(_) => Code::Runtime,
+            Error::Limit(_) => Code::LimitCount,
+            Error::Manifest(_) => Code::Manifest,
+            Error::Shared { code, .. } => *code,
+        }
     }
 
     /// A one-line suggestion of what to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            Error::Io { what, .. } => format!("check that the {what} exists and is readable"),
-            Error::TooLarge { what, .. } => format!("a {what} this large is not something Sigstore produces; check the path"),
-            Error::TrustedRoot { .. } => "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)".into(),
-            Error::PublicKey { .. } => "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)".into(),
-            Error::IdentityFlag(_) => "keyless verification needs --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp); key-based needs --key".into(),
-            Error::DigestInput { .. } => "write a digest as sha256:<64 hex digits>".into(),
-            Error::Merge(_) => "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once".into(),
-            Error::Platform(_) => "--gitlab-instance takes an https:// URL (https://gitlab.example.com); --github-host a host name (acme.ghe.com, github.example.com)".into(),
-            Error::BundleJson(_) | Error::BundleFormat(_) => "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})".into(),
-            Error::BundleMediaType(_) => "vouch reads Sigstore bundles v0.1, v0.2 and v0.3".into(),
-            Error::CosignBundle(_) => "re-create the bundle with `cosign sign-blob --bundle`; a cosign bundle needs base64Signature, cert and rekorBundle".into(),
-            Error::BundleInconsistent(_) => "the bundle has been modified or assembled from parts of different signatures; do not trust it".into(),
-            Error::Statement(_) => "the DSSE payload must be an in-toto statement (v0.1 or v1) whose subjects name the artifact".into(),
-            Error::Verification(f) => match f.stage {
-                Stage::Artifact => "check that you are verifying the file (or digest) this bundle was made for".into(),
-                Stage::Certificate => "the signing certificate does not chain to the trusted root at signing time; check --trusted-root / --staging".into(),
-                Stage::Tlog => "the transparency log evidence does not verify against the trusted root; the bundle may be tampered with or from another Sigstore instance".into(),
-                _ => "the bundle does not verify; it may be tampered with, or come from another Sigstore instance (check --trusted-root / --staging)".into(),
-            },
-            Error::IdentityMismatch { .. } => "check --certificate-identity / --certificate-identity-regexp against the identity printed by `vouch claims`".into(),
-            Error::IssuerMismatch { .. } => "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)".into(),
-            Error::Certificate(_) => "the signing certificate is malformed; do not trust this bundle".into(),
-            Error::NeedArtifact(_) => "pass the artifact file as the first argument".into(),
-            Error::Policy(e) => e.hint().into(),
-            Error::PolicyEval(_) => "a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw".into(),
-            Error::EffectiveTime(_) => "write the time as RFC 3339 in UTC, e.g. 2026-01-31T12:00:00Z".into(),
-            Error::ImageReference { .. } => "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST".into(),
-            Error::ImageNotFound(_) => "check the reference; nothing was verified".into(),
-            Error::Registry(e) if e.is_infrastructure() => "the registry could not be asked; nothing was judged for this image, and retrying later may help".into(),
-            Error::Registry(e) if e.kind == crate::oci::OciErrorKind::Unauthorized => "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)".into(),
-            Error::Registry(_) => "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image".into(),
-            Error::Limit(_) => "this is more evidence than any signing process writes; the image may be under attack".into(),
-            Error::Manifest(_) => "see docs/manifest.md for the manifest's keys".into(),
-            Error::Shared { .. } => "see docs/cli.md for the codes".into(),
-        }
+    pub fn hint(&self) -> &'static str {
+        self.code().hint()
     }
 
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::Shared { kind, .. } => *kind,
-            Error::Io { .. }
-            | Error::TrustedRoot { .. }
-            | Error::PublicKey { .. }
-            | Error::IdentityFlag(_)
-            | Error::DigestInput { .. }
-            | Error::Platform(_)
-            | Error::Merge(_)
-            | Error::NeedArtifact(_)
-            | Error::Policy(_)
-            | Error::EffectiveTime(_)
-            | Error::Manifest(_) => ErrorKind::Usage,
-            Error::TooLarge { what, .. } if *what == "artifact" => ErrorKind::Usage,
-            Error::ImageReference { .. } => ErrorKind::Usage,
-            Error::Registry(e) if e.is_infrastructure() => ErrorKind::Infrastructure,
-            // Missing or wrong credentials are configuration: nothing was judged.
-            Error::Registry(e) if e.kind == crate::oci::OciErrorKind::Unauthorized => ErrorKind::Usage,
-            _ => ErrorKind::Rejected,
-        }
+    /// Its exit class: always its code's.
+    pub fn kind(&self) -> Class {
+        self.code().class()
+    }
+
+    /// The same code and message, for each subject an error concerns (duplicates share
+    /// their work, planning errors repeat).
+    pub fn shared(&self) -> Error {
+        Error::Shared { code: self.code(), message: self.to_string() }
     }
 }
 

@@ -2,6 +2,8 @@
 //! regorus's glob.match; all of them must give globset's answer (literal separators),
 //! under the VM and under the interpreter.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

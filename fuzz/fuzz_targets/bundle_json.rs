@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vouch_engine::subject::{Artifact, ArtifactInput};
+use vouch_engine::evidence::{Artifact, ArtifactInput};
 use vouch_engine::{evidence, trust, verify};
 
 static TRUST: OnceLock<trust::Trust> = OnceLock::new();

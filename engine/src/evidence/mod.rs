@@ -2,6 +2,7 @@
 //! the in-toto statements inside DSSE envelopes. Everything is normalised to a
 //! [`sigstore_types::Bundle`] so that one verification core judges all of it.
 
+mod artifact;
 pub mod cosign;
 pub mod statement;
 
@@ -10,6 +11,8 @@ use std::path::Path;
 use sigstore_types::{Bundle, MediaType, SignatureContent, VerificationMaterialContent};
 
 use crate::error::{Error, Result};
+pub(crate) use artifact::open_file;
+pub use artifact::{Artifact, ArtifactInput};
 pub use statement::InTotoStatement;
 
 /// Sigstore bundles are a few KiB; cap what we parse so a hostile file cannot

@@ -34,6 +34,20 @@ pub enum OciErrorKind {
     Invalid,
 }
 
+impl OciErrorKind {
+    pub fn code(self) -> crate::error::Code {
+        use crate::error::Code;
+        match self {
+            OciErrorKind::NotFound => Code::RegistryNotFound,
+            OciErrorKind::Unauthorized => Code::RegistryUnauthorized,
+            OciErrorKind::Unreachable => Code::RegistryUnreachable,
+            OciErrorKind::RateLimited => Code::RegistryRateLimited,
+            OciErrorKind::Server => Code::RegistryServer,
+            OciErrorKind::Invalid => Code::RegistryInvalid,
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct OciError {

@@ -9,7 +9,7 @@ use super::client::{is_sha256_digest, RegistryClient};
 use super::reference::ImageRef;
 use crate::error::{Error, Result, Stage};
 use crate::evidence::{self, cosign, MAX_BUNDLE_BYTES};
-use crate::subject::{Artifact, ArtifactInput};
+use crate::evidence::{Artifact, ArtifactInput};
 use crate::trust::Trust;
 use crate::verify::{self, Signer, VerifiedSignature};
 

@@ -60,34 +60,24 @@ impl PolicyError {
         PolicyError { kind, message: message.into(), path: None, line: None, col: None, source_text: None }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::Code {
+        use crate::error::Code;
         match self.kind {
-            PolicyErrorKind::Io => "vouch::policy::io",
-            PolicyErrorKind::Parse => "vouch::policy::parse",
-            PolicyErrorKind::Compile => "vouch::policy::compile",
-            PolicyErrorKind::Data => "vouch::policy::data",
-            PolicyErrorKind::Package => "vouch::policy::package",
-            PolicyErrorKind::Schema => "vouch::policy::schema",
-            PolicyErrorKind::Config => "vouch::policy::config",
-            PolicyErrorKind::NoSignerDecision => "vouch::policy::no-signer-decision",
-            PolicyErrorKind::Nondeterministic => "vouch::policy::nondeterministic",
-            PolicyErrorKind::Unconfigured => "vouch::policy::unconfigured",
+            PolicyErrorKind::Io => Code::PolicyIo,
+            PolicyErrorKind::Parse => Code::PolicyParse,
+            PolicyErrorKind::Compile => Code::PolicyCompile,
+            PolicyErrorKind::Data => Code::PolicyData,
+            PolicyErrorKind::Package => Code::PolicyPackage,
+            PolicyErrorKind::Schema => Code::PolicySchema,
+            PolicyErrorKind::Config => Code::PolicyConfig,
+            PolicyErrorKind::NoSignerDecision => Code::PolicyNoSignerDecision,
+            PolicyErrorKind::Nondeterministic => Code::PolicyNondeterministic,
+            PolicyErrorKind::Unconfigured => Code::PolicyUnconfigured,
         }
     }
 
     pub fn hint(&self) -> &'static str {
-        match self.kind {
-            PolicyErrorKind::Io => "check the --policy path",
-            PolicyErrorKind::Parse => "policies are Rego v1: rules need `if`, sets use `contains` (see docs/policies.md)",
-            PolicyErrorKind::Compile => "fix the rule; `vouch test DIR` runs the policy's tests",
-            PolicyErrorKind::Data => "data files must be JSON (.json) or YAML (.yaml, .yml) documents whose top level is an object",
-            PolicyErrorKind::Package => "vouch evaluates `deny` and `warn` in packages under `vouch.` (e.g. `package vouch.release`)",
-            PolicyErrorKind::Schema => "a config.schema.json is JSON Schema of the subset in docs/policies.md#configuration-schemas, beside the .rego of one vouch.* package",
-            PolicyErrorKind::Config => "fix the configuration; the keys each bundled package takes are in docs/policies.md",
-            PolicyErrorKind::NoSignerDecision => "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github)",
-            PolicyErrorKind::Nondeterministic => "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network",
-            PolicyErrorKind::Unconfigured => "configure the package (its keys are in docs/policies.md), or do not load it",
-        }
+        self.code().hint()
     }
 
     /// 0-based byte offset of line:col in the source text.
@@ -635,7 +625,7 @@ pub(crate) fn check_config(
     };
     let names = |depth: usize, prefix: &[String]| -> Vec<String> {
         let mut n: Vec<String> =
-            packages.iter().filter(|p| p.config.len() > depth && p.config[..depth] == *prefix).map(|p| p.config[depth].clone()).collect();
+            packages.iter().filter(|p| p.config.get(..depth) == Some(prefix)).filter_map(|p| p.config.get(depth).cloned()).collect();
         n.sort();
         n.dedup();
         n
@@ -808,8 +798,9 @@ pub(crate) fn data_roots(engine: &mut regorus::Engine, sources: &[Source]) -> Da
         // `data` component is data's own root, and is refused as a key too.
         let path = package_path(&module.package.refr);
         let mut roots = vec![path.join(".")];
-        if path.first().is_some_and(|p| p == "data") && path.len() > 1 {
-            roots.push(path[1..].join("."));
+        if let Some((first, rest)) = path.split_first().filter(|(first, rest)| *first == "data" && !rest.is_empty()) {
+            let _ = first;
+            roots.push(rest.join("."));
         }
         for package in roots {
             if !package.is_empty() && !packages.contains(&package) {

@@ -8,7 +8,6 @@
 //! conflicts, and `deny`/`warn` outside `vouch.*` — so a bad policy stops the run before
 //! any subject is judged.
 
-mod input;
 pub mod limits;
 mod load;
 pub mod schema;
@@ -23,7 +22,6 @@ use regorus::rvm::RegoVM;
 use regorus::Value;
 use serde::Serialize;
 
-pub use input::{build_input, Context, Input, SubjectInfo, VerificationFailure};
 pub use load::{PackageInfo, PolicyError, PolicyErrorKind, Source};
 pub use test::{run_tests, TestOutcome, TestReport, TestStatus};
 

@@ -253,7 +253,7 @@ impl Schema {
                 }
                 if self.unique_items {
                     for (i, item) in items.iter().enumerate() {
-                        if items[..i].contains(item) {
+                        if items.get(..i).is_some_and(|before| before.contains(item)) {
                             fail(path, format!("{} is listed twice", describe(item)));
                         }
                     }
@@ -392,12 +392,17 @@ pub(crate) fn close(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
     match long.len() - short.len() {
         0 => {
-            let diffs: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-            diffs.len() == 1 || (diffs.len() == 2 && diffs[1] == diffs[0] + 1 && a[diffs[0]] == b[diffs[1]] && a[diffs[1]] == b[diffs[0]])
+            let diffs: Vec<usize> = a.iter().zip(&b).enumerate().filter(|(_, (x, y))| x != y).map(|(i, _)| i).collect();
+            match diffs.as_slice() {
+                [_] => true,
+                // A swap of neighbours.
+                [i, j] => *j == i + 1 && a.get(*i) == b.get(*j) && a.get(*j) == b.get(*i),
+                _ => false,
+            }
         }
         1 => {
-            let i = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
-            short[i..] == long[i + 1..]
+            let i = short.iter().zip(long.iter()).position(|(x, y)| x != y).unwrap_or(short.len());
+            short.get(i..) == long.get(i + 1..)
         }
         _ => false,
     }
@@ -432,7 +437,7 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(u32, u32)> {
         // Note where the path (or a prefix of it) begins.
         let mut note = |here: Vec<Seg>| {
             let n = here.len();
-            if n <= path.len() && path[..n] == here[..] && best.is_none_or(|(_, m)| n > m) {
+            if path.get(..n) == Some(here.as_slice()) && best.is_none_or(|(_, m)| n > m) {
                 best = Some((at, n));
             }
         };

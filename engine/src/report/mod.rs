@@ -1,14 +1,110 @@
-//! The result of a batch, and its renderers: text, JSON (versioned, docs/report.schema.json),
-//! JUnit (GitLab's merge-request test report), SARIF 2.1.0, Markdown (job summary / MR
-//! comment) and GitLab Code Quality.
+//! The one result of every command, a [`Report`] of subjects, and its renderers: text,
+//! JSON (versioned, docs/report.schema.json), JUnit (GitLab's merge-request test report),
+//! SARIF 2.1.0, Markdown (job summary / MR comment) and GitLab Code Quality; and the
+//! merge of a sharded run's reports.
 
+mod merge;
 mod render;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{SubjectResult, SubjectVerdict};
+use crate::error::{Class, Code, Reason};
+use crate::policy::Finding;
 
+pub use merge::MergeError;
 pub use render::render;
+
+/// A subject's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Not judged: the registry or network failed (retrying may help), or refused the
+    /// credentials.
+    Error,
+}
+
+/// Who signed, in brief.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignerSummary {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+}
+
+/// One subject's result. In a batch ([`crate::plan::Detail::Summary`]) it is small, so
+/// that a batch's memory is its results; the single-subject commands keep everything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubjectResult {
+    /// The subject's plan id ([`crate::plan::SubjectPlan::id`]): what `report merge`
+    /// checks off.
+    #[serde(default)]
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub verdict: Verdict,
+    /// Whether at least one signature verified (policies may still deny).
+    #[serde(default)]
+    pub verified: bool,
+    /// Why it failed (empty when it passed).
+    pub reasons: Vec<Reason>,
+    pub signers: Vec<SignerSummary>,
+    pub warnings: Vec<Finding>,
+    /// The claims that decided, for failed subjects (summary detail).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub claims: Vec<serde_json::Value>,
+    /// Full detail: each verified signature (kind, bundle, claims, statement, log).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub signatures: Vec<serde_json::Value>,
+    /// Full detail: each piece of evidence that did not verify.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub verification_errors: Vec<Reason>,
+    /// Full detail: the policy's findings (with the rule's `file:line` for `explain`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub decision: Option<serde_json::Value>,
+    /// `explain`: the policy input.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub input: Option<serde_json::Value>,
+}
+
+impl SubjectResult {
+    /// A subject that could not be judged as far as verification: `error` is its reason.
+    pub fn failed(kind: &str, name: String, sha256: Option<String>, error: &crate::Error) -> Self {
+        Self::not_verified(kind, name, sha256, Reason::of(error))
+    }
+
+    pub fn not_verified(kind: &str, name: String, sha256: Option<String>, reason: Reason) -> Self {
+        SubjectResult {
+            id: String::new(),
+            kind: kind.into(),
+            name,
+            sha256,
+            verdict: if not_judged(reason.code) { Verdict::Error } else { Verdict::Fail },
+            verified: false,
+            reasons: vec![reason],
+            signers: Vec::new(),
+            warnings: Vec::new(),
+            claims: Vec::new(),
+            signatures: Vec::new(),
+            verification_errors: Vec::new(),
+            decision: None,
+            input: None,
+        }
+    }
+}
+
+/// A subject that failed for this reason was not judged: the registry could not be
+/// asked, or refused the credentials (configuration, exit 2 when nothing else was).
+fn not_judged(code: Code) -> bool {
+    code.class() == Class::Infrastructure || code == Code::RegistryUnauthorized
+}
 
 /// A string from outside (a file name, a tag, a claim, a message quoting them) made safe
 /// for a terminal, a log or a page: control characters (C0, DEL, C1) and the Unicode
@@ -53,8 +149,9 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The JSON report's format version (2: subjects carry their plan `id`, and the report
-/// its `plan`, so that merges can be checked).
-pub const REPORT_VERSION: u32 = 2;
+/// its `plan`, so that merges can be checked; 3: every command writes it, subjects carry
+/// `verified` and, from the single-subject commands, their full detail).
+pub const REPORT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -135,11 +232,6 @@ impl PlanInfo {
     }
 }
 
-/// Why shard reports cannot be merged; nothing was judged by the merge (exit 2).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct MergeError(pub String);
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
@@ -165,161 +257,29 @@ impl Report {
         let count = |v| self.subjects.iter().filter(|s| s.verdict == v).count();
         self.summary = Summary {
             subjects: self.subjects.len(),
-            passed: count(SubjectVerdict::Pass),
-            failed: count(SubjectVerdict::Fail),
-            errors: count(SubjectVerdict::Error),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            errors: count(Verdict::Error),
         };
     }
 
     /// 0 all passed; 1 something failed, or was not judged beside judged subjects;
-    /// 3 nothing could be judged for infrastructure reasons.
+    /// when nothing could be judged, 3 (infrastructure: retrying may help) or 2 (the
+    /// registry refused the credentials).
     pub fn exit_code(&self) -> u8 {
         let s = &self.summary;
         if s.failed == 0 && s.errors == 0 {
             0
-        } else if s.errors > 0 && s.errors == s.subjects {
-            3
+        } else if s.errors == s.subjects {
+            let infrastructure = self.subjects.iter().flat_map(|s| &s.reasons).any(|r| r.code.class() == Class::Infrastructure);
+            if infrastructure {
+                3
+            } else {
+                2
+            }
         } else {
             1
         }
-    }
-
-    /// Merge shard reports into one (`vouch report merge`). Refused unless the reports are
-    /// every shard 1..N of one plan exactly once, each holding a result for every subject
-    /// it was assigned: a missing, repeated or foreign shard, or a lost subject, can never
-    /// merge into a pass.
-    pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
-        let fail = |m: String| Err(MergeError(m));
-        let Some(first) = reports.first() else {
-            return fail("no reports to merge".into());
-        };
-        let (plan_id, total, time, version) =
-            (first.plan.id.clone(), first.plan.shard_total, first.effective_time.clone(), first.tool.version.clone());
-        // (Before anything is sized by N, which is read from a file.)
-        if total == 0 || total > crate::batch::MAX_SHARDS {
-            return fail(format!("report 1 names {total} shards: N must be 1..{}", crate::batch::MAX_SHARDS));
-        }
-        let mut seen: Vec<Option<usize>> = vec![None; usize::try_from(total).unwrap_or(0)];
-        for (n, r) in reports.iter().enumerate() {
-            // (Same subjects and N, other settings: say which.)
-            if r.plan.setup_sha256 != first.plan.setup_sha256 && r.plan.subjects == first.plan.subjects && r.plan.shard_total == total {
-                return fail(format!(
-                    "report {} was run with another setup than report 1 (manifest, identities, trusted root, policies, --fail-on-warn or bundles differ): merge only the shards of one run",
-                    n + 1
-                ));
-            }
-            if r.plan.id != plan_id || r.plan.shard_total != total {
-                return fail(format!(
-                    "report {} is of another plan (plan {} with {} shards, not {} with {}): merge only the shards of one run",
-                    n + 1,
-                    short(&r.plan.id),
-                    r.plan.shard_total,
-                    short(&plan_id),
-                    total
-                ));
-            }
-            if r.effective_time != time {
-                return fail(format!(
-                    "report {} has effective time {}, report 1 {}: the shards of one gate must share one effective time (e.g. --effective-time \"$CI_PIPELINE_CREATED_AT\")",
-                    n + 1,
-                    r.effective_time,
-                    time
-                ));
-            }
-            if r.tool.version != version {
-                return fail(format!("report {} was written by vouch {}, report 1 by {}", n + 1, r.tool.version, version));
-            }
-            for shard in &r.shards {
-                let index = Self::shard_index(shard, total)
-                    .ok_or_else(|| MergeError(format!("report {} names shard {shard:?}, not one of 1..{total}", n + 1)))?;
-                if let Some(Some(other)) = seen.get(index) {
-                    return fail(format!(
-                        "shard {shard} is given twice (reports {} and {}): each shard must be merged exactly once",
-                        other + 1,
-                        n + 1
-                    ));
-                }
-                if let Some(slot) = seen.get_mut(index) {
-                    *slot = Some(n);
-                }
-            }
-            // Each assigned subject is one of this report's shards' (a subject cannot be
-            // counted in two shards), ...
-            let shards: Vec<crate::batch::Shard> = r.shards.iter().filter_map(|s| crate::batch::Shard::parse(s)).collect();
-            if let Some(stray) = r.plan.assigned.iter().find(|id| !shards.iter().any(|s| s.contains(id))) {
-                return fail(format!(
-                    "report {} lists {stray} as assigned, but that subject is not in its shard {}: it is altered",
-                    n + 1,
-                    r.shards.join(", ")
-                ));
-            }
-            // ... has its result, and nothing else is there.
-            let mut assigned = r.plan.assigned.clone();
-            let mut judged: Vec<String> = r.subjects.iter().map(|s| s.id.clone()).collect();
-            assigned.sort();
-            judged.sort();
-            if assigned != judged {
-                let missing: Vec<&String> = assigned.iter().filter(|a| !judged.contains(a)).take(3).collect();
-                return fail(format!(
-                    "report {} holds {} results for {} assigned subjects{}: it is incomplete or altered",
-                    n + 1,
-                    judged.len(),
-                    assigned.len(),
-                    if missing.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (missing: {})", missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))
-                    }
-                ));
-            }
-        }
-        let missing: Vec<String> =
-            seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| format!("{}/{total}", i + 1)).collect();
-        if !missing.is_empty() {
-            return fail(format!(
-                "shard{} {} of the plan {} missing: a merge needs every shard 1..{total}",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" }
-            ));
-        }
-        // The shards' subjects together are the plan's: its id is recomputed from them.
-        let all: Vec<String> = reports.iter().flat_map(|r| r.plan.assigned.iter().cloned()).collect();
-        if PlanInfo::id_of(&first.plan.setup_sha256, all) != plan_id {
-            return fail(
-                "the shards' assigned subjects are not the plan's (its id does not match them): a subject was lost, repeated or changed"
-                    .into(),
-            );
-        }
-        let mut iter = reports.into_iter();
-        let Some(mut merged) = iter.next() else {
-            return fail("no reports to merge".into());
-        };
-        for r in iter {
-            merged.shards.extend(r.shards);
-            merged.plan.assigned.extend(r.plan.assigned);
-            merged.subjects.extend(r.subjects);
-        }
-        if merged.subjects.len() != merged.plan.subjects {
-            return fail(format!(
-                "the shards hold {} subjects, the plan {}: a subject was lost or added between shard jobs",
-                merged.subjects.len(),
-                merged.plan.subjects
-            ));
-        }
-        if merged.plan.subjects == 0 {
-            return fail("the plan has no subjects: a gate that judged nothing cannot pass".into());
-        }
-        merged.shards.sort_by_key(|s| Self::shard_index(s, total));
-        merged.summarize();
-        Ok(merged)
-    }
-
-    /// `I/N` → I-1, for N = `total`.
-    fn shard_index(shard: &str, total: u64) -> Option<usize> {
-        let (i, n) = shard.split_once('/')?;
-        let (i, n): (u64, u64) = (i.parse().ok()?, n.parse().ok()?);
-        (n == total && i >= 1 && i <= n).then(|| usize::try_from(i - 1).ok()).flatten()
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Report, String> {
@@ -340,8 +300,4 @@ impl Report {
         }
         Ok(report)
     }
-}
-
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }

@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{escape_controls as esc, Format, Report};
-use crate::batch::{SubjectResult, SubjectVerdict};
+use super::{SubjectResult, Verdict as SubjectVerdict};
 
 pub fn render(report: &Report, format: Format) -> String {
     match format {
@@ -25,7 +25,7 @@ fn signers(s: &SubjectResult) -> String {
 
 /// Why it failed, escaped.
 fn reasons(s: &SubjectResult) -> String {
-    s.reasons.iter().map(|r| format!("{}: {}", esc(&r.code), esc(&r.message))).collect::<Vec<_>>().join("; ")
+    s.reasons.iter().map(|r| format!("{}: {}", esc(r.shown_code()), esc(&r.message))).collect::<Vec<_>>().join("; ")
 }
 
 fn verdict(v: SubjectVerdict) -> &'static str {
@@ -50,12 +50,22 @@ fn text(r: &Report) -> String {
         for w in &s.warnings {
             let _ = writeln!(out, "      warning [{}] {}", esc(&w.package), esc(&w.msg));
         }
+        // `explain`: each finding with the rule that produced it.
+        for rule in ["deny", "warn"] {
+            for f in s.decision.as_ref().and_then(|d| d.get(rule)).and_then(|v| v.as_array()).into_iter().flatten() {
+                let field = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                if let Some(location) = f.get("location").and_then(|v| v.as_str()) {
+                    let _ = writeln!(out, "      {rule} [{}] {} at {}", esc(&field("package")), esc(&field("msg")), esc(location));
+                }
+            }
+        }
     }
     let m = &r.summary;
     let _ = writeln!(
         out,
-        "{} subjects: {} passed, {} failed, {} not judged (shard {})",
+        "{} subject{}: {} passed, {} failed, {} not judged (shard {})",
         m.subjects,
+        if m.subjects == 1 { "" } else { "s" },
         m.passed,
         m.failed,
         m.errors,
@@ -105,7 +115,7 @@ fn junit(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     ">\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>\n    </testcase>",
-                    xml(first.map_or("vouch", |r| r.code.as_str())),
+                    xml(first.map_or("vouch", |r| r.shown_code())),
                     xml(first.map_or("failed", |r| r.message.as_str())),
                     xml(&details(s))
                 );
@@ -120,7 +130,7 @@ fn junit(r: &Report) -> String {
 fn details(s: &SubjectResult) -> String {
     let mut d = String::new();
     for r in &s.reasons {
-        let _ = writeln!(d, "{}: {}", esc(&r.code), esc(&r.message));
+        let _ = writeln!(d, "{}: {}", esc(r.shown_code()), esc(&r.message));
     }
     for c in &s.claims {
         let _ = writeln!(d, "claims: {}", serde_json::to_string(c).unwrap_or_default());
@@ -135,7 +145,7 @@ fn sarif(r: &Report) -> serde_json::Value {
         .flat_map(|s| {
             s.reasons
                 .iter()
-                .map(|x| x.code.clone())
+                .map(|x| x.shown_code().to_string())
                 .chain(s.warnings.iter().map(|w| w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package))))
         })
         .collect();
@@ -146,7 +156,7 @@ fn sarif(r: &Report) -> serde_json::Value {
         let location = json!([{"physicalLocation": {"artifactLocation": {"uri": esc(&s.name)}}}]);
         for reason in &s.reasons {
             results.push(json!({
-                "ruleId": reason.code,
+                "ruleId": reason.shown_code(),
                 "level": if s.verdict == SubjectVerdict::Error { "warning" } else { "error" },
                 "message": {"text": format!("{}: {}", esc(&s.name), esc(&reason.message))},
                 "locations": location,
@@ -212,7 +222,7 @@ fn markdown(r: &Report) -> String {
         let why: Vec<String> = s
             .reasons
             .iter()
-            .map(|x| format!("`{}` {}", code(&x.code), cell(&x.message)))
+            .map(|x| format!("`{}` {}", code(x.shown_code()), cell(&x.message)))
             .chain(s.warnings.iter().map(|w| format!("warning: {}", cell(&w.msg))))
             .collect();
         let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", code(&s.name), cell(&signers(s)), why.join("<br>"));
@@ -226,10 +236,10 @@ fn codequality(r: &Report) -> serde_json::Value {
     for s in &r.subjects {
         for reason in &s.reasons {
             let fingerprint =
-                sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.code, reason.message).as_bytes()).to_hex();
+                sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.shown_code(), reason.message).as_bytes()).to_hex();
             issues.push(json!({
                 "description": format!("{}: {}", esc(&s.name), esc(&reason.message)),
-                "check_name": reason.code,
+                "check_name": reason.shown_code(),
                 "fingerprint": &fingerprint[..32],
                 "severity": if s.verdict == SubjectVerdict::Error { "minor" } else { "major" },
                 "location": {"path": esc(&s.name), "lines": {"begin": 1}},

@@ -183,7 +183,7 @@ fn checkpoint_bound_by_library(checkpoint: &Checkpoint, log_id: &Sha256Hash, rek
         };
         rekor_keys.keys_by_hint(&sigstore_types::KeyHint::new(h), now).count() == 1
     };
-    hint_unique && candidates.len() == 1 && candidates[0].key_id.as_bytes() == hint
+    hint_unique && candidates.len() == 1 && candidates.first().is_some_and(|c| c.key_id.as_bytes() == hint)
 }
 
 fn check_body_kind(entry: &TransparencyLogEntry) -> Result<()> {

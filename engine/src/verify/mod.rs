@@ -4,6 +4,7 @@
 //! claims document built. Any error is a failed verification: nothing here fails open.
 
 mod checks;
+pub mod identity;
 
 use std::path::Path;
 
@@ -12,10 +13,10 @@ use sigstore_verify::{Policy, PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::{Claims, TlogFacts};
 use crate::error::{Error, Result, Stage};
+use crate::evidence::Artifact;
 use crate::evidence::{BundleFormat, Evidence, InTotoStatement};
-use crate::identity::IdentityRequirement;
-use crate::subject::Artifact;
 use crate::trust::Trust;
+use crate::verify::identity::IdentityRequirement;
 
 /// Who must have signed.
 #[derive(Debug, Clone)]
@@ -247,7 +248,7 @@ fn run_library(
     let first = if needs_stream { None } else { Some(verifier.verify(*artifact.sha256(), &evidence.bundle, policy)) };
     let result = match (first, artifact.path()) {
         (Some(Err(sigstore_verify::Error::UnsupportedArtifact(_))), Some(path)) | (None, Some(path)) => {
-            let file = crate::subject::open_file(path)?;
+            let file = crate::evidence::open_file(path)?;
             verifier.verify_reader(std::io::BufReader::new(file), &evidence.bundle, policy)
         }
         (Some(result), _) => result,
@@ -287,10 +288,10 @@ fn humanize_chain_error(message: &str) -> String {
         .filter_map(|secs| jiff::Timestamp::from_second(secs).ok())
         .map(crate::claims::rfc3339)
         .collect();
-    let text = if message.contains("CertExpired") && times.len() == 2 {
-        format!("the certificate had expired when it was used: signed at {}, valid until {}", times[0], times[1])
-    } else if message.contains("CertNotValidYet") && times.len() == 2 {
-        format!("the certificate was not yet valid when it was used: signed at {}, valid from {}", times[0], times[1])
+    let text = if let (true, [at, until]) = (message.contains("CertExpired"), times.as_slice()) {
+        format!("the certificate had expired when it was used: signed at {at}, valid until {until}")
+    } else if let (true, [at, from]) = (message.contains("CertNotValidYet"), times.as_slice()) {
+        format!("the certificate was not yet valid when it was used: signed at {at}, valid from {from}")
     } else if message.contains("UnknownIssuer") {
         "the certificate was not issued by a certificate authority of the trusted root".to_string()
     } else {

@@ -9,6 +9,8 @@
 //! root as a sigstore-python ClientTrustConfig, DIR/trust_config.json), and
 //! DIR/subjects.tsv (artifact, bundle, certificate identity, issuer; paths relative to DIR).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;

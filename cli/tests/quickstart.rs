@@ -1,9 +1,12 @@
 //! The committed quickstart example verifies, as the README's first command says, and
 //! only under its own trusted root.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::Path;
 
-use vouch_tests::{run, sigstore_python_verify};
+mod common;
+use common::{run, sigstore_python_verify};
 
 #[test]
 fn quickstart_subjects_verify_under_their_root_only() {
@@ -48,7 +51,7 @@ fn sigstore_python_verifies_the_quickstart() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
     let root: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("trusted_root.json")).unwrap()).unwrap();
     let config = testkit::client_trust_config(root);
-    let scratch = vouch_tests::scratch("quickstart-python");
+    let scratch = common::scratch("quickstart-python");
     let tc = scratch.join("trust_config.json");
     std::fs::write(&tc, serde_json::to_vec(&config).unwrap()).unwrap();
     let tsv = std::fs::read_to_string(dir.join("subjects.tsv")).unwrap();

@@ -3,10 +3,13 @@
 //! is rejected with its own reason; and sigstore-python, an independent verifier,
 //! agrees on both.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
 use testkit::{Break, CertIdentity, Content, ExtValue, Format, GitHub, GitLab, Minted, San, SignRequest, VirtualSigstore};
-use vouch_tests::{run, scratch, sigstore_python_verify, Run};
+mod common;
+use common::{run, scratch, sigstore_python_verify, Run};
 
 struct Instance {
     sigstore: VirtualSigstore,
@@ -59,7 +62,7 @@ impl Instance {
             &w.identity,
             "--certificate-oidc-issuer",
             &w.issuer,
-            "--output",
+            "--format",
             "json",
         ];
         if let Some(root) = root {
@@ -110,7 +113,7 @@ fn everything_minted_verifies_under_its_root_and_not_under_production() {
         let w = inst.mint(request);
         let ok = inst.verify(&w, Some(&inst.root));
         assert_eq!(ok.code, 0, "{what}: {}", ok.stderr);
-        let doc = ok.json();
+        let doc = ok.subject();
         assert_eq!(doc["verified"], true, "{what}");
         let prod = inst.verify(&w, None);
         assert_eq!(prod.code, 1, "{what} verified under the production root: {}", prod.stderr);
@@ -164,7 +167,7 @@ fn every_broken_evidence_knob_is_rejected_with_its_reason() {
                 "{defect:?} {what}: expected {code} / {text:?}, got:\n{}",
                 r.stderr
             );
-            assert_eq!(r.json()["verified"], false);
+            assert_eq!(r.subject()["verified"], false);
         }
     }
 }

@@ -1,22 +1,10 @@
-//! Helpers for the end-to-end tests: find the `vouch` binary, the shared Sigstore
-//! cases, run commands, and report what a user would see.
+//! Test infrastructure beside the private Sigstore: the shared Sigstore cases, the
+//! independent verifier (sigstore-python), scratch folders, a real OCI registry
+//! (Debian's docker-registry) and the fakes around it (a 429/5xx storm, a fault proxy,
+//! a Bearer token service). Test code: a failure here is a failed test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// The `vouch` binary built by this `cargo test` run (same profile as the tests).
-pub fn vouch_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/vouch
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("vouch{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/test, or `cargo build --release --workspace --bins` before `cargo test --release`",
-        bin.display()
-    );
-    bin
-}
+use std::process::Command;
 
 /// The folder with conformance-assets/ and real-bundles/ (`VOUCH_SHARED`, default `../shared`).
 /// These belong to other projects and are never copied into this repository.
@@ -33,88 +21,15 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 
-/// A finished command, with what the user saw.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
-    }
-
-    /// Fails the test if the program panicked or printed a backtrace.
-    pub fn assert_no_panic(&self) -> &Self {
-        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "vouch panicked:\n{}", self.stderr);
-        self
-    }
-
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
-        self
-    }
-}
-
-pub fn run(args: &[&str]) -> Run {
-    run_in(None, args)
-}
-
-/// Run with extra environment variables (and none of the registry credential variables
-/// of the calling environment).
-pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(vouch_bin());
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
-    for var in
-        ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"]
-    {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", "/nonexistent-vouch-test-home");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
-    let run = Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    };
-    run.assert_no_panic();
-    run
-}
-
-pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(vouch_bin());
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
-    if let Some(dir) = dir {
-        cmd.current_dir(dir);
-    }
-    let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
-    let run = Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    };
-    run.assert_no_panic();
-    run
+/// The target dir of the running test (target/<profile>/deps/<test> → target/<profile>).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
 }
 
 /// A fresh scratch directory under the target dir (kept for inspection on failure).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = vouch_bin().parent().expect("target dir").join("test-scratch").join(format!("{name}-{}", std::process::id()));
+    let dir = target_dir().join("test-scratch").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
@@ -406,7 +321,7 @@ pub struct TokenService {
     pub issuer: String,
     /// PEM of the certificate whose key signs the tokens (the registry's rootcertbundle).
     pub certificate_pem: String,
-    key: std::sync::Arc<testkit::key::Key>,
+    key: std::sync::Arc<crate::key::Key>,
     kid: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -414,9 +329,9 @@ pub struct TokenService {
 impl TokenService {
     pub fn start(user: &'static str, password: &'static str) -> Self {
         let now = jiff::Timestamp::now();
-        let issued = testkit::x509::ca(
+        let issued = crate::x509::ca(
             "CN=vouch-test token signer",
-            testkit::key::Key::p256().unwrap(),
+            crate::key::Key::p256().unwrap(),
             None,
             now - jiff::SignedDuration::from_hours(1),
             now + jiff::SignedDuration::from_hours(24),
@@ -474,7 +389,7 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn jwt(key: &testkit::key::Key, kid: &str, issuer: &str, audience: &str, subject: &str, repository: &str) -> String {
+fn jwt(key: &crate::key::Key, kid: &str, issuer: &str, audience: &str, subject: &str, repository: &str) -> String {
     let now = jiff::Timestamp::now().as_second();
     let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": kid});
     let claims = serde_json::json!({
@@ -489,7 +404,7 @@ fn jwt(key: &testkit::key::Key, kid: &str, issuer: &str, audience: &str, subject
 /// libtrust's key ID: base32 of the first 30 bytes of sha256(SPKI), in 12 groups of 4.
 fn libtrust_key_id(spki: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let hash = testkit::sha256_hex(spki);
+    let hash = crate::sha256_hex(spki);
     let bytes: Vec<u8> = (0..30).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()).collect();
     let mut bits = 0u32;
     let mut n = 0;

@@ -2,9 +2,12 @@
 //! binary, with the semantics of ../shared/tools/sigstore-cases: exit 0 = verified,
 //! anything else = rejected, compared with the expected outcome.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::Path;
 
-use vouch_tests::{run_in, shared_dir};
+mod common;
+use common::{run_in, shared_dir};
 
 struct Case {
     name: String,

@@ -2,10 +2,13 @@
 //! partition a batch and merge back; every report format passes an independent parser
 //! or schema; manifest mistakes point at their line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
 use testkit::{GitLab, SignRequest, VirtualSigstore};
-use vouch_tests::{run, scratch, Run, TestRegistry};
+mod common;
+use common::{run, scratch, Run, TestRegistry};
 
 struct Minted {
     dir: PathBuf,
@@ -66,7 +69,7 @@ fn a_batch_with_every_fault_judges_every_subject() {
     .unwrap();
     std::fs::write(m.dir.join("dist/missing.tar.gz"), "no bundle").unwrap();
     m.blob("dist/other-project.tar.gz", &GitLab { project: "acme/other".into(), ..GitLab::default() });
-    let unreachable = format!("127.0.0.1:{}/acme/app:1.0", vouch_tests::free_port());
+    let unreachable = format!("127.0.0.1:{}/acme/app:1.0", common::free_port());
     m.write("gate.yaml", "config:\n  gitlab:\n    projects: [acme/app]\n    refs:\n      branches: [main]\n");
     let manifest = m.write(
         "vouch.yaml",
@@ -206,7 +209,7 @@ fn shards_partition_the_batch_and_merge_back() {
 }
 
 fn python(script: &str, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(vouch_tests::python()).arg("-c").arg(script).args(args).output().unwrap();
+    let out = std::process::Command::new(common::python()).arg("-c").arg(script).args(args).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

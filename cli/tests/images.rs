@@ -3,10 +3,13 @@
 //! of getting it wrong is rejected with its own reason, and registry faults end in
 //! exit 3, never a pass.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use testkit::image::CosignLayer;
 use testkit::registry::{block_on, Descriptor, Registry};
 use testkit::{Break, Content, GitLab, VirtualSigstore};
-use vouch_tests::{run, run_env, scratch, Run, StormServer, TestRegistry, TokenService};
+mod common;
+use common::{run, run_env, scratch, Run, StormServer, TestRegistry, TokenService};
 
 struct Env {
     _registry: TestRegistry,
@@ -59,7 +62,7 @@ impl Env {
             &self.identity,
             "--certificate-oidc-issuer",
             "https://gitlab.com",
-            "--output",
+            "--format",
             "json",
         ];
         args.extend(extra);
@@ -68,7 +71,7 @@ impl Env {
 }
 
 fn codes(r: &Run) -> Vec<String> {
-    r.json()["verification_errors"]
+    r.subject()["verification_errors"]
         .as_array()
         .map(|e| e.iter().filter_map(|x| x["code"].as_str().map(String::from)).collect())
         .unwrap_or_default()
@@ -83,11 +86,11 @@ fn every_format_verifies() {
     env.push_layer("acme/sig", &img, &layer);
     let r = env.verify(&env.reference("acme/sig", &img), &[]);
     r.assert_code(0);
-    assert_eq!(r.json()["signatures"][0]["bundle_media_type"], "application/vnd.dev.cosign.simplesigning.v1+json");
+    assert_eq!(r.subject()["signatures"][0]["bundle_media_type"], "application/vnd.dev.cosign.simplesigning.v1+json");
     // ... resolved from its tag: the digest is what is judged, with the tag named.
     let by_tag = env.verify(&format!("{}/acme/sig:1.0", env.registry.host), &[]);
     by_tag.assert_code(0);
-    let name = by_tag.json()["subject"]["name"].as_str().unwrap().to_string();
+    let name = by_tag.subject()["name"].as_str().unwrap().to_string();
     assert!(name.contains(&img.digest) && name.contains("from tag 1.0"), "{name}");
 
     // cosign .att: the statement reaches the policy input as an attestation.
@@ -99,7 +102,7 @@ fn every_format_verifies() {
     env.push_layer("acme/att", &img, &layer);
     let r = env.verify(&env.reference("acme/att", &img), &[]);
     r.assert_code(0);
-    assert_eq!(r.json()["signatures"][0]["predicate_type"], "https://slsa.dev/provenance/v1");
+    assert_eq!(r.subject()["signatures"][0]["predicate_type"], "https://slsa.dev/provenance/v1");
 
     // OCI 1.1 referrer with a Sigstore bundle (tag-schema fallback: registry 2.8 has no
     // referrers API).
@@ -108,7 +111,7 @@ fn every_format_verifies() {
     block_on(env.registry.push_referrer("acme/ref", &img, minted.json().as_bytes())).unwrap().unwrap();
     let r = env.verify(&env.reference("acme/ref", &img), &[]);
     r.assert_code(0);
-    assert_eq!(r.json()["signatures"][0]["predicate_type"], "https://sigstore.dev/cosign/sign/v1");
+    assert_eq!(r.subject()["signatures"][0]["predicate_type"], "https://sigstore.dev/cosign/sign/v1");
 
     // Multi-arch: the index is judged; --platform judges one manifest.
     let amd = env.image("acme/multi", "amd64", "amd");
@@ -123,7 +126,7 @@ fn every_format_verifies() {
     env.verify(&tag, &[]).assert_code(0);
     let r = env.verify(&tag, &["--platform", "linux/arm64"]);
     r.assert_code(0);
-    assert_eq!(r.json()["subject"]["digest"]["sha256"], arm.digest.trim_start_matches("sha256:"));
+    assert_eq!(r.subject()["sha256"], arm.digest.trim_start_matches("sha256:"));
     // amd64's manifest itself is unsigned.
     env.verify(&tag, &["--platform", "linux/amd64"]).assert_code(1).assert_stderr_contains("no signature found");
     env.verify(&tag, &["--platform", "linux/s390x"]).assert_code(1).assert_stderr_contains("vouch::image::not-found");
@@ -147,7 +150,7 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
         "https://gitlab.com/acme/other//.gitlab-ci.yml@refs/heads/main",
         "--certificate-oidc-issuer",
         "https://gitlab.com",
-        "--output",
+        "--format",
         "json",
     ]);
     r.assert_code(1);
@@ -205,7 +208,7 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
     let moved = env.image(repo, "release", "release-2");
     let r = env.verify(&tag, &[]);
     r.assert_code(1).assert_stderr_contains("no signature found");
-    assert_eq!(r.json()["subject"]["digest"]["sha256"], moved.digest.trim_start_matches("sha256:"));
+    assert_eq!(r.subject()["sha256"], moved.digest.trim_start_matches("sha256:"));
     env.verify(&env.reference(repo, &signed), &[]).assert_code(0);
 
     // A referrer index entry pointing at a bundle about another image.
@@ -233,7 +236,7 @@ fn every_way_of_getting_it_wrong_is_rejected_with_its_reason() {
 #[test]
 fn registry_faults_are_exit_3_never_a_pass() {
     // Down: nothing listens.
-    let host = format!("127.0.0.1:{}", vouch_tests::free_port());
+    let host = format!("127.0.0.1:{}", common::free_port());
     let r = run(&[
         "verify-image",
         &format!("{host}/acme/app:1.0"),

@@ -2,10 +2,13 @@
 //! or nondeterministic policy, forged output or extra root certificate ends in a pass.
 //! One test per class of mistake or attack; each tries several members of the class.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
 use testkit::{CertIdentity, Content, ExtValue, Format, GitHub, GitLab, San, SignRequest, VirtualSigstore, GITHUB_ISSUER};
-use vouch_tests::{run, scratch, Run};
+mod common;
+use common::{run, scratch, Run};
 
 fn repo(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel).display().to_string()
@@ -311,7 +314,7 @@ fn manifests_are_checked_like_policy_data() {
 #[test]
 fn attestations_count_only_from_accepted_signers() {
     use testkit::registry::{block_on, Registry};
-    let registry = vouch_tests::TestRegistry::start("fc-attestations");
+    let registry = common::TestRegistry::start("fc-attestations");
     let reg = Registry::new(&registry.host);
     let mut lab = Lab::new("fc-attestations");
     let app = GitLab::default();
@@ -335,7 +338,7 @@ fn attestations_count_only_from_accepted_signers() {
     let policies = repo("policies");
     let verify = |image: &str, extra: &[&str]| {
         let mut args =
-            vec!["verify-image", image, "--trusted-root", &lab.root, "--policy", &policies, "--policy", &gate, "--output", "json"];
+            vec!["verify-image", image, "--trusted-root", &lab.root, "--policy", &policies, "--policy", &gate, "--format", "json"];
         args.extend(extra);
         run(&args)
     };
@@ -354,7 +357,7 @@ fn attestations_count_only_from_accepted_signers() {
     let id = ["--certificate-identity", &app.san(), "--certificate-oidc-issuer", "https://gitlab.com"];
     let r = verify(&foreign, &id);
     r.assert_code(1).assert_stderr_contains("attestations.missing");
-    assert!(r.json()["verification_errors"].as_array().unwrap().iter().any(|e| e["code"] == "vouch::verify::identity"), "{}", r.stdout);
+    assert!(r.subject()["verification_errors"].as_array().unwrap().iter().any(|e| e["code"] == "vouch::verify::identity"), "{}", r.stdout);
     verify(&own, &id).assert_code(0);
     // The policy input says which signature each attestation came from and whether its
     // signer was accepted.
@@ -369,7 +372,7 @@ fn attestations_count_only_from_accepted_signers() {
         "--policy",
         &gate,
     ]);
-    let input = &r.json()["input"];
+    let input = &r.subject()["input"];
     assert_eq!(
         (input["attestations"][0]["signature"].as_u64(), input["attestations"][0]["signer_accepted"].as_bool()),
         (Some(0), Some(false)),
@@ -562,7 +565,7 @@ fn merges_need_every_shard_of_one_plan_exactly_once() {
 #[test]
 fn a_tag_that_moves_between_shard_jobs_stays_in_one_shard() {
     use testkit::registry::{block_on, Registry};
-    let registry = vouch_tests::TestRegistry::start("fc-moving-tag");
+    let registry = common::TestRegistry::start("fc-moving-tag");
     let reg = Registry::new(&registry.host);
     let mut lab = Lab::new("fc-moving-tag");
     let push = |lab: &mut Lab, tag: &str, seed: &str| {
@@ -766,10 +769,10 @@ fn nondeterministic_builtins_are_refused_at_load() {
 /// Peak RSS of a command, in KiB, measured by the kernel (Python's getrusage).
 fn peak_rss_kib(args: &[&str]) -> (i32, u64, String) {
     let script = "import resource, subprocess, sys\np = subprocess.run(sys.argv[1:], capture_output=True, text=True)\nprint(p.returncode)\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nprint(p.stderr)";
-    let out = std::process::Command::new(vouch_tests::python())
+    let out = std::process::Command::new(common::python())
         .arg("-c")
         .arg(script)
-        .arg(vouch_tests::vouch_bin())
+        .arg(common::vouch_bin())
         .args(args)
         .env("NO_COLOR", "1")
         .output()

@@ -1,9 +1,12 @@
 //! The examples do what their READMEs say, on signatures minted by the testkit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
 use testkit::{GitLab, SignRequest, VirtualSigstore};
-use vouch_tests::{run, scratch};
+mod common;
+use common::{run, scratch};
 
 fn repo(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel).display().to_string()
@@ -46,10 +49,10 @@ fn gitlab_release_gate() {
             &repo("policies"),
             "--policy",
             &repo("examples/gitlab-release-gate/policy"),
-            "--output",
+            "--format",
             "json",
         ]);
-        let doc = r.json();
+        let doc = r.subject();
         match expected {
             None => assert_eq!(r.code, 0, "{what} should ship:\n{}", r.stderr),
             Some(code) => {
@@ -66,8 +69,8 @@ fn gitlab_release_gate() {
 /// One CI job of examples/gitlab-sharded-gate/.gitlab-ci.yml, run as GitLab's runner would:
 /// each script line in a POSIX shell that stops at the first failing line, in the project
 /// folder, with the job's variables.
-fn run_job(ci: &serde_json::Value, job: &str, dir: &Path, vars: &[(&str, String)]) -> vouch_tests::Run {
-    let bin_dir = vouch_tests::vouch_bin().parent().unwrap().to_path_buf();
+fn run_job(ci: &serde_json::Value, job: &str, dir: &Path, vars: &[(&str, String)]) -> common::Run {
+    let bin_dir = common::vouch_bin().parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let script: Vec<String> = ci[job]["script"]
         .as_array()
@@ -84,7 +87,7 @@ fn run_job(ci: &serde_json::Value, job: &str, dir: &Path, vars: &[(&str, String)
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    vouch_tests::Run {
+    common::Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),

@@ -3,13 +3,16 @@
 //! one thing at a time. Every mutation that changes meaning must be rejected; mutations
 //! that cannot (JSON whitespace, key order) must still verify. Zero false accepts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use testkit::{Content, GitLab, SignRequest, VirtualSigstore};
-use vouch_tests::{run, scratch, shared_dir};
+mod common;
+use common::{run, scratch, shared_dir};
 
 struct Base {
     name: String,

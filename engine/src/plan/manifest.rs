@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::identity::IdentityRequirement;
+use crate::verify::identity::IdentityRequirement;
 
 /// A manifest is a page of YAML; anything this large is a mistake.
 pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;

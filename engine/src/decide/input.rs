@@ -6,7 +6,9 @@
 
 use serde::Serialize;
 
+use super::Context;
 use crate::claims::Claims;
+use crate::error::Reason;
 use crate::verify::{SignatureKind, VerifiedSignature};
 
 /// What is being judged. Serialized as `{"kind", "name", "digest": {"sha256"}}`.
@@ -34,20 +36,6 @@ impl Serialize for SubjectInfo {
     }
 }
 
-/// Evidence that did not verify: it reaches the policy so that it can explain, never pass.
-#[derive(Debug, Clone, Serialize)]
-pub struct VerificationFailure {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub effective_time: jiff::Timestamp,
-    /// `I/N`.
-    pub shard: String,
-}
-
 /// One subject's policy input.
 #[derive(Debug, Serialize)]
 pub struct Input<'a> {
@@ -55,7 +43,7 @@ pub struct Input<'a> {
     pub signatures: Vec<SignatureInput<'a>>,
     /// The DSSE signatures again, statement first.
     pub attestations: Vec<AttestationInput<'a>>,
-    pub verification_errors: &'a [VerificationFailure],
+    pub verification_errors: &'a [Reason],
     pub context: ContextInput<'a>,
 }
 
@@ -103,7 +91,7 @@ pub struct ContextInput<'a> {
 pub fn build_input<'a>(
     subject: &'a SubjectInfo,
     signatures: &'a [VerifiedSignature],
-    failures: &'a [VerificationFailure],
+    failures: &'a [Reason],
     context: &'a Context,
     accepted: Option<&std::collections::BTreeSet<usize>>,
 ) -> Input<'a> {

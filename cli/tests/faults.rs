@@ -1,11 +1,14 @@
 //! Registry faults behind a fault-injecting proxy in front of the real registry: each ends
 //! in a clear error for the subject, exit 3 when nothing could be judged, no hang, no pass.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::time::{Duration, Instant};
 
 use testkit::registry::{block_on, Registry};
 use testkit::{GitLab, VirtualSigstore};
-use vouch_tests::{run, scratch, Fault, FaultProxy, TestRegistry};
+mod common;
+use common::{run, scratch, Fault, FaultProxy, TestRegistry};
 
 #[test]
 fn faults_never_pass_and_never_hang() {

@@ -1,9 +1,12 @@
 //! Policies end to end: the bundled library on the real GitLab bundle, every kind of bad
 //! policy, effective time, explain, `vouch test`, and the input schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
 use std::path::{Path, PathBuf};
 
-use vouch_tests::{run, scratch, shared_dir};
+mod common;
+use common::{run, scratch, shared_dir};
 
 fn repo(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel).display().to_string()
@@ -34,7 +37,7 @@ fn gitlab_identified() -> Vec<String> {
     args
 }
 
-fn run_with(mut args: Vec<String>, extra: &[&str]) -> vouch_tests::Run {
+fn run_with(mut args: Vec<String>, extra: &[&str]) -> common::Run {
     args.extend(extra.iter().map(|s| s.to_string()));
     run(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -79,17 +82,17 @@ fn bundled_gitlab_policy_on_the_real_gitlab_bundle() {
     .assert_code(1)
     .assert_stderr_contains("vouch::verify::identity");
     // JSON output carries the decision.
-    let r = run_with(gitlab_args(), &["--policy", &policies, "--policy", &deny, "--output", "json"]);
-    let doc = r.json();
+    let r = run_with(gitlab_args(), &["--policy", &policies, "--policy", &deny, "--format", "json"]);
+    let doc = r.subject();
     assert_eq!(doc["verdict"], "fail");
-    assert_eq!(doc["policy"]["deny"][0]["package"], "vouch.gitlab");
+    assert_eq!(doc["decision"]["deny"][0]["package"], "vouch.gitlab");
     assert!(doc["reasons"].as_array().unwrap().iter().any(|r| r["code"] == "gitlab.project"));
 }
 
 #[test]
 fn bad_policies_stop_the_run_pointing_at_the_line() {
     let dir = scratch("policy-bad");
-    let case = |name: &str, files: &[(&str, &str)]| -> vouch_tests::Run {
+    let case = |name: &str, files: &[(&str, &str)]| -> common::Run {
         let d = dir.join(name);
         for (file, text) in files {
             write(&d, file, text);
@@ -194,7 +197,7 @@ fn explain_shows_input_and_the_rule_behind_each_finding() {
     args[0] = "explain".into();
     let r = run_with(args, &["--policy", &repo("policies"), "--policy", &data]);
     r.assert_code(1);
-    let doc = r.json();
+    let doc = r.subject();
     assert_eq!(doc["input"]["signatures"][0]["claims"]["gitlab"]["project_path"], "facutuesca/gitlab-oidc-project");
     assert_eq!(doc["verdict"], "fail");
     let deny = doc["decision"]["deny"].as_array().unwrap();
@@ -230,7 +233,7 @@ fn vouch_test_runs_the_bundled_library_with_coverage() {
 /// by Python's jsonschema (an independent implementation).
 #[test]
 fn every_policy_input_validates_against_the_schema() {
-    let python = vouch_tests::python();
+    let python = common::python();
     let dir = scratch("policy-schema");
     let policy = write(&dir, "p/p.rego", "package vouch.p\nwarn contains \"seen\" if { true }\n");
     let policy = Path::new(&policy).parent().unwrap().display().to_string();
@@ -246,7 +249,7 @@ fn every_policy_input_validates_against_the_schema() {
             a.extend(["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"].map(String::from));
         }
         let r = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        let doc = r.json();
+        let doc = r.subject();
         assert!(doc["input"].is_object(), "no input for {a:?}: {}", r.stderr);
         inputs.push(doc["input"].clone());
     };
@@ -332,7 +335,7 @@ sys.exit(1 if bad else 0)
     let mut wrong = inputs[0].clone();
     wrong["signatures"][0]["claims"]["gitlab"]["ref_type"] = serde_json::json!("branchy");
     std::fs::write(&inputs_path, serde_json::to_vec(&vec![wrong]).unwrap()).unwrap();
-    let out = std::process::Command::new(vouch_tests::python())
+    let out = std::process::Command::new(common::python())
         .args(["-c", script, &repo("docs/policy-input.schema.json"), &inputs_path.display().to_string()])
         .output()
         .unwrap();

@@ -1,0 +1,333 @@
+//! The command line, and its conversion to the engine's [`Request`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use vouch_engine::plan::{Detail, IdentityFlags, RegistryFlags, Request, SubjectRequest, TrustFlags};
+
+#[derive(Parser)]
+#[command(name = "vouch", version, about = "Verify Sigstore signatures and judge them with policies", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle, and judge it with policies.
+    VerifyBlob(VerifyBlob),
+    /// Verify a container image's signatures and attestations in its registry, and judge them.
+    VerifyImage(VerifyImage),
+    /// The release gate: verify and judge a batch of images and files, in parallel, with reports for CI.
+    Check(Check),
+    /// Work with JSON reports of `vouch check` (merge the shards of a sharded run).
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Print the claims document a policy would see for a bundle's signer.
+    Claims(Claims),
+    /// Show the policy input for a bundle and every deny/warn with the rule that produced it.
+    Explain(Explain),
+    /// Run the test_* rules of policies, like `opa test`.
+    Test(Test),
+}
+
+#[derive(Args)]
+pub struct Output {
+    /// On stdout: text, json, junit, sarif, markdown or gitlab-codequality.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Also write the report to a file: FORMAT=PATH (e.g. junit=vouch.xml); repeatable.
+    #[arg(long, value_name = "FORMAT=PATH")]
+    pub output: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct Trust {
+    /// Sigstore TrustedRoot JSON for a private instance (or a ClientTrustConfig).
+    #[arg(long, value_name = "FILE", conflicts_with = "staging")]
+    trusted_root: Option<PathBuf>,
+    /// Use the embedded Sigstore staging root instead of production.
+    #[arg(long)]
+    staging: bool,
+    /// A self-managed GitLab (its URL, which is its OIDC issuer) whose certificates get GitLab claims; repeatable.
+    #[arg(long, value_name = "URL")]
+    gitlab_instance: Vec<String>,
+    /// A GHE.com tenant or GitHub Enterprise Server host whose Actions certificates get GitHub claims; repeatable.
+    #[arg(long, value_name = "HOST")]
+    github_host: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct Identity {
+    /// The exact certificate identity (SAN) the signer must have.
+    #[arg(long, value_name = "ID")]
+    certificate_identity: Option<String>,
+    /// A regular expression the whole identity must match (always anchored).
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_identity")]
+    certificate_identity_regexp: Option<String>,
+    /// The exact OIDC issuer, e.g. https://gitlab.com or https://token.actions.githubusercontent.com.
+    #[arg(long, value_name = "URL")]
+    certificate_oidc_issuer: Option<String>,
+    /// A regular expression the whole issuer must match (always anchored).
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// Verify a key-signed bundle with this PEM public key instead of an identity.
+    #[arg(long, value_name = "PEM")]
+    key: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Policy {
+    /// A directory (or file) of Rego policies and JSON/YAML data; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+    /// The time policies see as time.now_ns() (RFC 3339), for reproducible re-runs; default now.
+    #[arg(long, value_name = "RFC3339")]
+    effective_time: Option<String>,
+    /// Fail a subject when a policy warns.
+    #[arg(long)]
+    fail_on_warn: bool,
+}
+
+#[derive(Args)]
+pub struct Registry {
+    /// A registry (host:port) that may be reached over plain HTTP (loopback ones always may); repeatable.
+    #[arg(long, value_name = "HOST")]
+    insecure_registry: Vec<String>,
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    registry_timeout: u64,
+}
+
+#[derive(Args)]
+pub struct VerifyBlob {
+    /// The artifact: a file path, or sha256:<hex> when only its digest is at hand.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    input: String,
+    /// A Sigstore bundle (v0.1–v0.3) or a cosign `sign-blob --bundle` file.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    identity: Identity,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    policy: Policy,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Args)]
+pub struct VerifyImage {
+    /// REGISTRY/REPOSITORY:TAG (resolved to a digest once) or REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Judge this platform's manifest (os/arch[/variant]) of a multi-arch index instead of the index.
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    #[command(flatten)]
+    identity: Identity,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    policy: Policy,
+    #[command(flatten)]
+    registry: Registry,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Args)]
+pub struct Check {
+    /// A manifest (YAML) listing the subjects; see docs/manifest.md.
+    #[arg(value_name = "MANIFEST")]
+    manifest: Option<PathBuf>,
+    /// An image to judge (besides or instead of a manifest); repeatable.
+    #[arg(long, value_name = "REF")]
+    image: Vec<String>,
+    /// Files to judge, as a glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    blob: Vec<String>,
+    /// Where a --blob's bundle is; {path} is the file.
+    #[arg(long, value_name = "TEMPLATE", default_value = "{path}.sigstore.json")]
+    bundle_template: String,
+    #[command(flatten)]
+    identity: Identity,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    policy: Policy,
+    #[command(flatten)]
+    registry: Registry,
+    #[command(flatten)]
+    pub out: Output,
+    /// Worker threads for verification and policy evaluation (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Judge only shard I of N (by each subject as listed), e.g. --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL".
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// No progress bar (there is none anyway when stderr is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of a sharded run into one report.
+    Merge(Merge),
+}
+
+#[derive(Args)]
+pub struct Merge {
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Args)]
+pub struct Claims {
+    /// The artifact; without it the bundle's own digest is used (the signature,
+    /// certificate and log entry are still verified, the artifact is not).
+    #[arg(value_name = "FILE|sha256:HEX")]
+    input: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Args)]
+pub struct Explain {
+    /// The artifact; without it the bundle's own digest is used.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    input: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    identity: Identity,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    pub policy: Policy,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+#[derive(Args)]
+pub struct Test {
+    /// Policy directories (policies, *_test.rego files and data).
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Print coverage per file, and the lines not covered.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Fail unless at least this percentage of policy lines is covered.
+    #[arg(long, value_name = "PERCENT")]
+    pub threshold: Option<f64>,
+    /// The time tests see as time.now_ns() (RFC 3339); default now.
+    #[arg(long, value_name = "RFC3339")]
+    pub effective_time: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+impl Identity {
+    fn flags(&self) -> IdentityFlags {
+        IdentityFlags {
+            identity: self.certificate_identity.clone(),
+            identity_regexp: self.certificate_identity_regexp.clone(),
+            issuer: self.certificate_oidc_issuer.clone(),
+            issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+impl Trust {
+    fn flags(&self) -> TrustFlags {
+        TrustFlags {
+            trusted_root: self.trusted_root.clone(),
+            staging: self.staging,
+            gitlab_instances: self.gitlab_instance.clone(),
+            github_hosts: self.github_host.clone(),
+        }
+    }
+}
+
+impl Registry {
+    fn flags(&self) -> RegistryFlags {
+        RegistryFlags { insecure: self.insecure_registry.clone(), timeout: std::time::Duration::from_secs(self.registry_timeout) }
+    }
+}
+
+/// A request with these identity, trust and policy flags.
+fn request(identity: Option<&Identity>, trust: &Trust, policy: Option<&Policy>) -> Request {
+    Request {
+        identity: identity.map(Identity::flags).unwrap_or_default(),
+        trust: trust.flags(),
+        policy: policy.map(|p| p.policy.clone()).unwrap_or_default(),
+        effective_time: policy.and_then(|p| p.effective_time.clone()),
+        fail_on_warn: policy.is_some_and(|p| p.fail_on_warn),
+        detail: Detail::Full,
+        ..Request::default()
+    }
+}
+
+/// A file and its bundle, or the bundle alone (the artifact is the digest it names).
+fn file_or_bundle(input: &Option<String>, bundle: &std::path::Path) -> SubjectRequest {
+    match input {
+        Some(input) => SubjectRequest::File { input: input.clone(), bundle: bundle.to_path_buf() },
+        None => SubjectRequest::Bundle(bundle.to_path_buf()),
+    }
+}
+
+impl VerifyBlob {
+    pub fn request(&self) -> Request {
+        let subjects = vec![SubjectRequest::File { input: self.input.clone(), bundle: self.bundle.clone() }];
+        Request { subjects, ..request(Some(&self.identity), &self.trust, Some(&self.policy)) }
+    }
+}
+
+impl VerifyImage {
+    pub fn request(&self) -> Request {
+        let subjects = vec![SubjectRequest::Image { reference: self.image.clone(), platform: self.platform.clone() }];
+        Request { subjects, registry: self.registry.flags(), ..request(Some(&self.identity), &self.trust, Some(&self.policy)) }
+    }
+}
+
+impl Check {
+    pub fn request(&self) -> Request {
+        let images = self.image.iter().map(|r| SubjectRequest::Image { reference: r.clone(), platform: None });
+        Request {
+            manifest: self.manifest.clone(),
+            subjects: self.blob.iter().map(|g| SubjectRequest::Blob(g.clone())).chain(images).collect(),
+            bundle_template: Some(self.bundle_template.clone()),
+            registry: self.registry.flags(),
+            shard: self.shard.clone(),
+            jobs: self.jobs,
+            detail: Detail::Summary,
+            ..request(Some(&self.identity), &self.trust, Some(&self.policy))
+        }
+    }
+}
+
+impl Claims {
+    pub fn request(&self) -> Request {
+        Request { subjects: vec![file_or_bundle(&self.input, &self.bundle)], any_signer: true, ..request(None, &self.trust, None) }
+    }
+}
+
+impl Explain {
+    pub fn request(&self) -> Request {
+        Request {
+            subjects: vec![file_or_bundle(&self.input, &self.bundle)],
+            detail: Detail::Explain,
+            fail_on_warn: false,
+            ..request(Some(&self.identity), &self.trust, Some(&self.policy))
+        }
+    }
+}

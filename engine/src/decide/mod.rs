@@ -1,0 +1,147 @@
+//! One subject, decided: from what verified (and what did not), build the policy input,
+//! evaluate the policy, and decide. A subject passes when at least one signature
+//! verified, no policy denied it, every configured signer judge accepted one of its
+//! signers, and no rule errored.
+
+mod input;
+
+pub use input::{build_input, AttestationInput, ContextInput, Input, SignatureInput, SubjectInfo};
+
+use crate::error::{Code, Error, Reason};
+use crate::plan::Detail;
+use crate::policy::Policy;
+use crate::report::{SignerSummary, SubjectResult, Verdict};
+use crate::verify::{SignatureKind, VerifiedSignature};
+
+/// What every subject of a run sees the same.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub effective_time: jiff::Timestamp,
+    /// `I/N`.
+    pub shard: String,
+}
+
+/// How subjects are decided in one run.
+pub struct Decider<'a> {
+    pub context: &'a Context,
+    pub fail_on_warn: bool,
+    pub detail: Detail,
+}
+
+impl Decider<'_> {
+    /// Decide a subject from the verification of each piece of its evidence.
+    pub fn decide(
+        &self,
+        subject: SubjectInfo,
+        results: Vec<Result<VerifiedSignature, Error>>,
+        policy: Option<&mut Policy>,
+    ) -> SubjectResult {
+        let mut signatures = Vec::new();
+        let mut failures = Vec::new();
+        for result in results {
+            match result {
+                Ok(signature) => signatures.push(signature),
+                Err(e) => failures.push(Reason::of(&e)),
+            }
+        }
+        // Failed evidence beside a verified signature does not fail the subject (it is
+        // still listed in verification_errors); policy findings always do.
+        let mut reasons: Vec<Reason> = Vec::new();
+        if signatures.is_empty() {
+            reasons.extend(failures.iter().cloned());
+            if failures.is_empty() {
+                reasons.push(Reason::new(Code::VerifyNone, "no signature found"));
+            }
+        }
+
+        let explain = self.detail == Detail::Explain;
+        let mut decision = None;
+        let mut input = None;
+        if let Some(policy) = policy {
+            // Which signatures and attestations count: those whose signer the configured
+            // signer policies accept (asked only when there are several or attestations:
+            // a single signature whose signer is not accepted is denied by the signer
+            // policy anyway).
+            let accepted = if signatures.len() > 1 || signatures.iter().any(|s| s.kind == SignatureKind::Dsse) {
+                policy.accepted(&build_input(&subject, &signatures, &failures, self.context, None))
+            } else {
+                Ok(None)
+            };
+            let result = accepted.and_then(|accepted| {
+                let doc = build_input(&subject, &signatures, &failures, self.context, accepted.as_ref());
+                if explain {
+                    input = serde_json::to_value(&doc).ok();
+                    policy.explain(&doc)
+                } else {
+                    policy.evaluate(&doc)
+                }
+            });
+            match result {
+                Ok(d) => {
+                    reasons.extend(d.deny.iter().map(|f| {
+                        Reason::finding(Code::PolicyDeny, f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)), f.msg.clone())
+                    }));
+                    // vouch enforces the judges' verdict itself, not only through their deny
+                    // rules: a judge whose deny forgets a case still cannot pass anyone.
+                    // (Indices past the signatures a policy was given accept nobody.)
+                    if d.accepted.as_ref().is_some_and(|a| !a.iter().any(|i| *i < signatures.len())) && !signatures.is_empty() {
+                        reasons.push(Reason::new(
+                            Code::PolicyNoAcceptedSigner,
+                            format!(
+                                "no verified signature is from a signer that every configured signer policy ({}) accepts",
+                                policy.signer_judges().join(", ")
+                            ),
+                        ));
+                    }
+                    if self.fail_on_warn {
+                        reasons.extend(d.warn.iter().map(|f| {
+                            Reason::finding(
+                                Code::PolicyWarn,
+                                f.code.clone().unwrap_or_else(|| format!("{}.warn", f.package)),
+                                format!("warning (--fail-on-warn): {}", f.msg),
+                            )
+                        }));
+                    }
+                    decision = Some(d);
+                }
+                Err(e) => reasons.push(Reason::new(Code::PolicyEval, e.to_string())),
+            }
+        }
+        let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };
+        let full = self.detail != Detail::Summary;
+        SubjectResult {
+            id: String::new(),
+            kind: subject.kind.to_string(),
+            name: subject.name,
+            sha256: Some(subject.sha256),
+            verdict,
+            verified: !signatures.is_empty(),
+            reasons,
+            signers: signatures.iter().map(summary).collect(),
+            warnings: decision.as_ref().map(|d| d.warn.clone()).unwrap_or_default(),
+            claims: if verdict == Verdict::Fail && !full {
+                signatures.iter().filter_map(|s| serde_json::to_value(&s.claims).ok()).collect()
+            } else {
+                Vec::new()
+            },
+            signatures: if full { signatures.iter().filter_map(|s| serde_json::to_value(s).ok()).collect() } else { Vec::new() },
+            verification_errors: if full { failures } else { Vec::new() },
+            decision: if full { decision.and_then(|d| serde_json::to_value(d).ok()) } else { None },
+            input,
+        }
+    }
+}
+
+/// Who signed, in brief.
+fn summary(s: &VerifiedSignature) -> SignerSummary {
+    SignerSummary {
+        kind: format!("{:?}", s.kind).to_lowercase(),
+        identity: s
+            .claims
+            .as_ref()
+            .and_then(|c| c.identity.as_ref().map(|i| i.value.clone()))
+            .or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
+        issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
+        predicate_type: s.predicate_type.clone(),
+    }
+}

@@ -1,0 +1,494 @@
+//! Request → plan. Every command is a plan: `check` of a manifest and/or flags, and the
+//! single-subject commands (`verify-blob`, `verify-image`, `explain`, `claims`) a plan of
+//! one. Everything that can be wrong with the invocation is found here, before any
+//! subject is judged (exit 2): flags, manifest, trusted root, keys, policies, and who
+//! decides who may sign.
+
+mod glob;
+pub mod manifest;
+mod shard;
+
+use std::path::{Path, PathBuf};
+
+pub use glob::{bundle_for, expand_glob, MAX_GLOB_SUBJECTS};
+pub use manifest::Manifest;
+pub use shard::{Shard, MAX_SHARDS};
+
+use crate::decide::Context;
+use crate::error::{Code, Error, Result};
+use crate::evidence::ArtifactInput;
+use crate::oci::{Credentials, ImageRef, RegistryClient, RegistryOptions};
+use crate::policy::schema::Seg;
+use crate::policy::{Policy, PolicyError, PolicyErrorKind};
+use crate::report::PlanInfo;
+use crate::trust::{Trust, TrustSource};
+use crate::verify::identity::IdentityRequirement;
+use crate::verify::{require_signer_decision, Signer};
+
+/// What a command asks for, as its flags say it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// A manifest (docs/manifest.md); its paths are relative to its folder.
+    pub manifest: Option<PathBuf>,
+    /// Subjects named by flags, after the manifest's.
+    pub subjects: Vec<SubjectRequest>,
+    /// Where a `--blob`'s bundle is (`{path}` is the file); default `{path}.sigstore.json`.
+    pub bundle_template: Option<String>,
+    pub identity: IdentityFlags,
+    /// `vouch claims`: verify with any identity (nothing is authorised).
+    pub any_signer: bool,
+    pub trust: TrustFlags,
+    pub policy: Vec<PathBuf>,
+    /// RFC 3339; default now.
+    pub effective_time: Option<String>,
+    pub fail_on_warn: bool,
+    /// `I/N`.
+    pub shard: Option<String>,
+    pub detail: Detail,
+    pub registry: RegistryFlags,
+    /// Worker threads; default all cores.
+    pub jobs: Option<usize>,
+}
+
+/// A subject named by a flag.
+#[derive(Debug, Clone)]
+pub enum SubjectRequest {
+    /// Files matching a glob, each with its bundle at the bundle template.
+    Blob(String),
+    /// An image in its registry.
+    Image { reference: String, platform: Option<String> },
+    /// One file (or `sha256:` digest) and its bundle, both named by the user: either
+    /// being unreadable is a usage error.
+    File { input: String, bundle: PathBuf },
+    /// A bundle alone: the artifact is the digest it names (`claims`, `explain`).
+    Bundle(PathBuf),
+}
+
+/// cosign's identity flags, or a key.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityFlags {
+    pub identity: Option<String>,
+    pub identity_regexp: Option<String>,
+    pub issuer: Option<String>,
+    pub issuer_regexp: Option<String>,
+    pub key: Option<PathBuf>,
+}
+
+impl IdentityFlags {
+    /// The signer the flags name (identity flags or a key), or none.
+    pub fn signer(&self) -> Result<Option<Signer>> {
+        let any_identity_flag =
+            self.identity.is_some() || self.identity_regexp.is_some() || self.issuer.is_some() || self.issuer_regexp.is_some();
+        match &self.key {
+            Some(_) if any_identity_flag => {
+                Err(Error::IdentityFlag("--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into()))
+            }
+            Some(path) => Signer::public_key_from_pem_file(path).map(Some),
+            None if !any_identity_flag => Ok(None),
+            None => Ok(Some(Signer::Keyless(IdentityRequirement::from_flags(
+                self.identity.as_deref(),
+                self.identity_regexp.as_deref(),
+                self.issuer.as_deref(),
+                self.issuer_regexp.as_deref(),
+            )?))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustFlags {
+    pub trusted_root: Option<PathBuf>,
+    pub staging: bool,
+    pub gitlab_instances: Vec<String>,
+    pub github_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegistryFlags {
+    pub insecure: Vec<String>,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for RegistryFlags {
+    fn default() -> Self {
+        RegistryFlags { insecure: Vec::new(), timeout: std::time::Duration::from_secs(30) }
+    }
+}
+
+/// How much of each subject's judgement the report keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Who signed, in brief, and the claims of failed subjects: a batch's memory is its
+    /// results (`check`).
+    #[default]
+    Summary,
+    /// Every verified signature with its claims, every failed piece of evidence, the
+    /// policy's findings (the single-subject commands).
+    Full,
+    /// Full, plus the policy input and the rule behind each finding (`explain`).
+    Explain,
+}
+
+/// One subject as listed (after glob expansion).
+#[derive(Debug, Clone)]
+pub struct SubjectPlan {
+    pub target: Target,
+    /// Index into [`Plan::signers`].
+    pub signer: usize,
+    /// Index into [`Plan::policies`].
+    pub policy: usize,
+    /// [`SubjectPlan::id`], set by [`build`].
+    id: String,
+}
+
+impl SubjectPlan {
+    fn new(target: Target, signer: usize, policy: usize) -> Self {
+        SubjectPlan { target, signer, policy, id: String::new() }
+    }
+
+    /// The subject as the plan lists it, the same in every shard job of one pipeline
+    /// wherever the job checked the files out (paths relative to the manifest):
+    /// `blob:PATH`, `image:REF[#PLATFORM]`, `digest:DIGEST BUNDLE`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn listed_id(&self, base: &Path) -> String {
+        match &self.target {
+            Target::Blob { path, .. } => format!("blob:{}", listed(path, base)),
+            Target::Digest { input, bundles } => {
+                format!("digest:{input} {}", bundles.iter().map(|b| listed(b, base)).collect::<Vec<_>>().join(" "))
+            }
+            Target::Image { reference, platform: Some(p) } => format!("image:{reference}#{p}"),
+            Target::Image { reference, platform: None } => format!("image:{reference}"),
+            Target::Invalid { kind, name, .. } => format!("{kind}:{name}"),
+        }
+    }
+}
+
+/// A path as the manifest lists it: relative to the manifest's folder.
+fn listed(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Blob {
+        path: PathBuf,
+        bundles: Vec<PathBuf>,
+    },
+    Digest {
+        input: String,
+        bundles: Vec<PathBuf>,
+    },
+    Image {
+        reference: String,
+        platform: Option<String>,
+    },
+    /// Could not even be listed (a glob that matched nothing, a bad pattern).
+    Invalid {
+        kind: &'static str,
+        name: String,
+        code: Code,
+        message: String,
+    },
+}
+
+/// A request made checkable: the trust, signers, policies and subjects a run judges.
+pub struct Plan {
+    pub trust: Trust,
+    pub signers: Vec<Signer>,
+    pub policies: Vec<Option<Policy>>,
+    pub subjects: Vec<SubjectPlan>,
+    /// The manifest's folder: paths in the plan are relative to it.
+    pub base: PathBuf,
+    pub context: Context,
+    pub shard: Shard,
+    pub fail_on_warn: bool,
+    pub detail: Detail,
+    pub jobs: usize,
+    /// Only when there are images to fetch (TLS roots, credentials).
+    pub registry: Option<RegistryClient>,
+    /// What the report records of the plan ([`Plan::info`]).
+    pub info: PlanInfo,
+    /// Things the user should know that are not errors (shown on stderr).
+    pub notes: Vec<String>,
+}
+
+/// Build the plan of a request. Every subject must have someone who decides who may
+/// sign — identities or a policy — or nothing is judged.
+pub fn build(req: &Request) -> Result<Plan> {
+    let mut notes = Vec::new();
+    let shard = match &req.shard {
+        Some(s) => Shard::parse(s).ok_or_else(|| {
+            Error::usage(Code::UsageShard, format!("--shard {s:?}: write I/N with 1 <= I <= N <= {MAX_SHARDS}, e.g. 2/4"))
+        })?,
+        None => Shard::all(),
+    };
+    let manifest = req.manifest.as_deref().map(Manifest::load).transpose()?;
+    if manifest.is_none() && req.subjects.is_empty() {
+        return Err(Error::usage(Code::UsageSubjects, "nothing to check: give a manifest, or --image / --blob"));
+    }
+    let base = req
+        .manifest
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+        .unwrap_or_else(|| PathBuf::from("."));
+
+    // Trust: the flags over the manifest's root; platforms from flags, manifest and policy.
+    let source = match (&req.trust.trusted_root, req.trust.staging, manifest.as_ref().and_then(|m| m.trusted_root.as_ref())) {
+        (Some(path), _, _) => TrustSource::File(path.clone()),
+        (None, true, _) => TrustSource::Staging,
+        (None, false, Some(root)) => TrustSource::File(base.join(root)),
+        (None, false, None) => TrustSource::Production,
+    };
+    let mut trust = Trust::load(&source)?;
+    trust.add_platforms(&req.trust.gitlab_instances, &req.trust.github_hosts)?;
+    if let Some(m) = &manifest {
+        trust.add_platforms(&m.platforms.gitlab, &m.platforms.github)?;
+    }
+
+    // Policy: the manifest's, then the flags'.
+    let effective_time = crate::policy::effective_time(req.effective_time.as_deref())?;
+    let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(|p| base.join(p)).collect()).unwrap_or_default();
+    policy_dirs.extend(req.policy.iter().cloned());
+    let policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
+
+    let flag_signer = if req.any_signer { Some(Signer::AnyIdentity) } else { req.identity.signer()? };
+    let (signers, policies, subjects) =
+        list_subjects(&req.subjects, req, manifest.as_ref(), &base, flag_signer, policy.as_ref(), &mut notes)?;
+    // Instances named in any policy's configuration are platforms too.
+    for policy in policies.iter().flatten() {
+        let (gitlab, github) = policy.platform_config();
+        trust.add_platforms(&gitlab, &github)?;
+    }
+    let registry = if subjects.iter().any(|s| matches!(s.target, Target::Image { .. })) {
+        Some(
+            RegistryClient::new(RegistryOptions {
+                insecure_registries: req.registry.insecure.clone(),
+                timeout: req.registry.timeout.max(std::time::Duration::from_secs(1)),
+                credentials: Credentials::from_env(),
+                ..RegistryOptions::default()
+            })
+            .map_err(Error::Registry)?,
+        )
+    } else {
+        None
+    };
+    let manifest_sha256 = manifest.as_ref().and_then(|m| m.source.as_ref()).map(|(_, text)| crate::claims::sha256_hex(text.as_bytes()));
+    let mut plan = Plan {
+        trust,
+        signers,
+        policies,
+        subjects,
+        base,
+        context: Context { effective_time, shard: shard.to_string() },
+        shard,
+        fail_on_warn: req.fail_on_warn,
+        detail: req.detail,
+        jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
+        registry,
+        info: PlanInfo::default(),
+        notes,
+    };
+    plan.info = plan.info(manifest_sha256);
+    if plan.info.assigned.is_empty() {
+        plan.notes.push(format!(
+            "shard {shard} was assigned none of the plan's {} subjects; `vouch report merge` checks the whole plan",
+            plan.info.subjects
+        ));
+    }
+    Ok(plan)
+}
+
+type Listed = (Vec<Signer>, Vec<Option<Policy>>, Vec<SubjectPlan>);
+
+/// The manifest's subjects, then the flags', with the signers and policy variants they
+/// refer to by index.
+fn list_subjects(
+    flags: &[SubjectRequest],
+    req: &Request,
+    manifest: Option<&Manifest>,
+    base: &Path,
+    flag_signer: Option<Signer>,
+    policy: Option<&Policy>,
+    notes: &mut Vec<String>,
+) -> Result<Listed> {
+    let default_signer = match (flag_signer, manifest.map(|m| &m.identities)) {
+        (Some(signer), _) => Some(signer),
+        (None, Some(specs)) if !specs.is_empty() => Some(Signer::AnyOf(specs.iter().map(|s| s.requirement()).collect::<Result<_, _>>()?)),
+        _ => None,
+    };
+    // Slot 0: the run's own signer and policy (or, when they decide nothing, a
+    // placeholder no subject may use: every subject is checked below).
+    let base_signer = require_signer_decision(default_signer.clone(), policy);
+    let mut signers = vec![base_signer.as_ref().ok().cloned().unwrap_or(Signer::AnyIdentity)];
+    let mut policies = vec![policy.cloned()];
+    let mut subjects = Vec::new();
+    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| {
+        let invalid = |code, message| Target::Invalid { kind: "blob", name: pattern.to_string(), code, message };
+        match expand_glob(base, pattern) {
+            Ok(paths) if paths.is_empty() => {
+                subjects.push(SubjectPlan::new(invalid(Code::CheckNoMatch, format!("no file matches {pattern:?}")), signer, policy))
+            }
+            Ok(paths) => subjects.extend(
+                paths
+                    .into_iter()
+                    .map(|path| SubjectPlan::new(Target::Blob { bundles: vec![bundle_for(template, &path, base)], path }, signer, policy)),
+            ),
+            Err(message) => subjects.push(SubjectPlan::new(invalid(Code::CheckGlob, message), signer, policy)),
+        }
+    };
+    let source = manifest.and_then(|m| m.source.as_ref());
+    for (i, s) in manifest.map(|m| m.subjects.as_slice()).unwrap_or_default().iter().enumerate() {
+        let policy_slot = match &s.data {
+            Some(data) => {
+                let base_policy = policy.ok_or_else(|| {
+                    Error::Manifest(PolicyError::new(
+                        PolicyErrorKind::Config,
+                        format!("subjects[{i}] has `data`, but no policy is loaded to read it"),
+                    ))
+                })?;
+                let at = [Seg::Key("subjects".into()), Seg::Index(i), Seg::Key("data".into())];
+                let origin = source.map(|(path, text)| (path.as_path(), text.as_str(), &at[..]));
+                policies.push(Some(base_policy.with_data(data, origin)?));
+                policies.len() - 1
+            }
+            None => 0,
+        };
+        if let Some(Some(p)) = policies.get(policy_slot) {
+            p.require_named_configured().map_err(Error::Policy)?;
+        }
+        let signer = match &s.identities {
+            Some(specs) => {
+                signers.push(Signer::AnyOf(specs.iter().map(|i| i.requirement()).collect::<Result<_, _>>()?));
+                signers.len() - 1
+            }
+            None if policy_slot != 0 => {
+                signers.push(require_signer_decision(default_signer.clone(), policies.get(policy_slot).and_then(Option::as_ref))?);
+                signers.len() - 1
+            }
+            None => {
+                base_signer.as_ref().map_err(again)?;
+                0
+            }
+        };
+        if let Some(pattern) = &s.blob {
+            add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy_slot, &mut subjects);
+        } else if let Some(image) = &s.image {
+            subjects.push(SubjectPlan::new(Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy_slot));
+        } else if let Some(digest) = &s.digest {
+            let bundles = vec![base.join(s.bundle.as_deref().unwrap_or_default())];
+            subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles }, signer, policy_slot));
+        }
+    }
+    if !flags.is_empty() {
+        base_signer.as_ref().map_err(again)?;
+    }
+    let template = req.bundle_template.as_deref().unwrap_or("{path}.sigstore.json");
+    for subject in flags {
+        match subject {
+            SubjectRequest::Blob(pattern) => add_blob(pattern, template, 0, 0, &mut subjects),
+            SubjectRequest::Image { reference, platform } => {
+                ImageRef::parse(reference)?;
+                subjects.push(SubjectPlan::new(Target::Image { reference: reference.clone(), platform: platform.clone() }, 0, 0));
+            }
+            SubjectRequest::File { input, bundle } => {
+                subjects.push(SubjectPlan::new(named_file(input, bundle)?, 0, 0));
+            }
+            SubjectRequest::Bundle(bundle) => {
+                let digest = digest_named_by(bundle)?;
+                notes.push(format!("no artifact given: verifying the bundle against the sha256 it names ({digest})"));
+                subjects.push(SubjectPlan::new(named_file(&digest, bundle)?, 0, 0));
+            }
+        }
+    }
+    for s in &mut subjects {
+        s.id = s.listed_id(base);
+    }
+    Ok((signers, policies, subjects))
+}
+
+/// The same planning error again, for each subject it concerns (policy errors keep
+/// their location).
+fn again(e: &Error) -> Error {
+    match e {
+        Error::Policy(p) => Error::Policy(p.clone()),
+        other => other.shared(),
+    }
+}
+
+/// A file (or digest) and bundle the user named: both must be readable (a bundle that
+/// reads but is not valid evidence is a rejection, later).
+fn named_file(input: &str, bundle: &Path) -> Result<Target> {
+    let readable =
+        |path: &Path, what| std::fs::File::open(path).map(drop).map_err(|source| Error::Io { path: path.to_path_buf(), what, source });
+    let target = match ArtifactInput::parse(input)? {
+        ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles: vec![bundle.to_path_buf()] },
+        ArtifactInput::File(path) => {
+            readable(&path, "artifact")?;
+            Target::Blob { path, bundles: vec![bundle.to_path_buf()] }
+        }
+    };
+    readable(bundle, "bundle")?;
+    Ok(target)
+}
+
+/// `sha256:HEX` of the artifact a bundle names itself.
+fn digest_named_by(bundle: &Path) -> Result<String> {
+    let evidence = match crate::evidence::load_bundle(bundle) {
+        Err(e @ (Error::Io { .. } | Error::TooLarge { .. })) => return Err(e),
+        other => other,
+    };
+    evidence.ok().and_then(|e| e.claimed_sha256()).map(|d| format!("sha256:{}", d.to_hex())).ok_or_else(|| {
+        Error::NeedArtifact("the bundle names no sha256 digest of its artifact (an attestation with sha512 subjects?)".into())
+    })
+}
+
+impl Plan {
+    /// What a shard's report records of the plan, so that `report merge` can check that
+    /// it was given every shard of one plan exactly once. `setup_sha256` covers what the
+    /// verdicts depend on beside the subject ids (manifest, trusted root and platforms,
+    /// every signer and policy variant, fail-on-warn, N, each subject's bundles, signer
+    /// and policy); the plan's id covers it and the sorted ids of all subjects, so that a
+    /// merge can recompute it from the shards' `assigned` lists.
+    fn info(&self, manifest_sha256: Option<String>) -> PlanInfo {
+        let ids: Vec<String> = self.subjects.iter().map(|s| s.id.clone()).collect();
+        let assigned: Vec<String> = ids.iter().filter(|id| self.shard.contains(id)).cloned().collect();
+        let policy_digests: Vec<Option<String>> = self.policies.iter().map(|p| p.as_ref().map(Policy::digest)).collect();
+        let policy_sha256 = policy_digests.first().cloned().flatten();
+        let mut text = format!(
+            "vouch-plan-setup-v1\nmanifest {}\ntrust {}\nfail-on-warn {}\nshards {}\n",
+            manifest_sha256.as_deref().unwrap_or("-"),
+            self.trust.digest(),
+            self.fail_on_warn,
+            self.shard.total
+        );
+        for signer in &self.signers {
+            text.push_str(&format!("signer {signer:?}\n"));
+        }
+        for digest in &policy_digests {
+            text.push_str(&format!("policy {}\n", digest.as_deref().unwrap_or("-")));
+        }
+        for s in &self.subjects {
+            let bundles = match &s.target {
+                Target::Blob { bundles, .. } | Target::Digest { bundles, .. } => {
+                    bundles.iter().map(|b| listed(b, &self.base)).collect::<Vec<_>>().join(" ")
+                }
+                _ => String::new(),
+            };
+            text.push_str(&format!("subject {:?} bundles {bundles:?} signer {} policy {}\n", s.id, s.signer, s.policy));
+        }
+        let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
+        PlanInfo {
+            id: PlanInfo::id_of(&setup_sha256, ids.clone()),
+            setup_sha256,
+            manifest_sha256,
+            policy_sha256,
+            subjects: ids.len(),
+            shard_total: self.shard.total,
+            assigned,
+        }
+    }
+}
