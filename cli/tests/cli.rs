@@ -50,6 +50,7 @@ fn usage_errors_have_their_own_codes_and_exit_2() {
     let bad_report = bad_report.display().to_string();
     let manifest = quickstart("vouch.yaml");
     let bundle = quickstart("artifact-00001.txt.sigstore.json");
+    let dir_arg = dir.display().to_string();
     let cases: Vec<(Vec<&str>, Code)> = vec![
         (vec!["check", &manifest, "--shard", "0/2"], Code::UsageShard),
         (vec!["check", &manifest, "--shard", "3/2"], Code::UsageShard),
@@ -64,6 +65,8 @@ fn usage_errors_have_their_own_codes_and_exit_2() {
         ),
         (vec!["verify-image", "not a reference", "--certificate-identity", "x", "--certificate-oidc-issuer", "y"], Code::UsageImage),
         (vec!["test", &manifest, "--format", "junit"], Code::UsageFormat),
+        // A folder is not a file to verify.
+        (vec!["verify-blob", &dir_arg, "--bundle", &bundle, "--certificate-identity", "x", "--certificate-oidc-issuer", "y"], Code::Io),
     ];
     for (args, code) in cases {
         let r = run(&args);
@@ -100,6 +103,13 @@ fn every_command_speaks_json_errors_included() {
     let r = run(&["report", "merge", &shard, "--format", "json"]);
     r.assert_code(0);
     assert_eq!(json(&r)["summary"]["passed"], 3);
+    // `claims` authorises nobody: its report is not a gate's and never merges.
+    let claimed = dir.join("claims.json").display().to_string();
+    run(&["claims", "--bundle", &bundle, &artifact, "--trusted-root", &root, "--output", &format!("json={claimed}")]).assert_code(0);
+    run(&["report", "merge", &claimed])
+        .assert_code(2)
+        .assert_stderr_contains("vouch::report::merge")
+        .assert_stderr_contains("any identity");
 
     let r = run(&["claims", "--bundle", &bundle, &artifact, "--trusted-root", &root, "--format", "json"]);
     r.assert_code(0);

@@ -208,7 +208,14 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
     let Some(signer) = plan.signers.get(signer) else {
         return SubjectResult::not_verified("blob", String::new(), None, Reason::new(crate::Code::VerifyNone, "no signer in the plan"));
     };
-    let policy = policies.get_mut(policy).and_then(Option::as_mut);
+    // A subject's policy slot is always in the plan; if it were not, judging without the
+    // policy would pass on signatures alone.
+    let policy = match policies.get_mut(policy) {
+        Some(slot) => slot.as_mut(),
+        None => {
+            return SubjectResult::not_verified("blob", String::new(), None, Reason::new(crate::Code::PolicyEval, "no policy in the plan"))
+        }
+    };
     match work {
         Work::Blob { artifact, kind, bundles, .. } => {
             let results = bundles
@@ -248,7 +255,8 @@ fn work_key(work: &Work) -> String {
             format!("file {} {bundles:?} {signer} {policy}", artifact.sha256().to_hex())
         }
         Work::Image { discovery, signer, policy } => {
-            format!("image {} {} {signer} {policy}", discovery.subject.reference.repository, discovery.subject.sha256().to_hex())
+            let r = &discovery.subject.reference;
+            format!("image {}/{} {} {signer} {policy}", r.registry, r.repository, discovery.subject.sha256().to_hex())
         }
     }
 }

@@ -292,7 +292,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         info: PlanInfo::default(),
         notes,
     };
-    plan.info = plan.info(manifest_sha256);
+    plan.info = plan.info(manifest_sha256, !req.any_signer);
     if plan.info.assigned.is_empty() {
         plan.notes.push(format!(
             "shard {shard} was assigned none of the plan's {} subjects; `vouch report merge` checks the whole plan",
@@ -422,8 +422,13 @@ fn again(e: &Error) -> Error {
 /// A file (or digest) and bundle the user named: both must be readable (a bundle that
 /// reads but is not valid evidence is a rejection, later).
 fn named_file(input: &str, bundle: &Path) -> Result<Target> {
-    let readable =
-        |path: &Path, what| std::fs::File::open(path).map(drop).map_err(|source| Error::Io { path: path.to_path_buf(), what, source });
+    let readable = |path: &Path, what| {
+        let io = |source| Error::Io { path: path.to_path_buf(), what, source };
+        match std::fs::metadata(path).map_err(io)? {
+            m if m.is_file() => std::fs::File::open(path).map(drop).map_err(io),
+            _ => Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file"))),
+        }
+    };
     let target = match ArtifactInput::parse(input)? {
         ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles: vec![bundle.to_path_buf()] },
         ArtifactInput::File(path) => {
@@ -453,7 +458,7 @@ impl Plan {
     /// every signer and policy variant, fail-on-warn, N, each subject's bundles, signer
     /// and policy); the plan's id covers it and the sorted ids of all subjects, so that a
     /// merge can recompute it from the shards' `assigned` lists.
-    fn info(&self, manifest_sha256: Option<String>) -> PlanInfo {
+    fn info(&self, manifest_sha256: Option<String>, judges_signers: bool) -> PlanInfo {
         let ids: Vec<String> = self.subjects.iter().map(|s| s.id.clone()).collect();
         let assigned: Vec<String> = ids.iter().filter(|id| self.shard.contains(id)).cloned().collect();
         let policy_digests: Vec<Option<String>> = self.policies.iter().map(|p| p.as_ref().map(Policy::digest)).collect();
@@ -489,6 +494,7 @@ impl Plan {
             subjects: ids.len(),
             shard_total: self.shard.total,
             assigned,
+            judges_signers,
         }
     }
 }

@@ -25,6 +25,12 @@ impl Report {
         }
         let mut seen: Vec<Option<usize>> = vec![None; usize::try_from(total).unwrap_or(0)];
         for (n, r) in reports.iter().enumerate() {
+            if !r.plan.judges_signers {
+                return fail(format!(
+                    "report {} decided nobody's signature (written by `vouch claims`, which verifies with any identity): merge only a gate's shard reports",
+                    n + 1
+                ));
+            }
             // (Same subjects and N, other settings: say which.)
             if r.plan.setup_sha256 != first.plan.setup_sha256 && r.plan.subjects == first.plan.subjects && r.plan.shard_total == total {
                 return fail(format!(

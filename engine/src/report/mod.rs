@@ -183,7 +183,7 @@ pub struct Summary {
     pub subjects: usize,
     pub passed: usize,
     pub failed: usize,
-    /// Not judged for infrastructure reasons.
+    /// Not judged: the registry could not be asked, or refused the credentials.
     pub errors: usize,
 }
 
@@ -217,6 +217,10 @@ pub struct PlanInfo {
     pub shard_total: u64,
     /// The ids of the subjects this report was given (duplicates included).
     pub assigned: Vec<String>,
+    /// Whether the plan decided who may sign. `vouch claims` verifies with any identity
+    /// and authorises nobody: its reports never merge into a gate's.
+    #[serde(default)]
+    pub judges_signers: bool,
 }
 
 impl PlanInfo {
