@@ -5,12 +5,11 @@
 mod args;
 mod render;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use args::{Cli, Command, Output, ReportCommand};
+use args::{Cli, Command, ReportCommand};
 use clap::Parser;
-use vouch_engine::report::{Format, Report};
+use vouch_engine::report::{self, Format, Outputs, Report};
 use vouch_engine::{plan, policy, run, Code, Error};
 
 // Policy evaluation allocates many small values per subject; mimalloc halves what
@@ -19,31 +18,6 @@ use vouch_engine::{plan, policy, run, Code, Error};
 #[global_allocator]
 static GLOBAL: vouch_engine::policy::limits::CountingAlloc<mimalloc::MiMalloc> =
     vouch_engine::policy::limits::CountingAlloc(mimalloc::MiMalloc);
-
-/// Where the report goes: one format on stdout, others to files.
-struct Outputs {
-    stdout: Format,
-    files: Vec<(Format, PathBuf)>,
-}
-
-impl Outputs {
-    fn parse(out: &Output, default: Format) -> Result<Self, Error> {
-        let format = |f: &str| f.parse::<Format>().map_err(|m| Error::usage(Code::UsageFormat, m));
-        let stdout = out.format.as_deref().map(format).transpose()?.unwrap_or(default);
-        let files = out
-            .output
-            .iter()
-            .map(|o| match o.split_once('=') {
-                Some((f, path)) => Ok((format(f)?, PathBuf::from(path))),
-                None => Err(Error::usage(
-                    Code::UsageFormat,
-                    format!("--output {o:?}: write FORMAT=PATH, e.g. junit=vouch.xml (the format on stdout is --format {o})"),
-                )),
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok(Outputs { stdout, files })
-    }
-}
 
 /// What a command does with its report beyond writing it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,14 +43,17 @@ fn main() -> ExitCode {
         Command::Test(a) => (&a.out, Format::Text),
     };
     let json = out.format.as_deref().map_or(default == Format::Json, |f| f == "json");
-    let result = Outputs::parse(out, default).and_then(|outputs| match &cli.command {
+    let result = Outputs::parse(out.format.as_deref(), &out.output, default).and_then(|outputs| match &cli.command {
         Command::VerifyBlob(a) => judge(a.request(), &outputs, Kind::One),
         Command::VerifyImage(a) => judge(a.request(), &outputs, Kind::One),
         Command::Check(a) => judge(a.request(), &outputs, Kind::Batch { quiet: a.quiet }),
         Command::Claims(a) => judge(a.request(), &outputs, Kind::Claims),
         Command::Explain(a) if a.policy.policy.is_empty() => Err(Error::usage(Code::UsagePolicy, "explain needs --policy DIR")),
         Command::Explain(a) => judge(a.request(), &outputs, Kind::One),
-        Command::Report(ReportCommand::Merge(a)) => merge(&a.reports, &outputs),
+        Command::Report(ReportCommand::Merge(a)) => report::merge_files(&a.reports).and_then(|merged| {
+            write(&merged, &outputs)?;
+            Ok(merged.exit_code())
+        }),
         Command::Test(a) => test(a, &outputs),
     });
     match result {
@@ -109,8 +86,8 @@ fn judge(request: plan::Request, outputs: &Outputs, kind: Kind) -> Result<u8, Er
         render::details(&report);
     }
     if kind == Kind::Claims && outputs.stdout == Format::Json {
-        render::stdout(&render::claims(&report));
-        write_files(&report, &outputs.files)?;
+        render::stdout(&report::claims_document(&report));
+        outputs.write_files(|f| Ok(report::render(&report, f)))?;
     } else {
         write(&report, outputs)?;
     }
@@ -122,43 +99,19 @@ fn judge(request: plan::Request, outputs: &Outputs, kind: Kind) -> Result<u8, Er
 }
 
 fn write(report: &Report, outputs: &Outputs) -> Result<(), Error> {
-    render::stdout(&vouch_engine::report::render(report, outputs.stdout));
-    write_files(report, &outputs.files)
-}
-
-fn write_files(report: &Report, files: &[(Format, PathBuf)]) -> Result<(), Error> {
-    for (format, path) in files {
-        let text = vouch_engine::report::render(report, *format);
-        std::fs::write(path, text).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
-    }
-    Ok(())
-}
-
-fn merge(paths: &[PathBuf], outputs: &Outputs) -> Result<u8, Error> {
-    let mut reports = Vec::new();
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
-        let report = Report::from_json(&bytes).map_err(|m| Error::usage(Code::ReportRead, format!("{}: {m}", path.display())))?;
-        reports.push(report);
-    }
-    let merged = Report::merge(reports)?;
-    write(&merged, outputs)?;
-    Ok(merged.exit_code())
+    render::stdout(&report::render(report, outputs.stdout));
+    outputs.write_files(|f| Ok(report::render(report, f)))
 }
 
 fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {
-    let text_or_json = |f: Format| match f {
+    let json = |f: Format| match f {
         Format::Text | Format::Json => Ok(f == Format::Json),
         _ => Err(Error::usage(Code::UsageFormat, "`vouch test` writes text or json")),
     };
-    let json = text_or_json(outputs.stdout)?;
-    let effective_time = policy::effective_time(args.effective_time.as_deref())?;
-    let report = policy::run_tests(&args.dirs, effective_time)?;
-    render::stdout(&render::test_report(json, args.coverage, &report));
-    for (format, path) in &outputs.files {
-        let text = render::test_report(text_or_json(*format)?, args.coverage, &report);
-        std::fs::write(path, text).map_err(|source| Error::Io { path: path.clone(), what: "report", source })?;
-    }
+    let stdout_json = json(outputs.stdout)?;
+    let report = policy::run_tests(&args.dirs, policy::effective_time(args.effective_time.as_deref())?)?;
+    render::stdout(&report.render(stdout_json, args.coverage));
+    outputs.write_files(|f| Ok(report.render(json(f)?, args.coverage)))?;
     let below = args.threshold.filter(|t| report.coverage_percent < *t);
     if let Some(threshold) = below {
         render::note_line(&format!("coverage {:.1}% is below the threshold {threshold:.1}%", report.coverage_percent));

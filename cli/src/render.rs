@@ -4,9 +4,9 @@
 use std::io::Write as _;
 
 use miette::{Diagnostic, LabeledSpan, MietteDiagnostic, NamedSource};
-use vouch_engine::policy::{Finding, PolicyError, TestReport, TestStatus};
-use vouch_engine::report::{escape_controls as esc, Report, Verdict};
-use vouch_engine::{Code, Error, Reason};
+use vouch_engine::policy::PolicyError;
+use vouch_engine::report::{escape_controls as esc, Detail, Report};
+use vouch_engine::{Code, Error};
 
 /// Write to stdout. A reader that went away (`vouch … | head`) ends the output, not
 /// the run: the files are still written and the exit code is still the verdict.
@@ -95,90 +95,14 @@ fn policy_diagnostic(e: &PolicyError, code: Code) -> miette::Report {
     miette::Report::new(Located { message, code, src, span })
 }
 
-/// A single-subject command's detail on stderr: what verified, each piece of evidence
-/// that did not (with its hint), each finding, and the verdict.
+/// A single-subject command's detail on stderr, diagnostics with their hints.
 pub fn details(report: &Report) {
-    for s in &report.subjects {
-        let shown = |r: &Reason| diagnostic(r.code, &format!("{}: {}", esc(&s.name), esc(&r.message)));
-        for r in &s.verification_errors {
-            note_line(&format!("{:?}", shown(r)));
-        }
-        for signer in &s.signers {
-            let issuer = signer.issuer.as_deref().map(|i| format!(" (issuer {})", esc(i))).unwrap_or_default();
-            note_line(&format!("Verified OK: {} signed by {}{issuer}", esc(&s.name), esc(signer.identity.as_deref().unwrap_or("?"))));
-        }
-        let findings: Vec<Finding> = ["deny", "warn"]
-            .iter()
-            .filter_map(|rule| s.decision.as_ref()?.get(rule).cloned())
-            .filter_map(|v| serde_json::from_value::<Vec<Finding>>(v).ok())
-            .flatten()
-            .collect();
-        for f in &findings {
-            let code = f.code.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default();
-            let at = f.location.as_deref().map(|l| format!(" at {}", esc(l))).unwrap_or_default();
-            note_line(&format!("{} [{}]{code} {}{at}", f.rule.as_str().to_uppercase(), esc(&f.package), esc(&f.msg)));
-        }
-        // Reasons beside the findings and the evidence already shown.
-        for r in s.reasons.iter().filter(|r| r.rule_code.is_none() && !s.verification_errors.contains(r)) {
-            note_line(&format!("{:?}", shown(r)));
-        }
-        if s.decision.is_some() || s.verdict != Verdict::Pass {
-            let verdict = match s.verdict {
-                Verdict::Pass => "PASS",
-                Verdict::Fail => "FAIL",
-                Verdict::Error => "ERROR",
-            };
-            let count = |rule| findings.iter().filter(|f| f.rule.as_str() == rule).count();
-            note_line(&format!("{verdict}: {} ({} denied, {} warnings)", esc(&s.name), count("deny"), count("warn")));
+    for detail in vouch_engine::report::human_details(report) {
+        match detail {
+            Detail::Diagnostic { code, message } => note_line(&format!("{:?}", diagnostic(code, &message))),
+            Detail::Line(line) => note_line(&line),
         }
     }
-}
-
-/// `vouch claims --format json`: the claims document of the signer (the signature, for
-/// a key-signed bundle), or the report when nothing verified.
-pub fn claims(report: &Report) -> String {
-    let doc = report
-        .subjects
-        .first()
-        .and_then(|s| s.signatures.first())
-        .map(|sig| sig.get("claims").filter(|c| !c.is_null()).unwrap_or(sig).clone())
-        .unwrap_or_else(|| serde_json::to_value(report).unwrap_or_default());
-    format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
-}
-
-pub fn test_report(json: bool, coverage: bool, report: &TestReport) -> String {
-    use std::fmt::Write as _;
-    if json {
-        return format!("{}\n", serde_json::to_string_pretty(report).unwrap_or_default());
-    }
-    let mut out = String::new();
-    for t in &report.tests {
-        let status = match t.status {
-            TestStatus::Pass => "PASS",
-            TestStatus::Fail => "FAIL",
-            TestStatus::Error => "ERROR",
-        };
-        let _ = writeln!(out, "{status} {}.{} ({}, {}µs)", t.package, t.name, t.location, t.duration_us);
-        if t.status != TestStatus::Pass {
-            if let Some(detail) = &t.detail {
-                let _ = writeln!(out, "     {}", esc(detail));
-            }
-            for p in &t.prints {
-                let _ = writeln!(out, "     print: {}", esc(p));
-            }
-        }
-    }
-    if coverage {
-        let _ = writeln!(out, "coverage:");
-        for f in &report.coverage {
-            let lines = f.not_covered.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
-            let missing = if lines.is_empty() { String::new() } else { format!(", not covered: lines {lines}") };
-            let _ = writeln!(out, "  {:5.1}% {}{missing}", f.percent, f.path);
-        }
-        let _ = writeln!(out, "  {:5.1}% total", report.coverage_percent);
-    }
-    let _ = writeln!(out, "{} passed, {} failed", report.passed(), report.failed());
-    out
 }
 
 /// A progress bar on stderr, only when it is a terminal (never in CI logs or pipes).

@@ -118,3 +118,43 @@ fn percent(covered: usize, total: usize) -> f64 {
         100.0 * covered as f64 / total as f64
     }
 }
+
+impl TestReport {
+    /// `vouch test`'s output: JSON, or one line per test (failures with what the rule
+    /// evaluated to and printed), coverage per file, and `N passed, M failed`.
+    pub fn render(&self, json: bool, coverage: bool) -> String {
+        use crate::report::escape_controls as esc;
+        use std::fmt::Write as _;
+        if json {
+            return format!("{}\n", serde_json::to_string_pretty(self).unwrap_or_default());
+        }
+        let mut out = String::new();
+        for t in &self.tests {
+            let status = match t.status {
+                TestStatus::Pass => "PASS",
+                TestStatus::Fail => "FAIL",
+                TestStatus::Error => "ERROR",
+            };
+            let _ = writeln!(out, "{status} {}.{} ({}, {}µs)", t.package, t.name, t.location, t.duration_us);
+            if t.status != TestStatus::Pass {
+                if let Some(detail) = &t.detail {
+                    let _ = writeln!(out, "     {}", esc(detail));
+                }
+                for p in &t.prints {
+                    let _ = writeln!(out, "     print: {}", esc(p));
+                }
+            }
+        }
+        if coverage {
+            let _ = writeln!(out, "coverage:");
+            for f in &self.coverage {
+                let lines = f.not_covered.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
+                let missing = if lines.is_empty() { String::new() } else { format!(", not covered: lines {lines}") };
+                let _ = writeln!(out, "  {:5.1}% {}{missing}", f.percent, f.path);
+            }
+            let _ = writeln!(out, "  {:5.1}% total", self.coverage_percent);
+        }
+        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
+        out
+    }
+}

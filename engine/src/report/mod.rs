@@ -12,7 +12,7 @@ use crate::error::{Class, Code, Reason};
 use crate::policy::Finding;
 
 pub use merge::MergeError;
-pub use render::render;
+pub use render::{claims_document, human_details, render, Detail};
 
 /// A subject's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,4 +304,50 @@ impl Report {
         }
         Ok(report)
     }
+}
+
+/// Where a command's report goes: one format on stdout, others to files
+/// (`--format F`, `--output F=PATH`).
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub stdout: Format,
+    pub files: Vec<(Format, std::path::PathBuf)>,
+}
+
+impl Outputs {
+    pub fn parse(format: Option<&str>, outputs: &[String], default: Format) -> Result<Self, crate::Error> {
+        let parse = |f: &str| f.parse::<Format>().map_err(|m| crate::Error::usage(Code::UsageFormat, m));
+        let stdout = format.map(parse).transpose()?.unwrap_or(default);
+        let files = outputs
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((f, path)) => Ok((parse(f)?, std::path::PathBuf::from(path))),
+                None => Err(crate::Error::usage(
+                    Code::UsageFormat,
+                    format!("--output {o:?}: write FORMAT=PATH, e.g. junit=vouch.xml (the format on stdout is --format {o})"),
+                )),
+            })
+            .collect::<Result<_, crate::Error>>()?;
+        Ok(Outputs { stdout, files })
+    }
+
+    /// Write each file in its format.
+    pub fn write_files(&self, render: impl Fn(Format) -> Result<String, crate::Error>) -> Result<(), crate::Error> {
+        for (format, path) in &self.files {
+            let text = render(*format)?;
+            std::fs::write(path, text).map_err(|source| crate::Error::Io { path: path.clone(), what: "report", source })?;
+        }
+        Ok(())
+    }
+}
+
+/// `vouch report merge`: read each shard's JSON report and merge them.
+pub fn merge_files(paths: &[std::path::PathBuf]) -> Result<Report, crate::Error> {
+    let mut reports = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io { path: path.clone(), what: "report", source })?;
+        let report = Report::from_json(&bytes).map_err(|m| crate::Error::usage(Code::ReportRead, format!("{}: {m}", path.display())))?;
+        reports.push(report);
+    }
+    Ok(Report::merge(reports)?)
 }

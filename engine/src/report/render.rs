@@ -258,3 +258,63 @@ fn codequality(r: &Report) -> serde_json::Value {
     }
     serde_json::Value::Array(issues)
 }
+
+/// A line of what a person reads of a single-subject run: a diagnostic (the CLI renders
+/// its code and hint), or text. Both are escaped already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    Diagnostic { code: crate::Code, message: String },
+    Line(String),
+}
+
+/// What a person reads of a single-subject run, for stderr: each piece of evidence that
+/// did not verify, each verified signer, each policy finding with its rule, the other
+/// reasons, and a verdict line.
+pub fn human_details(report: &Report) -> Vec<Detail> {
+    let mut out = Vec::new();
+    for s in &report.subjects {
+        let diagnostic = |out: &mut Vec<Detail>, r: &crate::error::Reason| {
+            out.push(Detail::Diagnostic { code: r.code, message: format!("{}: {}", esc(&s.name), esc(&r.message)) });
+        };
+        let line = |out: &mut Vec<Detail>, text: String| out.push(Detail::Line(text));
+        for r in &s.verification_errors {
+            diagnostic(&mut out, r);
+        }
+        for signer in &s.signers {
+            let issuer = signer.issuer.as_deref().map(|i| format!(" (issuer {})", esc(i))).unwrap_or_default();
+            line(&mut out, format!("Verified OK: {} signed by {}{issuer}", esc(&s.name), esc(signer.identity.as_deref().unwrap_or("?"))));
+        }
+        let findings: Vec<crate::policy::Finding> = ["deny", "warn"]
+            .iter()
+            .filter_map(|rule| s.decision.as_ref()?.get(rule).cloned())
+            .filter_map(|v| serde_json::from_value::<Vec<crate::policy::Finding>>(v).ok())
+            .flatten()
+            .collect();
+        for f in &findings {
+            let code = f.code.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default();
+            let at = f.location.as_deref().map(|l| format!(" at {}", esc(l))).unwrap_or_default();
+            line(&mut out, format!("{} [{}]{code} {}{at}", f.rule.as_str().to_uppercase(), esc(&f.package), esc(&f.msg)));
+        }
+        // Reasons beside the findings and the evidence already shown.
+        for r in s.reasons.iter().filter(|r| r.rule_code.is_none() && !s.verification_errors.contains(r)) {
+            diagnostic(&mut out, r);
+        }
+        if s.decision.is_some() || s.verdict != SubjectVerdict::Pass {
+            let count = |rule| findings.iter().filter(|f| f.rule.as_str() == rule).count();
+            line(&mut out, format!("{}: {} ({} denied, {} warnings)", verdict(s.verdict), esc(&s.name), count("deny"), count("warn")));
+        }
+    }
+    out
+}
+
+/// `vouch claims --format json`: the signer's claims document (the signature, for a
+/// key-signed bundle), or the report when nothing verified.
+pub fn claims_document(report: &Report) -> String {
+    let doc = report
+        .subjects
+        .first()
+        .and_then(|s| s.signatures.first())
+        .map(|sig| sig.get("claims").filter(|c| !c.is_null()).unwrap_or(sig).clone())
+        .unwrap_or_else(|| serde_json::to_value(report).unwrap_or_default());
+    format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
+}
