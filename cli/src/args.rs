@@ -10,6 +10,8 @@ use vouch_engine::plan::{Detail, IdentityFlags, RegistryFlags, Request, SubjectR
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub out: Output,
 }
 
 #[derive(Subcommand)]
@@ -31,13 +33,14 @@ pub enum Command {
     Test(Test),
 }
 
+/// The same on every command.
 #[derive(Args)]
 pub struct Output {
     /// On stdout: text, json, junit, sarif, markdown or gitlab-codequality.
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", global = true)]
     pub format: Option<String>,
     /// Also write the report to a file: FORMAT=PATH (e.g. junit=vouch.xml); repeatable.
-    #[arg(long, value_name = "FORMAT=PATH")]
+    #[arg(long, value_name = "FORMAT=PATH", global = true)]
     pub output: Vec<String>,
 }
 
@@ -99,6 +102,17 @@ pub struct Registry {
     registry_timeout: u64,
 }
 
+/// What every command that judges a signer takes.
+#[derive(Args)]
+pub struct Judging {
+    #[command(flatten)]
+    identity: Identity,
+    #[command(flatten)]
+    trust: Trust,
+    #[command(flatten)]
+    pub policy: Policy,
+}
+
 #[derive(Args)]
 pub struct VerifyBlob {
     /// The artifact: a file path, or sha256:<hex> when only its digest is at hand.
@@ -108,13 +122,7 @@ pub struct VerifyBlob {
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
     #[command(flatten)]
-    identity: Identity,
-    #[command(flatten)]
-    trust: Trust,
-    #[command(flatten)]
-    policy: Policy,
-    #[command(flatten)]
-    pub out: Output,
+    pub j: Judging,
 }
 
 #[derive(Args)]
@@ -126,15 +134,9 @@ pub struct VerifyImage {
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
     #[command(flatten)]
-    identity: Identity,
-    #[command(flatten)]
-    trust: Trust,
-    #[command(flatten)]
-    policy: Policy,
+    pub j: Judging,
     #[command(flatten)]
     registry: Registry,
-    #[command(flatten)]
-    pub out: Output,
 }
 
 #[derive(Args)]
@@ -152,15 +154,9 @@ pub struct Check {
     #[arg(long, value_name = "TEMPLATE", default_value = "{path}.sigstore.json")]
     bundle_template: String,
     #[command(flatten)]
-    identity: Identity,
-    #[command(flatten)]
-    trust: Trust,
-    #[command(flatten)]
-    policy: Policy,
+    pub j: Judging,
     #[command(flatten)]
     registry: Registry,
-    #[command(flatten)]
-    pub out: Output,
     /// Worker threads for verification and policy evaluation (default: all cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -182,8 +178,6 @@ pub enum ReportCommand {
 pub struct Merge {
     #[arg(value_name = "REPORT.json", required = true)]
     pub reports: Vec<PathBuf>,
-    #[command(flatten)]
-    pub out: Output,
 }
 
 #[derive(Args)]
@@ -196,8 +190,6 @@ pub struct Claims {
     bundle: PathBuf,
     #[command(flatten)]
     trust: Trust,
-    #[command(flatten)]
-    pub out: Output,
 }
 
 #[derive(Args)]
@@ -208,13 +200,7 @@ pub struct Explain {
     #[arg(long, value_name = "FILE")]
     bundle: PathBuf,
     #[command(flatten)]
-    identity: Identity,
-    #[command(flatten)]
-    trust: Trust,
-    #[command(flatten)]
-    pub policy: Policy,
-    #[command(flatten)]
-    pub out: Output,
+    pub j: Judging,
 }
 
 #[derive(Args)]
@@ -231,49 +217,41 @@ pub struct Test {
     /// The time tests see as time.now_ns() (RFC 3339); default now.
     #[arg(long, value_name = "RFC3339")]
     pub effective_time: Option<String>,
-    #[command(flatten)]
-    pub out: Output,
 }
 
-impl Identity {
-    fn flags(&self) -> IdentityFlags {
-        IdentityFlags {
-            identity: self.certificate_identity.clone(),
-            identity_regexp: self.certificate_identity_regexp.clone(),
-            issuer: self.certificate_oidc_issuer.clone(),
-            issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
-            key: self.key.clone(),
+impl Judging {
+    /// A request for these subjects with these identity, trust and policy flags.
+    fn request(&self, subjects: Vec<SubjectRequest>, detail: Detail) -> Request {
+        let (i, t, p) = (&self.identity, &self.trust, &self.policy);
+        Request {
+            subjects,
+            identity: IdentityFlags {
+                identity: i.certificate_identity.clone(),
+                identity_regexp: i.certificate_identity_regexp.clone(),
+                issuer: i.certificate_oidc_issuer.clone(),
+                issuer_regexp: i.certificate_oidc_issuer_regexp.clone(),
+                key: i.key.clone(),
+            },
+            trust: t.flags(),
+            policy: p.policy.clone(),
+            effective_time: p.effective_time.clone(),
+            fail_on_warn: p.fail_on_warn && detail != Detail::Explain,
+            detail,
+            ..Request::default()
         }
     }
 }
 
 impl Trust {
     fn flags(&self) -> TrustFlags {
-        TrustFlags {
-            trusted_root: self.trusted_root.clone(),
-            staging: self.staging,
-            gitlab_instances: self.gitlab_instance.clone(),
-            github_hosts: self.github_host.clone(),
-        }
+        let (gitlab_instances, github_hosts) = (self.gitlab_instance.clone(), self.github_host.clone());
+        TrustFlags { trusted_root: self.trusted_root.clone(), staging: self.staging, gitlab_instances, github_hosts }
     }
 }
 
 impl Registry {
     fn flags(&self) -> RegistryFlags {
         RegistryFlags { insecure: self.insecure_registry.clone(), timeout: std::time::Duration::from_secs(self.registry_timeout) }
-    }
-}
-
-/// A request with these identity, trust and policy flags.
-fn request(identity: Option<&Identity>, trust: &Trust, policy: Option<&Policy>) -> Request {
-    Request {
-        identity: identity.map(Identity::flags).unwrap_or_default(),
-        trust: trust.flags(),
-        policy: policy.map(|p| p.policy.clone()).unwrap_or_default(),
-        effective_time: policy.and_then(|p| p.effective_time.clone()),
-        fail_on_warn: policy.is_some_and(|p| p.fail_on_warn),
-        detail: Detail::Full,
-        ..Request::default()
     }
 }
 
@@ -287,47 +265,41 @@ fn file_or_bundle(input: &Option<String>, bundle: &std::path::Path) -> SubjectRe
 
 impl VerifyBlob {
     pub fn request(&self) -> Request {
-        let subjects = vec![SubjectRequest::File { input: self.input.clone(), bundle: self.bundle.clone() }];
-        Request { subjects, ..request(Some(&self.identity), &self.trust, Some(&self.policy)) }
+        self.j.request(vec![SubjectRequest::File { input: self.input.clone(), bundle: self.bundle.clone() }], Detail::Full)
     }
 }
 
 impl VerifyImage {
     pub fn request(&self) -> Request {
-        let subjects = vec![SubjectRequest::Image { reference: self.image.clone(), platform: self.platform.clone() }];
-        Request { subjects, registry: self.registry.flags(), ..request(Some(&self.identity), &self.trust, Some(&self.policy)) }
+        let image = SubjectRequest::Image { reference: self.image.clone(), platform: self.platform.clone() };
+        Request { registry: self.registry.flags(), ..self.j.request(vec![image], Detail::Full) }
     }
 }
 
 impl Check {
     pub fn request(&self) -> Request {
         let images = self.image.iter().map(|r| SubjectRequest::Image { reference: r.clone(), platform: None });
+        let subjects = self.blob.iter().map(|g| SubjectRequest::Blob(g.clone())).chain(images).collect();
         Request {
             manifest: self.manifest.clone(),
-            subjects: self.blob.iter().map(|g| SubjectRequest::Blob(g.clone())).chain(images).collect(),
             bundle_template: Some(self.bundle_template.clone()),
             registry: self.registry.flags(),
             shard: self.shard.clone(),
             jobs: self.jobs,
-            detail: Detail::Summary,
-            ..request(Some(&self.identity), &self.trust, Some(&self.policy))
+            ..self.j.request(subjects, Detail::Summary)
         }
     }
 }
 
 impl Claims {
     pub fn request(&self) -> Request {
-        Request { subjects: vec![file_or_bundle(&self.input, &self.bundle)], any_signer: true, ..request(None, &self.trust, None) }
+        let subjects = vec![file_or_bundle(&self.input, &self.bundle)];
+        Request { subjects, any_signer: true, trust: self.trust.flags(), detail: Detail::Full, ..Request::default() }
     }
 }
 
 impl Explain {
     pub fn request(&self) -> Request {
-        Request {
-            subjects: vec![file_or_bundle(&self.input, &self.bundle)],
-            detail: Detail::Explain,
-            fail_on_warn: false,
-            ..request(Some(&self.identity), &self.trust, Some(&self.policy))
-        }
+        self.j.request(vec![file_or_bundle(&self.input, &self.bundle)], Detail::Explain)
     }
 }

@@ -33,22 +33,16 @@ enum Kind {
 fn main() -> ExitCode {
     render::install_hook();
     let cli = Cli::parse();
-    let (out, default) = match &cli.command {
-        Command::VerifyBlob(a) => (&a.out, Format::Text),
-        Command::VerifyImage(a) => (&a.out, Format::Text),
-        Command::Check(a) => (&a.out, Format::Text),
-        Command::Report(ReportCommand::Merge(a)) => (&a.out, Format::Text),
-        Command::Claims(a) => (&a.out, Format::Json),
-        Command::Explain(a) => (&a.out, Format::Json),
-        Command::Test(a) => (&a.out, Format::Text),
-    };
+    let out = &cli.out;
+    // `explain` and `claims` are read as JSON; the rest as text.
+    let default = if matches!(cli.command, Command::Claims(_) | Command::Explain(_)) { Format::Json } else { Format::Text };
     let json = out.format.as_deref().map_or(default == Format::Json, |f| f == "json");
     let result = Outputs::parse(out.format.as_deref(), &out.output, default).and_then(|outputs| match &cli.command {
         Command::VerifyBlob(a) => judge(a.request(), &outputs, Kind::One),
         Command::VerifyImage(a) => judge(a.request(), &outputs, Kind::One),
         Command::Check(a) => judge(a.request(), &outputs, Kind::Batch { quiet: a.quiet }),
         Command::Claims(a) => judge(a.request(), &outputs, Kind::Claims),
-        Command::Explain(a) if a.policy.policy.is_empty() => Err(Error::usage(Code::UsagePolicy, "explain needs --policy DIR")),
+        Command::Explain(a) if a.j.policy.policy.is_empty() => Err(Error::usage(Code::UsagePolicy, "explain needs --policy DIR")),
         Command::Explain(a) => judge(a.request(), &outputs, Kind::One),
         Command::Report(ReportCommand::Merge(a)) => report::merge_files(&a.reports).and_then(|merged| {
             write(&merged, &outputs)?;
