@@ -31,6 +31,21 @@ pub enum Command {
     Explain(Explain),
     /// Run the test_* rules of policies, like `opa test`.
     Test(Test),
+    /// The bundled policy library (`--policy builtin`, `--policy builtin:NAME`).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// List the bundled packages, what configures them and their keys.
+    List,
+    /// Print a bundled package's Rego and configuration schema.
+    Show {
+        /// gitlab, github, signing_age or attestations.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 /// The same on every command.

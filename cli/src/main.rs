@@ -49,6 +49,21 @@ fn main() -> ExitCode {
             Ok(merged.exit_code())
         }),
         Command::Test(a) => test(a, &outputs),
+        Command::Policy(args::PolicyCommand::List) => {
+            let list = policy::builtin::list();
+            render::stdout(&match outputs.stdout {
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&list).unwrap_or_default()),
+                _ => list
+                    .iter()
+                    .map(|b| format!("builtin:{:<13} {}  (config.{}: {})\n", b.name, b.description, b.name, b.keys.join(", ")))
+                    .collect(),
+            });
+            Ok(0)
+        }
+        Command::Policy(args::PolicyCommand::Show { name }) => {
+            render::stdout(&policy::builtin::show(name)?);
+            Ok(0)
+        }
     });
     match result {
         Ok(code) => ExitCode::from(code),

@@ -251,7 +251,8 @@ pub fn build(req: &Request) -> Result<Plan> {
 
     // Policy: the manifest's, then the flags'.
     let effective_time = crate::policy::effective_time(req.effective_time.as_deref())?;
-    let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(|p| base.join(p)).collect()).unwrap_or_default();
+    let in_manifest = |p: &PathBuf| if crate::policy::builtin::is_builtin(p) { p.clone() } else { base.join(p) };
+    let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(in_manifest).collect()).unwrap_or_default();
     policy_dirs.extend(req.policy.iter().cloned());
     let policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
 

@@ -266,7 +266,16 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
 
 pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Timestamp) -> Result<Loaded, PolicyError> {
     let mut files = Vec::new();
+    let mut embedded: Vec<(PathBuf, String)> = Vec::new();
     for dir in dirs {
+        if super::builtin::is_builtin(dir) {
+            for (path, text) in super::builtin::files(dir)? {
+                if !embedded.iter().any(|(p, _)| *p == path) {
+                    embedded.push((path, text));
+                }
+            }
+            continue;
+        }
         collect(dir, &mut files)?;
         // A package's file given by itself brings its configuration schema.
         if dir.extension().is_some_and(|e| e == "rego") {
@@ -298,6 +307,7 @@ pub(crate) fn load(dirs: &[PathBuf], with_tests: bool, effective_time: jiff::Tim
         let text = std::fs::read_to_string(&path).map_err(io)?;
         texts.push((path, text));
     }
+    texts.extend(embedded.into_iter().filter(|(path, _)| with_tests || !path.to_string_lossy().ends_with("_test.rego")));
     if !texts.iter().any(|(p, _)| p.extension().is_some_and(|e| e == "rego")) {
         return Err(PolicyError::new(
             PolicyErrorKind::Package,

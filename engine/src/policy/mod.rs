@@ -8,6 +8,7 @@
 //! conflicts, and `deny`/`warn` outside `vouch.*` — so a bad policy stops the run before
 //! any subject is judged.
 
+pub mod builtin;
 pub mod limits;
 mod load;
 pub mod schema;
