@@ -17,23 +17,45 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle, and judge it with policies.
+    #[command(
+        after_help = "Examples:\n  vouch verify-blob dist/app.tgz --bundle dist/app.tgz.sigstore.json \\\n    --certificate-identity 'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main' --certificate-oidc-issuer https://gitlab.com\n  vouch verify-blob dist/app.tgz --bundle dist/app.tgz.sigstore.json --policy builtin --policy gate.yaml"
+    )]
     VerifyBlob(VerifyBlob),
     /// Verify a container image's signatures and attestations in its registry, and judge them.
+    #[command(after_help = "Example:\n  vouch verify-image registry.gitlab.com/acme/app:1.2.3 --policy builtin --policy gate.yaml")]
     VerifyImage(VerifyImage),
     /// The release gate: verify and judge a batch of images and files, in parallel, with reports for CI.
+    #[command(
+        after_help = "Examples:\n  vouch check vouch.yaml --output junit=vouch.xml --output gitlab-codequality=gl-code-quality.json\n  vouch check --blob 'dist/*.tgz' --policy builtin --policy gate.yaml --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\""
+    )]
     Check(Check),
     /// Work with JSON reports of `vouch check` (merge the shards of a sharded run).
     #[command(subcommand)]
     Report(ReportCommand),
     /// Print the claims document a policy would see for a bundle's signer.
+    #[command(after_help = "Example:\n  vouch claims --bundle dist/app.tgz.sigstore.json dist/app.tgz")]
     Claims(Claims),
     /// Show the policy input for a bundle and every deny/warn with the rule that produced it.
+    #[command(
+        after_help = "Example:\n  vouch explain --bundle dist/app.tgz.sigstore.json dist/app.tgz --policy builtin --policy gate.yaml --format text"
+    )]
     Explain(Explain),
     /// Run the test_* rules of policies, like `opa test`.
+    #[command(after_help = "Example:\n  vouch test builtin my-policies/ --coverage --threshold 90")]
     Test(Test),
     /// The bundled policy library (`--policy builtin`, `--policy builtin:NAME`).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print a shell completion script: vouch completion bash > /etc/bash_completion.d/vouch
+    Completion {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (vouch.1 and one per command) into a folder.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,7 +74,7 @@ pub enum PolicyCommand {
 #[derive(Args)]
 pub struct Output {
     /// On stdout: text, json, junit, sarif, markdown or gitlab-codequality.
-    #[arg(long, value_name = "FORMAT", global = true)]
+    #[arg(long, value_name = "FORMAT", global = true, env = "VOUCH_FORMAT")]
     pub format: Option<String>,
     /// Also write the report to a file: FORMAT=PATH (e.g. junit=vouch.xml); repeatable.
     #[arg(long, value_name = "FORMAT=PATH", global = true)]
@@ -62,7 +84,7 @@ pub struct Output {
 #[derive(Args)]
 pub struct Trust {
     /// Sigstore TrustedRoot JSON for a private instance (or a ClientTrustConfig).
-    #[arg(long, value_name = "FILE", conflicts_with = "staging")]
+    #[arg(long, value_name = "FILE", conflicts_with = "staging", env = "VOUCH_TRUSTED_ROOT")]
     trusted_root: Option<PathBuf>,
     /// Use the embedded Sigstore staging root instead of production.
     #[arg(long)]
@@ -97,7 +119,7 @@ pub struct Identity {
 #[derive(Args)]
 pub struct Policy {
     /// A directory (or file) of Rego policies and JSON/YAML data; repeatable.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "VOUCH_POLICY", value_delimiter = ',')]
     pub policy: Vec<PathBuf>,
     /// The time policies see as time.now_ns() (RFC 3339), for reproducible re-runs; default now.
     #[arg(long, value_name = "RFC3339")]

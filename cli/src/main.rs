@@ -60,6 +60,15 @@ fn main() -> ExitCode {
             });
             Ok(0)
         }
+        Command::Completion { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "vouch", &mut script);
+            render::stdout(&String::from_utf8_lossy(&script));
+            Ok(0)
+        }
+        Command::Man { dir } => clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
+            .map(|()| 0)
+            .map_err(|source| Error::Io { path: dir.clone(), what: "man page folder", source }),
         Command::Policy(args::PolicyCommand::Show { name }) => {
             render::stdout(&policy::builtin::show(name)?);
             Ok(0)

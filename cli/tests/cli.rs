@@ -202,3 +202,38 @@ fn a_closed_stdout_ends_quietly() {
     }
     assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuites"), "files are still written");
 }
+
+/// Conventions: completions for every shell, man pages, examples in `--help`, and the
+/// `VOUCH_*` variables for the common flags.
+#[test]
+fn completions_man_pages_help_and_environment() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let r = run(&["completion", shell]);
+        r.assert_code(0).assert_stdout_contains("verify-blob");
+    }
+    run(&["completion", "tcsh"]).assert_code(2);
+    let dir = scratch("cli-man");
+    run(&["man", &dir.display().to_string()]).assert_code(0);
+    for page in ["vouch.1", "vouch-check.1", "vouch-verify-blob.1", "vouch-policy-list.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    for command in ["verify-blob", "verify-image", "check", "claims", "explain", "test"] {
+        run(&[command, "--help"]).assert_code(0).assert_stdout_contains("Example");
+    }
+
+    let (artifact, bundle) = (quickstart("artifact-00001.txt"), quickstart("artifact-00001.txt.sigstore.json"));
+    let gate = dir.join("gate.yaml");
+    std::fs::write(&gate, "config:\n  gitlab:\n    projects: [acme/app]\n    refs: {branches: [main]}\n").unwrap();
+    let policies = format!("builtin,{}", gate.display());
+    let env = [("VOUCH_FORMAT", "json"), ("VOUCH_POLICY", policies.as_str()), ("VOUCH_TRUSTED_ROOT", &quickstart("trusted_root.json"))];
+    let r = common::run_env(&["verify-blob", &artifact, "--bundle", &bundle], &env);
+    r.assert_code(0);
+    let doc = r.json();
+    assert_eq!(doc["subjects"][0]["verdict"], "pass", "{doc}");
+    assert!(doc["subjects"][0]["decision"].is_object(), "the policies of VOUCH_POLICY judged: {doc}");
+    // A flag wins over its variable.
+    common::run_env(&["verify-blob", &artifact, "--bundle", &bundle, "--format", "text"], &env)
+        .assert_code(0)
+        .assert_stdout_contains("PASS");
+}

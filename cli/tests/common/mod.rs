@@ -60,7 +60,12 @@ pub fn run(args: &[&str]) -> Run {
 /// of the calling environment).
 pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(vouch_bin());
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("VOUCH_FORMAT")
+        .env_remove("VOUCH_POLICY")
+        .env_remove("VOUCH_TRUSTED_ROOT");
     for var in
         ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"]
     {
@@ -82,7 +87,12 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
     let mut cmd = Command::new(vouch_bin());
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("VOUCH_FORMAT")
+        .env_remove("VOUCH_POLICY")
+        .env_remove("VOUCH_TRUSTED_ROOT");
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
