@@ -114,6 +114,21 @@ pub struct Identity {
     /// Verify a key-signed bundle with this PEM public key instead of an identity.
     #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
+    /// The GitHub event that triggered the signing workflow (certificate extension .2), e.g. push.
+    #[arg(long, value_name = "EVENT")]
+    certificate_github_workflow_trigger: Option<String>,
+    /// The commit the signing workflow ran on (.3).
+    #[arg(long, value_name = "SHA")]
+    certificate_github_workflow_sha: Option<String>,
+    /// The signing workflow's name (.4).
+    #[arg(long, value_name = "NAME")]
+    certificate_github_workflow_name: Option<String>,
+    /// The repository of the signing workflow, OWNER/REPO (.5).
+    #[arg(long, value_name = "OWNER/REPO")]
+    certificate_github_workflow_repository: Option<String>,
+    /// The git ref the signing workflow ran on (.6), e.g. refs/heads/main.
+    #[arg(long, value_name = "REF")]
+    certificate_github_workflow_ref: Option<String>,
 }
 
 #[derive(Args)]
@@ -268,6 +283,13 @@ impl Judging {
                 issuer: i.certificate_oidc_issuer.clone(),
                 issuer_regexp: i.certificate_oidc_issuer_regexp.clone(),
                 key: i.key.clone(),
+                github_workflow: [
+                    i.certificate_github_workflow_trigger.clone(),
+                    i.certificate_github_workflow_sha.clone(),
+                    i.certificate_github_workflow_name.clone(),
+                    i.certificate_github_workflow_repository.clone(),
+                    i.certificate_github_workflow_ref.clone(),
+                ],
             },
             trust: t.flags(),
             policy: p.policy.clone(),

@@ -72,6 +72,8 @@ pub struct IdentityFlags {
     pub issuer: Option<String>,
     pub issuer_regexp: Option<String>,
     pub key: Option<PathBuf>,
+    /// cosign's `--certificate-github-workflow-{trigger,sha,name,repository,ref}`.
+    pub github_workflow: [Option<String>; 5],
 }
 
 impl IdentityFlags {
@@ -79,18 +81,30 @@ impl IdentityFlags {
     pub fn signer(&self) -> Result<Option<Signer>> {
         let any_identity_flag =
             self.identity.is_some() || self.identity_regexp.is_some() || self.issuer.is_some() || self.issuer_regexp.is_some();
+        let workflow = {
+            let [t, s, n, r, g] = &self.github_workflow;
+            crate::verify::identity::WorkflowClaim::all(t.as_deref(), s.as_deref(), n.as_deref(), r.as_deref(), g.as_deref())
+        };
+        if !workflow.is_empty() && (self.key.is_some() || !any_identity_flag) {
+            return Err(Error::IdentityFlag(
+                "--certificate-github-workflow-* checks a keyless certificate: give them with the identity and issuer flags".into(),
+            ));
+        }
         match &self.key {
             Some(_) if any_identity_flag => {
                 Err(Error::IdentityFlag("--key verifies a key-signed bundle; it cannot be combined with certificate identity flags".into()))
             }
             Some(path) => Signer::public_key_from_pem_file(path).map(Some),
             None if !any_identity_flag => Ok(None),
-            None => Ok(Some(Signer::Keyless(IdentityRequirement::from_flags(
-                self.identity.as_deref(),
-                self.identity_regexp.as_deref(),
-                self.issuer.as_deref(),
-                self.issuer_regexp.as_deref(),
-            )?))),
+            None => Ok(Some(Signer::Keyless(IdentityRequirement {
+                github_workflow: workflow,
+                ..IdentityRequirement::from_flags(
+                    self.identity.as_deref(),
+                    self.identity_regexp.as_deref(),
+                    self.issuer.as_deref(),
+                    self.issuer_regexp.as_deref(),
+                )?
+            }))),
         }
     }
 }

@@ -59,6 +59,37 @@ impl std::fmt::Display for Matcher {
 pub struct IdentityRequirement {
     pub identity: Matcher,
     pub issuer: Matcher,
+    /// cosign's `--certificate-github-workflow-*`: exact values the certificate's GitHub
+    /// workflow extensions must have.
+    pub github_workflow: Vec<WorkflowClaim>,
+}
+
+/// One of cosign's five GitHub workflow checks: the flag, the Fulcio extension it reads
+/// (the deprecated v1 one, as cosign does; its v2 successor when a certificate has only
+/// that) and the value required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowClaim {
+    pub flag: &'static str,
+    pub v1_arc: u32,
+    pub v2_arc: Option<u32>,
+    pub expected: String,
+}
+
+impl WorkflowClaim {
+    /// The five flags: trigger (.2, v2 .20), sha (.3, .13), name (.4), repository (.5),
+    /// ref (.6, .14).
+    pub fn all(trigger: Option<&str>, sha: Option<&str>, name: Option<&str>, repository: Option<&str>, git_ref: Option<&str>) -> Vec<Self> {
+        [
+            ("--certificate-github-workflow-trigger", 2, Some(20), trigger),
+            ("--certificate-github-workflow-sha", 3, Some(13), sha),
+            ("--certificate-github-workflow-name", 4, None, name),
+            ("--certificate-github-workflow-repository", 5, None, repository),
+            ("--certificate-github-workflow-ref", 6, Some(14), git_ref),
+        ]
+        .into_iter()
+        .filter_map(|(flag, v1_arc, v2_arc, v)| v.map(|v| WorkflowClaim { flag, v1_arc, v2_arc, expected: v.to_string() }))
+        .collect()
+    }
 }
 
 impl IdentityRequirement {
@@ -87,7 +118,22 @@ impl IdentityRequirement {
                 return Err(Error::IdentityFlag("missing --certificate-oidc-issuer or --certificate-oidc-issuer-regexp".into()))
             }
         };
-        Ok(Self { identity, issuer })
+        Ok(Self { identity, issuer, github_workflow: Vec::new() })
+    }
+
+    /// The GitHub workflow extensions (`1.3.6.1.4.1.57264.1.N` → text) against the flags.
+    pub fn check_workflow(&self, extensions: &std::collections::BTreeMap<String, String>) -> Result<()> {
+        for claim in &self.github_workflow {
+            let get = |arc: u32| extensions.get(&format!("1.3.6.1.4.1.57264.1.{arc}"));
+            let actual = get(claim.v1_arc).or_else(|| claim.v2_arc.and_then(get));
+            if actual != Some(&claim.expected) {
+                return Err(Error::IdentityMismatch {
+                    expected: format!("{} {:?}", claim.flag, claim.expected),
+                    actual: actual.map_or("no such extension".to_string(), |a| format!("{a:?}")),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn check(&self, identity: Option<&str>, issuer: Option<&str>) -> Result<()> {

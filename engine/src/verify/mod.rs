@@ -152,7 +152,10 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
             let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned(), trust.platforms())?;
             let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
             match signer {
-                Signer::Keyless(requirement) => requirement.check(identity, issuer)?,
+                Signer::Keyless(requirement) => {
+                    requirement.check(identity, issuer)?;
+                    requirement.check_workflow(&claims.extensions)?;
+                }
                 Signer::AnyOf(requirements) => {
                     let mut first_error = None;
                     if !requirements.iter().any(|r| match r.check(identity, issuer) {
