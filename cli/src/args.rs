@@ -167,8 +167,8 @@ pub struct Judging {
 
 #[derive(Args)]
 pub struct VerifyBlob {
-    /// The artifact: a file path, or sha256:<hex> when only its digest is at hand.
-    #[arg(value_name = "FILE|sha256:HEX")]
+    /// The artifact: a file path, `-` for stdin, or sha256:<hex> when only its digest is at hand.
+    #[arg(value_name = "FILE|-|sha256:HEX")]
     input: String,
     /// A Sigstore bundle (v0.1–v0.3) or a cosign `sign-blob --bundle` file.
     #[arg(long, value_name = "FILE")]

@@ -1,7 +1,9 @@
 //! cosign's flags where vouch takes them: the five `--certificate-github-workflow-*`
-//! checks against the certificate's extensions.
+//! checks against the certificate's extensions, and `-` for the artifact on stdin.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
+use std::path::Path;
 
 use testkit::{GitHub, SignRequest, VirtualSigstore, GITHUB_ISSUER};
 
@@ -62,4 +64,35 @@ fn github_workflow_flags_check_the_certificate() {
     run(&["verify-blob", &artifact, "--bundle", &bundle, "--trusted-root", &root, "--certificate-github-workflow-ref", "refs/heads/main"])
         .assert_code(2)
         .assert_stderr_contains("vouch::usage::identity");
+}
+
+#[test]
+fn the_artifact_may_come_on_stdin() {
+    use std::io::Write as _;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let (bundle, root) = (dir.join("artifact-00001.txt.sigstore.json"), dir.join("trusted_root.json"));
+    let verify = |stdin: &[u8]| {
+        let mut child = std::process::Command::new(common::vouch_bin())
+            .args(["verify-blob", "-", "--bundle", &bundle.display().to_string(), "--trusted-root", &root.display().to_string()])
+            .args([
+                "--certificate-identity",
+                "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main",
+                "--certificate-oidc-issuer",
+                "https://gitlab.com",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = verify(&std::fs::read(dir.join("artifact-00001.txt")).unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("the artifact is stdin"), "{err}");
+    let (code, err) = verify(b"something else");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("vouch::verify::artifact"), "{err}");
 }

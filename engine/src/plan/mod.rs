@@ -409,6 +409,17 @@ fn list_subjects(
                 ImageRef::parse(reference)?;
                 subjects.push(SubjectPlan::new(Target::Image { reference: reference.clone(), platform: platform.clone() }, 0, 0));
             }
+            // `-`: the artifact on stdin, judged by its sha256 (as cosign reads it).
+            SubjectRequest::File { input, bundle } if input == "-" => {
+                let stdin = std::io::stdin().lock();
+                let digest = sigstore_verify::crypto::sha256_reader(stdin).map_err(|source| Error::Io {
+                    path: PathBuf::from("-"),
+                    what: "artifact (stdin)",
+                    source,
+                })?;
+                notes.push(format!("the artifact is stdin: judged by its sha256 ({})", digest.to_hex()));
+                subjects.push(SubjectPlan::new(named_file(&format!("sha256:{}", digest.to_hex()), bundle)?, 0, 0));
+            }
             SubjectRequest::File { input, bundle } => {
                 subjects.push(SubjectPlan::new(named_file(input, bundle)?, 0, 0));
             }
