@@ -5,21 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
-use common::{scratch, vouch_bin, Run};
+use common::{command, finish, scratch, vouch_bin, Run};
 
 /// Run a copy of the binary in `dir`, which holds nothing of the source tree.
 fn run_alone(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(dir.join("vouch")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    run.assert_no_panic();
-    run
+    let mut cmd = command(&dir.join("vouch"), args);
+    cmd.current_dir(dir);
+    finish(cmd)
 }
 
 #[test]

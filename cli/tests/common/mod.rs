@@ -56,25 +56,18 @@ pub fn run(args: &[&str]) -> Run {
     run_in(None, args)
 }
 
-/// Run with extra environment variables (and none of the registry credential variables
-/// of the calling environment).
-pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(vouch_bin());
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("VOUCH_FORMAT")
-        .env_remove("VOUCH_POLICY")
-        .env_remove("VOUCH_TRUSTED_ROOT");
-    for var in
-        ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"]
-    {
+/// `bin` with `args`, without colours, backtraces or the caller's `VOUCH_*` settings.
+pub fn command(bin: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("NO_COLOR", "1");
+    for var in ["RUST_BACKTRACE", "VOUCH_FORMAT", "VOUCH_POLICY", "VOUCH_TRUSTED_ROOT"] {
         cmd.env_remove(var);
     }
-    cmd.env("HOME", "/nonexistent-vouch-test-home");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd
+}
+
+/// Run it to the end: what the user saw, failing the test if it panicked.
+pub fn finish(mut cmd: Command) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
     let run = Run {
         code: status.code().unwrap_or(-1),
@@ -85,23 +78,24 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
+/// Run with extra environment variables (and none of the registry credential variables
+/// of the calling environment).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = command(&vouch_bin(), args);
+    for var in
+        ["VOUCH_REGISTRY_USERNAME", "VOUCH_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER", "CI_REGISTRY_PASSWORD", "DOCKER_CONFIG"]
+    {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", "/nonexistent-vouch-test-home");
+    cmd.envs(env.iter().copied());
+    finish(cmd)
+}
+
 pub fn run_in(dir: Option<&Path>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(vouch_bin());
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("VOUCH_FORMAT")
-        .env_remove("VOUCH_POLICY")
-        .env_remove("VOUCH_TRUSTED_ROOT");
+    let mut cmd = command(&vouch_bin(), args);
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
-    let Output { status, stdout, stderr } = cmd.output().expect("run vouch");
-    let run = Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    };
-    run.assert_no_panic();
-    run
+    finish(cmd)
 }

@@ -51,12 +51,9 @@ fn text(r: &Report) -> String {
             let _ = writeln!(out, "      warning [{}] {}", esc(&w.package), esc(&w.msg));
         }
         // `explain`: each finding with the rule that produced it.
-        for rule in ["deny", "warn"] {
-            for f in s.decision.as_ref().and_then(|d| d.get(rule)).and_then(|v| v.as_array()).into_iter().flatten() {
-                let field = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-                if let Some(location) = f.get("location").and_then(|v| v.as_str()) {
-                    let _ = writeln!(out, "      {rule} [{}] {} at {}", esc(&field("package")), esc(&field("msg")), esc(location));
-                }
+        for f in findings(s) {
+            if let Some(location) = &f.location {
+                let _ = writeln!(out, "      {} [{}] {} at {}", f.rule.as_str(), esc(&f.package), esc(&f.msg), esc(location));
             }
         }
     }
@@ -259,6 +256,16 @@ fn codequality(r: &Report) -> serde_json::Value {
     serde_json::Value::Array(issues)
 }
 
+/// A subject's policy findings (full detail only), deny first.
+fn findings(s: &SubjectResult) -> Vec<crate::policy::Finding> {
+    ["deny", "warn"]
+        .iter()
+        .filter_map(|rule| s.decision.as_ref()?.get(rule).cloned())
+        .filter_map(|v| serde_json::from_value::<Vec<crate::policy::Finding>>(v).ok())
+        .flatten()
+        .collect()
+}
+
 /// A line of what a person reads of a single-subject run: a diagnostic (the CLI renders
 /// its code and hint), or text. Both are escaped already.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,12 +291,7 @@ pub fn human_details(report: &Report) -> Vec<Detail> {
             let issuer = signer.issuer.as_deref().map(|i| format!(" (issuer {})", esc(i))).unwrap_or_default();
             line(&mut out, format!("Verified OK: {} signed by {}{issuer}", esc(&s.name), esc(signer.identity.as_deref().unwrap_or("?"))));
         }
-        let findings: Vec<crate::policy::Finding> = ["deny", "warn"]
-            .iter()
-            .filter_map(|rule| s.decision.as_ref()?.get(rule).cloned())
-            .filter_map(|v| serde_json::from_value::<Vec<crate::policy::Finding>>(v).ok())
-            .flatten()
-            .collect();
+        let findings = findings(s);
         for f in &findings {
             let code = f.code.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default();
             let at = f.location.as_deref().map(|l| format!(" at {}", esc(l))).unwrap_or_default();
