@@ -96,3 +96,94 @@ fn the_artifact_may_come_on_stdin() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("vouch::verify::artifact"), "{err}");
 }
+
+/// The file's digest by coreutils (`sha256sum`, `sha384sum`, `sha512sum`): an
+/// independent implementation.
+fn hex_digest(tool: &str, path: &Path) -> String {
+    let out = std::process::Command::new(tool).arg(path).output().unwrap_or_else(|e| panic!("{tool} (coreutils): {e}"));
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn sha384_and_sha512_digests_are_digests_not_file_names() {
+    let shared = common::shared_dir();
+    let (tgz, provenance) = (
+        shared.join("real-bundles/github-npm/sigstore-3.1.0.tgz"),
+        shared.join("real-bundles/github-npm/sigstore-3.1.0.provenance.sigstore.json").display().to_string(),
+    );
+    let npm = |digest: &str| {
+        run(&[
+            "verify-blob",
+            digest,
+            "--bundle",
+            &provenance,
+            "--certificate-identity",
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--format",
+            "json",
+        ])
+    };
+    // npm provenance names the tarball by sha512: its sha512 is enough.
+    let sha512 = hex_digest("sha512sum", &tgz);
+    let r = npm(&format!("sha512:{sha512}"));
+    r.assert_code(0);
+    let subject = r.subject();
+    assert_eq!(subject["name"], format!("sha512:{sha512}"));
+    assert_eq!(subject["sha512"], sha512.as_str());
+    assert!(subject.get("sha256").is_none(), "{subject}");
+    // Its sha256 is not: the statement does not name it, and the user is told what would do.
+    let r = npm(&format!("sha256:{}", hex_digest("sha256sum", &tgz)));
+    r.assert_code(1).assert_stderr_contains("vouch::verify::artifact").assert_stderr_contains("pass the file or its sha512: digest");
+    // A wrong sha512 is a mismatch, not a pass.
+    npm(&format!("sha512:{}", "0".repeat(128))).assert_code(1).assert_stderr_contains("vouch::verify::artifact");
+
+    // A message signature's log entry records the sha256: a sha384:/sha512: digest of the
+    // right file cannot stand in for it, and says so.
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let artifact = quickstart.join("artifact-00001.txt");
+    let (bundle, root) = (quickstart.join("artifact-00001.txt.sigstore.json"), quickstart.join("trusted_root.json"));
+    let message = |digest: &str| {
+        run(&[
+            "verify-blob",
+            digest,
+            "--bundle",
+            &bundle.display().to_string(),
+            "--trusted-root",
+            &root.display().to_string(),
+            "--certificate-identity",
+            "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ])
+    };
+    message(&format!("sha256:{}", hex_digest("sha256sum", &artifact))).assert_code(0);
+    for digest in [format!("sha384:{}", hex_digest("sha384sum", &artifact)), format!("sha512:{}", hex_digest("sha512sum", &artifact))] {
+        message(&digest)
+            .assert_code(1)
+            .assert_stderr_contains("vouch::verify::artifact")
+            .assert_stderr_contains("pass the file, or the digest the bundle records");
+    }
+    // The wrong length for its algorithm is a usage error, never a file name.
+    message(&format!("sha384:{}", hex_digest("sha256sum", &artifact))).assert_code(2).assert_stderr_contains("vouch::usage::digest");
+
+    // In a manifest, a digest subject may carry a name: reports and the policy show it.
+    let dir = scratch("cosign-digest-name");
+    let manifest = dir.join("vouch.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "version: 1\nidentities:\n  - issuer: https://token.actions.githubusercontent.com\n    subject: https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main\nsubjects:\n  - digest: sha512:{sha512}\n    name: sigstore-3.1.0.tgz\n    bundle: {provenance}\n"
+        ),
+    )
+    .unwrap();
+    let r = run(&["check", &manifest.display().to_string(), "--format", "json"]);
+    r.assert_code(0);
+    let report = r.json();
+    assert_eq!(report["subjects"][0]["name"], "sigstore-3.1.0.tgz");
+    assert_eq!(report["subjects"][0]["sha512"], sha512.as_str());
+    // A name on a blob is refused: a blob is named by its path.
+    std::fs::write(&manifest, "version: 1\nidentities:\n  - issuer: https://gitlab.com\n    subject: x\nsubjects:\n  - blob: a.txt\n    name: other\n").unwrap();
+    run(&["check", &manifest.display().to_string()]).assert_code(2).assert_stderr_contains("only a digest subject takes a name");
+}

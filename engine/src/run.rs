@@ -151,10 +151,10 @@ fn prepare(s: &SubjectPlan) -> Prepared {
         Target::Blob { path, bundles } => Artifact::open(ArtifactInput::File(path.clone()))
             .map(|artifact| Work::Blob { artifact, kind: "blob", bundles: bundles.clone(), signer, policy })
             .map_err(|e| SubjectResult::failed("blob", path.display().to_string(), None, &e)),
-        Target::Digest { input, bundles } => ArtifactInput::parse(input)
+        Target::Digest { input, bundles, name } => ArtifactInput::parse(input)
             .and_then(Artifact::open)
-            .map(|artifact| Work::Blob { artifact, kind: "digest", bundles: bundles.clone(), signer, policy })
-            .map_err(|e| SubjectResult::failed("digest", input.clone(), None, &e)),
+            .map(|artifact| Work::Blob { artifact: artifact.labelled(name.clone()), kind: "digest", bundles: bundles.clone(), signer, policy })
+            .map_err(|e| SubjectResult::failed("digest", name.clone().unwrap_or_else(|| input.clone()), None, &e)),
         Target::Image { reference, .. } => {
             Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone())))
         }
@@ -222,7 +222,7 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                 .iter()
                 .map(|b| evidence::load_bundle(b).and_then(|e| crate::verify::verify(&plan.trust, artifact, &e, signer)))
                 .collect();
-            let info = SubjectInfo { kind, name: artifact.name(), sha256: artifact.sha256().to_hex() };
+            let info = SubjectInfo::new(kind, artifact.name(), artifact.digest());
             decider.decide(info, results, policy)
         }
         Work::Image { discovery, .. } => {
@@ -235,7 +235,7 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                     Err(e) => Err(e.shared()),
                 })
                 .collect();
-            let info = SubjectInfo { kind: "image", name: subject.name(), sha256: subject.sha256().to_hex() };
+            let info = SubjectInfo::new("image", subject.name(), &subject.sha256().into());
             decider.decide(info, results, policy)
         }
     }
@@ -252,7 +252,7 @@ fn work_name(work: &Work) -> (&'static str, String) {
 fn work_key(work: &Work) -> String {
     match work {
         Work::Blob { artifact, bundles, signer, policy, .. } => {
-            format!("file {} {bundles:?} {signer} {policy}", artifact.sha256().to_hex())
+            format!("file {} {bundles:?} {signer} {policy}", crate::evidence::digest_string(artifact.digest()))
         }
         Work::Image { discovery, signer, policy } => {
             let r = &discovery.subject.reference;

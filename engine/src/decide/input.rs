@@ -11,28 +11,33 @@ use crate::claims::Claims;
 use crate::error::Reason;
 use crate::verify::{SignatureKind, VerifiedSignature};
 
-/// What is being judged. Serialized as `{"kind", "name", "digest": {"sha256"}}`.
+/// What is being judged. Serialized as `{"kind", "name", "digest": {"sha256": hex}}`
+/// (`sha384`/`sha512` for a subject given by such a digest).
 #[derive(Debug, Clone)]
 pub struct SubjectInfo {
     /// `image`, `blob` or `digest`.
     pub kind: &'static str,
     pub name: String,
-    pub sha256: String,
+    /// `sha256`, `sha384` or `sha512`.
+    pub algorithm: &'static str,
+    pub hex: String,
+}
+
+impl SubjectInfo {
+    pub fn new(kind: &'static str, name: String, digest: &sigstore_types::ArtifactDigest) -> Self {
+        Self { kind, name, algorithm: digest.algorithm().as_rekor_str(), hex: hex::encode(digest.as_bytes()) }
+    }
 }
 
 impl Serialize for SubjectInfo {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
-        struct Digest<'a> {
-            sha256: &'a str,
-        }
-        #[derive(Serialize)]
         struct Shape<'a> {
             kind: &'a str,
             name: &'a str,
-            digest: Digest<'a>,
+            digest: std::collections::BTreeMap<&'a str, &'a str>,
         }
-        Shape { kind: self.kind, name: &self.name, digest: Digest { sha256: &self.sha256 } }.serialize(serializer)
+        Shape { kind: self.kind, name: &self.name, digest: [(self.algorithm, self.hex.as_str())].into() }.serialize(serializer)
     }
 }
 

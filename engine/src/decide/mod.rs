@@ -112,8 +112,10 @@ impl Decider<'_> {
         SubjectResult {
             id: String::new(),
             kind: subject.kind.to_string(),
+            sha256: (subject.algorithm == "sha256").then(|| subject.hex.clone()),
+            sha384: (subject.algorithm == "sha384").then(|| subject.hex.clone()),
+            sha512: (subject.algorithm == "sha512").then(|| subject.hex.clone()),
             name: subject.name,
-            sha256: Some(subject.sha256),
             verdict,
             verified: !signatures.is_empty(),
             reasons,

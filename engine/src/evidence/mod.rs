@@ -12,7 +12,7 @@ use sigstore_types::{Bundle, MediaType, SignatureContent, VerificationMaterialCo
 
 use crate::error::{Error, Result};
 pub(crate) use artifact::open_file;
-pub use artifact::{Artifact, ArtifactInput};
+pub use artifact::{digest_string, Artifact, ArtifactInput};
 pub use statement::InTotoStatement;
 
 /// Sigstore bundles are a few KiB; cap what we parse so a hostile file cannot

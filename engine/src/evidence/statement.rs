@@ -90,4 +90,13 @@ impl InTotoStatement {
     pub fn matches_sha512(&self, digest: &Sha512Hash) -> bool {
         self.subjects.iter().any(|s| s.sha512.as_ref() == Some(digest))
     }
+
+    /// Whether a subject names this digest (statements carry sha256 and sha512 only).
+    pub fn matches(&self, digest: &sigstore_types::ArtifactDigest) -> bool {
+        match digest.algorithm() {
+            sigstore_types::HashAlgorithm::Sha2256 => Sha256Hash::try_from(digest.as_bytes()).is_ok_and(|d| self.matches_sha256(&d)),
+            sigstore_types::HashAlgorithm::Sha2512 => Sha512Hash::try_from(digest.as_bytes()).is_ok_and(|d| self.matches_sha512(&d)),
+            _ => false,
+        }
+    }
 }

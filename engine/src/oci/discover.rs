@@ -243,7 +243,7 @@ pub fn verify_found(trust: &Trust, subject: &ImageSubject, found: &Found, signer
     let annotation = |a: &BTreeMap<String, String>, key: &str| {
         a.get(key).cloned().ok_or_else(|| Error::CosignBundle(format!("the layer has no {key} annotation")))
     };
-    let image_artifact = Artifact::open(ArtifactInput::Digest(subject.sha256()))?;
+    let image_artifact = Artifact::open(ArtifactInput::Digest(subject.sha256().into()))?;
     match found {
         Found::CosignSignature { payload, annotations } => {
             // The signature covers the payload; the payload must name this image.
@@ -256,7 +256,7 @@ pub fn verify_found(trust: &Trust, subject: &ImageSubject, found: &Found, signer
                 &annotation(annotations, CERTIFICATE_ANNOTATION)?,
                 &annotation(annotations, BUNDLE_ANNOTATION)?,
             )?;
-            let payload_artifact = Artifact::open(ArtifactInput::Digest(sigstore_verify::crypto::sha256(payload)))?;
+            let payload_artifact = Artifact::open(ArtifactInput::Digest(sigstore_verify::crypto::sha256(payload).into()))?;
             let mut signature = verify::verify(trust, &payload_artifact, &evidence, signer)?;
             if kind != Some("cosign container image signature") {
                 return Err(Error::verify(

@@ -69,8 +69,10 @@ pub struct SubjectSpec {
     pub blob: Option<String>,
     /// An image reference.
     pub image: Option<String>,
-    /// A bare `sha256:` digest, with `bundle`.
+    /// A bare digest (`sha256:`, `sha384:` or `sha512:`), with `bundle`.
     pub digest: Option<String>,
+    /// A digest subject's name in reports and in the policy input.
+    pub name: Option<String>,
     /// The bundle: a path, or a template with `{path}` (the matched file) — default
     /// `{path}.sigstore.json` for blobs.
     pub bundle: Option<String>,
@@ -134,6 +136,12 @@ impl Manifest {
             let kinds = [s.blob.is_some(), s.image.is_some(), s.digest.is_some()].iter().filter(|k| **k).count();
             if kinds != 1 {
                 return Err(invalid(path, format!("subjects[{i}] needs exactly one of blob, image, digest")));
+            }
+            if s.name.is_some() && s.digest.is_none() {
+                return Err(invalid(path, format!("subjects[{i}]: only a digest subject takes a name (a blob or image is named by itself)")));
+            }
+            if s.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return Err(invalid(path, format!("subjects[{i}].name is empty")));
             }
             if s.digest.is_some() && s.bundle.is_none() {
                 return Err(invalid(path, format!("subjects[{i}]: a digest subject needs a bundle")));

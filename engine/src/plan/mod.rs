@@ -170,7 +170,7 @@ impl SubjectPlan {
     fn listed_id(&self, base: &Path) -> String {
         match &self.target {
             Target::Blob { path, .. } => format!("blob:{}", listed(path, base)),
-            Target::Digest { input, bundles } => {
+            Target::Digest { input, bundles, .. } => {
                 format!("digest:{input} {}", bundles.iter().map(|b| listed(b, base)).collect::<Vec<_>>().join(" "))
             }
             Target::Image { reference, platform: Some(p) } => format!("image:{reference}#{p}"),
@@ -194,6 +194,8 @@ pub enum Target {
     Digest {
         input: String,
         bundles: Vec<PathBuf>,
+        /// The manifest's `name` for it (reports and the policy input show it).
+        name: Option<String>,
     },
     Image {
         reference: String,
@@ -395,7 +397,7 @@ fn list_subjects(
             subjects.push(SubjectPlan::new(Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy_slot));
         } else if let Some(digest) = &s.digest {
             let bundles = vec![base.join(s.bundle.as_deref().unwrap_or_default())];
-            subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles }, signer, policy_slot));
+            subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles, name: s.name.clone() }, signer, policy_slot));
         }
     }
     if !flags.is_empty() {
@@ -456,7 +458,7 @@ fn named_file(input: &str, bundle: &Path) -> Result<Target> {
         }
     };
     let target = match ArtifactInput::parse(input)? {
-        ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles: vec![bundle.to_path_buf()] },
+        ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles: vec![bundle.to_path_buf()], name: None },
         ArtifactInput::File(path) => {
             readable(&path, "artifact")?;
             Target::Blob { path, bundles: vec![bundle.to_path_buf()] }

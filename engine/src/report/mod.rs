@@ -49,6 +49,11 @@ pub struct SubjectResult {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// For a subject given as a `sha384:`/`sha512:` digest (its sha256 is not known).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha384: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha512: Option<String>,
     pub verdict: Verdict,
     /// Whether at least one signature verified (policies may still deny).
     #[serde(default)]
@@ -86,6 +91,8 @@ impl SubjectResult {
             kind: kind.into(),
             name,
             sha256,
+            sha384: None,
+            sha512: None,
             verdict: if not_judged(reason.code) { Verdict::Error } else { Verdict::Fail },
             verified: false,
             reasons: vec![reason],

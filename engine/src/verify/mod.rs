@@ -8,12 +8,12 @@ pub mod identity;
 
 use std::path::Path;
 
-use sigstore_types::{DerPublicKey, VerificationMaterialContent};
+use sigstore_types::{DerPublicKey, HashAlgorithm, VerificationMaterialContent};
 use sigstore_verify::{Policy, PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::{Claims, TlogFacts};
 use crate::error::{Error, Result, Stage};
-use crate::evidence::Artifact;
+use crate::evidence::{digest_string, Artifact};
 use crate::evidence::{BundleFormat, Evidence, InTotoStatement};
 use crate::trust::Trust;
 use crate::verify::identity::IdentityRequirement;
@@ -204,7 +204,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
 /// A DSSE statement must name the artifact. Checked here as well as in the library so
 /// the user is told which digests the statement does name.
 fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()> {
-    if statement.matches_sha256(artifact.sha256()) || (artifact.path().is_some() && statement.has_sha512_subject()) {
+    if statement.matches(artifact.digest()) || (artifact.path().is_some() && statement.has_sha512_subject()) {
         // sha512-only statements are bound by the library, which hashes the file.
         return Ok(());
     }
@@ -226,20 +226,26 @@ fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()
         .take(5)
         .collect::<Vec<_>>()
         .join(", ");
-    let why = if artifact.path().is_none() && !statement.has_sha256_subject() {
-        " (the statement names only sha512 digests; pass the file instead of its sha256)"
-    } else {
-        ""
+    let why = match (artifact.path(), artifact.digest().algorithm()) {
+        (Some(_), _) => "",
+        (None, HashAlgorithm::Sha2256) if !statement.has_sha256_subject() => {
+            " (the statement names only sha512 digests; pass the file or its sha512: digest)"
+        }
+        (None, HashAlgorithm::Sha2512) if !statement.has_sha512_subject() => {
+            " (the statement names only sha256 digests; pass the file or its sha256: digest)"
+        }
+        (None, HashAlgorithm::Sha2384) => " (in-toto statements name sha256 or sha512 digests; pass the file or one of those)",
+        _ => "",
     };
     Err(Error::verify(
         Stage::Artifact,
-        format!("the attestation's subjects do not include sha256:{}{why}; it names {named}", artifact.sha256().to_hex()),
+        format!("the attestation's subjects do not include {}{why}; it names {named}", digest_string(artifact.digest())),
     ))
 }
 
-/// Call sigstore-verify with the cheapest artifact form that suffices: the sha256 we
-/// already computed, or, when the bundle needs another digest (sha512 subjects,
-/// P-384 keys) or the raw bytes (Ed25519), the file again as a stream.
+/// Call sigstore-verify with the cheapest artifact form that suffices: the digest we
+/// already have, or, when the bundle needs another digest (sha512 subjects, P-384
+/// keys) or the raw bytes (Ed25519), the file again as a stream.
 fn run_library(
     trust: &Trust,
     artifact: &Artifact,
@@ -247,17 +253,26 @@ fn run_library(
     policy: &(impl Policy + ?Sized),
 ) -> Result<sigstore_verify::VerificationResult> {
     let verifier = trust.verifier();
-    let needs_stream = evidence.statement.as_ref().is_some_and(|s| !s.has_sha256_subject());
-    let first = if needs_stream { None } else { Some(verifier.verify(*artifact.sha256(), &evidence.bundle, policy)) };
+    let needs_stream = artifact.path().is_some() && evidence.statement.as_ref().is_some_and(|s| !s.has_sha256_subject());
+    let first = if needs_stream { None } else { Some(verifier.verify(artifact.digest().clone(), &evidence.bundle, policy)) };
     let result = match (first, artifact.path()) {
         (Some(Err(sigstore_verify::Error::UnsupportedArtifact(_))), Some(path)) | (None, Some(path)) => {
             let file = crate::evidence::open_file(path)?;
             verifier.verify_reader(std::io::BufReader::new(file), &evidence.bundle, policy)
         }
-        (Some(result), _) => result,
-        (None, None) => {
-            return Err(Error::verify(Stage::Artifact, "the attestation names only sha512 digests; pass the file instead of its sha256"))
+        // A bare digest the bundle cannot be checked against: a message signature's log
+        // entry records the artifact's sha256, so `sha384:`/`sha512:` cannot stand in.
+        (Some(Err(sigstore_verify::Error::UnsupportedArtifact(why))), None) => {
+            return Err(Error::verify(
+                Stage::Artifact,
+                format!(
+                    "this bundle cannot be checked against {}: {why}; pass the file, or the digest the bundle records",
+                    digest_string(artifact.digest())
+                ),
+            ))
         }
+        (Some(result), _) => result,
+        (None, None) => return Err(Error::verify(Stage::Artifact, "no artifact digest to verify against")),
     };
     result.map_err(map_library_error)
 }
