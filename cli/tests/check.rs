@@ -243,7 +243,11 @@ fn every_report_format_is_valid() {
         &format!("json={}", path("r.json")),
     ]);
     r.assert_code(1);
-    assert!(r.stdout.contains("| ❌ |") && r.stdout.contains("| ✅ |") && r.stdout.contains("1 of 2 subjects may ship"), "{}", r.stdout);
+    let md = &r.stdout;
+    assert!(md.contains("| ❌ |") && md.contains("1 of 2 subjects may ship"), "{md}");
+    // The denial with its title and fix; the pass (it has a warning) listed, and counted by signer.
+    assert!(md.contains("**GitLab signer not allowed**: ") && md.contains("fix: sign from an allowed project"), "{md}");
+    assert!(md.contains("| ✅ |") && md.contains("**Passed: 1**") && md.contains("| acme/app | 1 |"), "{md}");
 
     let (ok, out) = python(
         r#"
@@ -255,9 +259,23 @@ cases = [c for s in xml for c in s]
 assert len(cases) == 2, cases
 failed = [c for c in cases if not c.is_passed]
 assert len(failed) == 1, failed
-assert isinstance(failed[0].result[0], Failure)
-assert failed[0].result[0].type.startswith("gitlab."), failed[0].result[0].type
+f = failed[0].result[0]
+assert isinstance(f, Failure)
+assert f.type.startswith("gitlab."), f.type
+assert f.message.startswith("GitLab signer not allowed: "), f.message
+body = f.text.splitlines()
+# One readable line per finding, its fix, and who signed: no JSON dump.
+assert any(l.startswith("gitlab.project: ") for l in body), body
+assert any(l.strip().startswith("fix: sign from an allowed project") for l in body), body
+assert any(l.startswith("signed by https://gitlab.com/acme/other//") for l in body), body
+assert any("project acme/other" in l and "commit " in l and "run https://gitlab.com/" in l and "log index " in l for l in body), body
+assert not any(l.startswith("{") or "claims:" in l for l in body), body
 assert "bad <&\"'>.txt" in failed[0].name, failed[0].name
+# Warnings (and, for a pass, who signed) are the case's system-out.
+for c in cases:
+    assert "warning w.up: heads up" in c.system_out, c.system_out
+passed = [c for c in cases if c.is_passed][0]
+assert "signed by https://gitlab.com/acme/app//" in passed.system_out, passed.system_out
 print("junit ok")
 "#,
         &[&path("r.xml")],
@@ -272,6 +290,15 @@ doc = json.load(open(sys.argv[1]))
 jsonschema.Draft7Validator(schema).validate(doc)
 results = doc["runs"][0]["results"]
 assert {r["ruleId"] for r in results} >= {"gitlab.project", "w.up"}, results
+rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+g = rules["gitlab.project"]
+assert g["shortDescription"]["text"] == "GitLab signer not allowed", g
+assert g["help"]["text"].startswith("sign from an allowed project"), g
+assert g["helpUri"].endswith("docs/policies.md#the-bundled-library-policies"), g
+assert "helpUri" not in rules["w.up"], rules["w.up"]  # a user's own rule
+for r in results:
+    assert len(r["partialFingerprints"]["vouchSubjectRule/v1"]) == 64, r
+assert len({(r["ruleId"], r["partialFingerprints"]["vouchSubjectRule/v1"]) for r in results}) == len(results), results
 print("sarif ok")
 "#,
         &[&path("r.sarif")],
@@ -285,6 +312,20 @@ print("sarif ok")
         }
         assert!(["info", "minor", "major", "critical", "blocker"].contains(&issue["severity"].as_str().unwrap()));
     }
+    let denial = cq.as_array().unwrap().iter().find(|i| i["check_name"] == "gitlab.project").expect("the denial");
+    let body = denial["content"]["body"].as_str().unwrap();
+    assert!(body.starts_with("**GitLab signer not allowed**") && body.contains("Fix: sign from an allowed project"), "{body}");
+    // The JSON report: the denial's title and fix, and the signer's facts on every subject, passing ones too.
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path("r.json")).unwrap()).unwrap();
+    for s in json["subjects"].as_array().unwrap() {
+        let signer = &s["signers"][0];
+        for key in ["identity", "issuer", "project", "ref", "commit", "run_url", "signed_at", "log_index"] {
+            assert!(signer.get(key).is_some(), "{key} missing in {signer}");
+        }
+    }
+    let failed = json["subjects"].as_array().unwrap().iter().find(|s| s["verdict"] == "fail").unwrap();
+    assert_eq!(failed["reasons"][0]["title"], "GitLab signer not allowed");
+    assert!(failed["reasons"][0]["solution"].as_str().unwrap().starts_with("sign from"));
     // The JSON report validates against its published schema.
     let (ok, out) = python(
         "import sys, json, jsonschema\njsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))\nprint('json ok')\n",

@@ -149,11 +149,14 @@ pub struct Reason {
     pub code: Code,
     pub rule_code: Option<String>,
     pub message: String,
+    /// A policy finding's `title` and `solution` (what the rule checks, how to fix it).
+    pub title: Option<String>,
+    pub solution: Option<String>,
 }
 
 impl Reason {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Reason { code, rule_code: None, message: message.into() }
+        Reason { code, rule_code: None, message: message.into(), title: None, solution: None }
     }
 
     pub fn of(error: &Error) -> Self {
@@ -162,7 +165,14 @@ impl Reason {
 
     /// A policy finding that fails the subject.
     pub fn finding(code: Code, rule_code: String, message: String) -> Self {
-        Reason { code, rule_code: Some(rule_code), message }
+        Reason { code, rule_code: Some(rule_code), message, title: None, solution: None }
+    }
+
+    /// With the rule's title and solution, for reports people act on.
+    pub fn with_help(mut self, title: Option<String>, solution: Option<String>) -> Self {
+        self.title = title;
+        self.solution = solution;
+        self
     }
 
     /// The code reports show: the rule's own for findings, else vouch's.
@@ -174,9 +184,15 @@ impl Reason {
 impl serde::Serialize for Reason {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let mut st = s.serialize_struct("Reason", 2)?;
+        let mut st = s.serialize_struct("Reason", 4)?;
         st.serialize_field("code", self.shown_code())?;
         st.serialize_field("message", &self.message)?;
+        if let Some(title) = &self.title {
+            st.serialize_field("title", title)?;
+        }
+        if let Some(solution) = &self.solution {
+            st.serialize_field("solution", solution)?;
+        }
         st.end()
     }
 }
@@ -187,12 +203,17 @@ impl<'de> serde::Deserialize<'de> for Reason {
         struct Shape {
             code: String,
             message: String,
+            #[serde(default)]
+            title: Option<String>,
+            #[serde(default)]
+            solution: Option<String>,
         }
-        let Shape { code, message } = Shape::deserialize(d)?;
+        let Shape { code, message, title, solution } = Shape::deserialize(d)?;
         Ok(match Code::parse(&code) {
             Some(code) => Reason::new(code, message),
             None => Reason::finding(Code::PolicyDeny, code, message),
-        })
+        }
+        .with_help(title, solution))
     }
 }
 

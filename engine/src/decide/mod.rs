@@ -80,6 +80,7 @@ impl Decider<'_> {
                 Ok(d) => {
                     reasons.extend(d.deny.iter().map(|f| {
                         Reason::finding(Code::PolicyDeny, f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)), f.msg.clone())
+                            .with_help(f.title.clone(), f.solution.clone())
                     }));
                     // vouch enforces the judges' verdict itself, not only through their deny
                     // rules: a judge whose deny forgets a case still cannot pass anyone.
@@ -100,6 +101,7 @@ impl Decider<'_> {
                                 f.code.clone().unwrap_or_else(|| format!("{}.warn", f.package)),
                                 format!("warning (--fail-on-warn): {}", f.msg),
                             )
+                            .with_help(f.title.clone(), f.solution.clone())
                         }));
                     }
                     decision = Some(d);
@@ -145,5 +147,13 @@ fn summary(s: &VerifiedSignature) -> SignerSummary {
             .or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
         issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
         predicate_type: s.predicate_type.clone(),
+        project: s.claims.as_ref().and_then(|c| {
+            c.gitlab.as_ref().map(|g| g.project_path.clone()).or_else(|| c.github.as_ref().map(|g| g.repository.clone()))
+        }),
+        git_ref: s.claims.as_ref().and_then(|c| c.named.source_repository_ref.clone()),
+        commit: s.claims.as_ref().and_then(|c| c.named.source_repository_digest.clone()),
+        run_url: s.claims.as_ref().and_then(|c| c.named.run_invocation_uri.clone()),
+        signed_at: s.signed_at.clone(),
+        log_index: s.tlog.iter().find_map(|t| t.log_index),
     }
 }

@@ -35,6 +35,23 @@ pub struct SignerSummary {
     pub issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate_type: Option<String>,
+    /// The GitLab project path or GitHub repository the certificate names.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub project: Option<String>,
+    /// The source ref and commit the certificate names (Fulcio .14 and .13).
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+    pub git_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<String>,
+    /// The pipeline/job (GitLab) or workflow run (GitHub) that signed (Fulcio .21).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run_url: Option<String>,
+    /// When it was signed, from verified evidence (a SET or an RFC 3161 timestamp).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signed_at: Option<String>,
+    /// The transparency log index of the entry.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_index: Option<u64>,
 }
 
 /// One subject's result. In a batch ([`crate::plan::Detail::Summary`]) it is small, so

@@ -45,6 +45,9 @@ fn text(r: &Report) -> String {
             }
             _ => {
                 let _ = writeln!(out, "{}  {}  {}", verdict(s.verdict), esc(&s.name), reasons(s));
+                for fix in fixes(s) {
+                    let _ = writeln!(out, "      fix: {}", esc(&fix));
+                }
             }
         }
         for w in &s.warnings {
@@ -88,6 +91,9 @@ fn xml(s: &str) -> String {
 }
 
 /// JUnit XML as GitLab reads it (`artifacts:reports:junit`): one testcase per subject.
+/// A failure's message is its first reason (with the rule's title); its body is one line
+/// per reason, the rule's fix, and the few claims that decided. Warnings and, for a
+/// pass, who signed go to `<system-out>`.
 fn junit(r: &Report) -> String {
     let m = &r.summary;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -101,73 +107,155 @@ fn junit(r: &Report) -> String {
         xml(&r.effective_time)
     );
     for s in &r.subjects {
-        let _ = write!(out, "    <testcase classname=\"vouch.{}\" name=\"{}\"", xml(&s.kind), xml(&s.name));
-        match s.verdict {
-            SubjectVerdict::Pass => {
-                let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", xml(&format!("signed by {}", signers(s))));
-            }
-            v => {
-                let tag = if v == SubjectVerdict::Error { "error" } else { "failure" };
-                let first = s.reasons.first();
-                let _ = writeln!(
-                    out,
-                    ">\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>\n    </testcase>",
-                    xml(first.map_or("vouch", |r| r.shown_code())),
-                    xml(first.map_or("failed", |r| r.message.as_str())),
-                    xml(&details(s))
-                );
-            }
+        let _ = writeln!(out, "    <testcase classname=\"vouch.{}\" name=\"{}\">", xml(&s.kind), xml(&s.name));
+        if s.verdict != SubjectVerdict::Pass {
+            let tag = if s.verdict == SubjectVerdict::Error { "error" } else { "failure" };
+            let first = s.reasons.first();
+            let message = first.map_or_else(|| "failed".to_string(), |r| match &r.title {
+                Some(title) => format!("{title}: {}", r.message),
+                None => r.message.clone(),
+            });
+            let _ = writeln!(
+                out,
+                "      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>",
+                xml(first.map_or("vouch", |r| r.shown_code())),
+                xml(&message),
+                failure_body(s).iter().map(|l| xml(l)).collect::<Vec<_>>().join("\n")
+            );
         }
+        let mut system_out: Vec<String> = Vec::new();
+        if s.verdict == SubjectVerdict::Pass {
+            system_out.extend(deciding(s));
+        }
+        system_out.extend(s.warnings.iter().map(|w| {
+            let code = w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package));
+            let fix = w.solution.as_deref().map(|f| format!(" (fix: {f})")).unwrap_or_default();
+            format!("warning {}: {}{fix}", esc(&code), esc(&w.msg))
+        }));
+        if !system_out.is_empty() {
+            let text = system_out.iter().map(|l| xml(l)).collect::<Vec<_>>().join("\n");
+            let _ = writeln!(out, "      <system-out>{text}</system-out>");
+        }
+        out.push_str("    </testcase>\n");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
 
-/// Every reason, and the claims that decided.
-fn details(s: &SubjectResult) -> String {
-    let mut d = String::new();
+/// A failure in lines: each reason (and its fix, when it differs from the one before),
+/// then who signed.
+fn failure_body(s: &SubjectResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut last_fix = None;
     for r in &s.reasons {
-        let _ = writeln!(d, "{}: {}", esc(r.shown_code()), esc(&r.message));
+        lines.push(format!("{}: {}", esc(r.shown_code()), esc(&r.message)));
+        if let Some(fix) = r.solution.as_ref().filter(|f| last_fix != Some(*f)) {
+            lines.push(format!("  fix: {}", esc(fix)));
+        }
+        last_fix = r.solution.as_ref().or(last_fix);
     }
-    for c in &s.claims {
-        let _ = writeln!(d, "claims: {}", serde_json::to_string(c).unwrap_or_default());
-    }
-    d
+    lines.extend(deciding(s));
+    lines
 }
 
-fn sarif(r: &Report) -> serde_json::Value {
-    let mut rules: Vec<String> = r
-        .subjects
-        .iter()
-        .flat_map(|s| {
-            s.reasons
-                .iter()
-                .map(|x| x.shown_code().to_string())
-                .chain(s.warnings.iter().map(|w| w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package))))
-        })
+/// The fixes the failed rules suggest, once each.
+fn fixes(s: &SubjectResult) -> Vec<String> {
+    let mut fixes: Vec<String> = s.reasons.iter().filter_map(|r| r.solution.clone()).collect();
+    fixes.dedup();
+    fixes
+}
+
+/// The few claims that decide, per verified signer, as lines: who (and by which
+/// issuer), from which project, ref and commit, in which pipeline, when, at which log
+/// index. Escaped.
+fn deciding(s: &SubjectResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    for x in &s.signers {
+        let who = x.identity.as_deref().unwrap_or("?");
+        let issuer = x.issuer.as_deref().map(|i| format!(" (issuer {i})")).unwrap_or_default();
+        let what = x.predicate_type.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
+        lines.push(format!("signed by {who}{issuer}{what}"));
+        let facts: Vec<String> = [
+            x.project.as_deref().map(|p| format!("project {p}")),
+            x.git_ref.as_deref().map(|r| format!("ref {r}")),
+            x.commit.as_deref().map(|c| format!("commit {c}")),
+            x.run_url.as_deref().map(|u| format!("run {u}")),
+            x.signed_at.as_deref().map(|t| format!("signed at {t}")),
+            x.log_index.map(|i| format!("log index {i}")),
+        ]
+        .into_iter()
+        .flatten()
         .collect();
-    rules.sort();
-    rules.dedup();
+        if !facts.is_empty() {
+            lines.push(format!("  {}", facts.join(", ")));
+        }
+    }
+    lines.iter().map(|l| esc(l).into_owned()).collect()
+}
+
+/// Where a code is explained: vouch's own in docs/cli.md, the bundled packages' rules in
+/// docs/policies.md. A user's own package has none.
+fn help_uri(code: &str) -> Option<String> {
+    const DOCS: &str = "https://github.com/vouch-dev/vouch/blob/main/docs";
+    if crate::Code::parse(code).is_some() {
+        Some(format!("{DOCS}/cli.md#diagnostics-and-codes"))
+    } else {
+        let package = code.split('.').next()?;
+        crate::policy::builtin::names().contains(&package).then(|| format!("{DOCS}/policies.md#the-bundled-library-policies"))
+    }
+}
+
+/// SARIF 2.1.0: a rule per code (its title, help and where it is documented), a result
+/// per reason and warning, with a fingerprint of subject and rule that stays the same
+/// from run to run (messages may carry times).
+fn sarif(r: &Report) -> serde_json::Value {
+    // code -> (title, solution, level)
+    let mut rules: std::collections::BTreeMap<String, (Option<String>, Option<String>, &str)> = Default::default();
     let mut results = Vec::new();
     for s in &r.subjects {
         let location = json!([{"physicalLocation": {"artifactLocation": {"uri": esc(&s.name)}}}]);
-        for reason in &s.reasons {
-            results.push(json!({
-                "ruleId": reason.shown_code(),
-                "level": if s.verdict == SubjectVerdict::Error { "warning" } else { "error" },
-                "message": {"text": format!("{}: {}", esc(&s.name), esc(&reason.message))},
-                "locations": location,
+        let level = if s.verdict == SubjectVerdict::Error { "warning" } else { "error" };
+        let found = s
+            .reasons
+            .iter()
+            .map(|x| (x.shown_code().to_string(), x.message.as_str(), x.title.clone(), x.solution.clone(), level))
+            .chain(s.warnings.iter().map(|w| {
+                (w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)), w.msg.as_str(), w.title.clone(), w.solution.clone(), "warning")
             }));
-        }
-        for w in &s.warnings {
+        for (code, message, title, solution, level) in found {
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{code}", s.name).as_bytes()).to_hex();
             results.push(json!({
-                "ruleId": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
-                "level": "warning",
-                "message": {"text": format!("{}: {}", esc(&s.name), esc(&w.msg))},
+                "ruleId": code,
+                "level": level,
+                "message": {"text": format!("{}: {}", esc(&s.name), esc(message))},
                 "locations": location,
+                "partialFingerprints": {"vouchSubjectRule/v1": fingerprint},
             }));
+            let rule = rules.entry(code).or_insert((None, None, level));
+            rule.0 = rule.0.take().or(title);
+            rule.1 = rule.1.take().or(solution);
         }
     }
+    let rules: Vec<serde_json::Value> = rules
+        .into_iter()
+        .map(|(id, (title, solution, level))| {
+            let vouch_code = crate::Code::parse(&id);
+            let short = title.clone().unwrap_or_else(|| id.clone());
+            let help = solution.or_else(|| vouch_code.map(|c| c.hint().to_string()));
+            let mut rule = serde_json::Map::new();
+            rule.insert("id".into(), json!(id));
+            rule.insert("name".into(), json!(id));
+            rule.insert("shortDescription".into(), json!({"text": esc(&short)}));
+            rule.insert("defaultConfiguration".into(), json!({"level": level}));
+            if let Some(help) = help {
+                rule.insert("help".into(), json!({"text": esc(&help), "markdown": esc(&help)}));
+            }
+            if let Some(uri) = help_uri(&id) {
+                rule.insert("helpUri".into(), json!(uri));
+            }
+            serde_json::Value::Object(rule)
+        })
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -176,13 +264,15 @@ fn sarif(r: &Report) -> serde_json::Value {
                 "name": "vouch",
                 "version": r.tool.version,
                 "informationUri": "https://github.com/vouch-dev/vouch",
-                "rules": rules.iter().map(|id| json!({"id": id, "shortDescription": {"text": id}})).collect::<Vec<_>>(),
+                "rules": rules,
             }},
             "results": results,
         }]
     })
 }
 
+/// A Markdown summary for a merge request or job page: failures and warnings in full,
+/// passes counted by signer (400 passes are one row per signer, not 400 rows).
 fn markdown(r: &Report) -> String {
     let m = &r.summary;
     let icon = if r.exit_code() == 0 { "✅" } else { "❌" };
@@ -190,7 +280,6 @@ fn markdown(r: &Report) -> String {
     if m.failed + m.errors > 0 {
         let _ = writeln!(out, "{} failed, {} not judged.\n", m.failed, m.errors);
     }
-    out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
     // Text from outside cannot end a cell or a code span, nor start markup: a name like
     // `[PASS](https://evil)` or `![](…)` stays text.
     let code = |s: &str| esc(s).replace('|', "\\|").replace('`', "'");
@@ -210,7 +299,11 @@ fn markdown(r: &Report) -> String {
         }
         out
     };
-    for s in &r.subjects {
+    let listed: Vec<&SubjectResult> = r.subjects.iter().filter(|s| s.verdict != SubjectVerdict::Pass || !s.warnings.is_empty()).collect();
+    if !listed.is_empty() {
+        out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
+    }
+    for s in listed {
         let mark = match s.verdict {
             SubjectVerdict::Pass => "✅",
             SubjectVerdict::Fail => "❌",
@@ -219,36 +312,68 @@ fn markdown(r: &Report) -> String {
         let why: Vec<String> = s
             .reasons
             .iter()
-            .map(|x| format!("`{}` {}", code(x.shown_code()), cell(&x.message)))
+            .flat_map(|x| {
+                let title = x.title.as_deref().map(|t| format!("**{}**: ", cell(t))).unwrap_or_default();
+                std::iter::once(format!("`{}` {title}{}", code(x.shown_code()), cell(&x.message)))
+                    .chain(x.solution.as_deref().map(|f| format!("fix: {}", cell(f))))
+            })
             .chain(s.warnings.iter().map(|w| format!("warning: {}", cell(&w.msg))))
             .collect();
         let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", code(&s.name), cell(&signers(s)), why.join("<br>"));
     }
+    // Passes, counted per signer and project.
+    let mut passed: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for s in r.subjects.iter().filter(|s| s.verdict == SubjectVerdict::Pass) {
+        let project = s.signers.iter().find_map(|x| x.project.clone()).unwrap_or_default();
+        *passed.entry((signers(s), project)).or_default() += 1;
+    }
+    if !passed.is_empty() {
+        let mut rows: Vec<_> = passed.into_iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let gap = if out.ends_with("\n\n") { "" } else { "\n" };
+        let _ = writeln!(out, "{gap}**Passed: {}**\n\n| signed by | project | subjects |\n|---|---|---|", m.passed);
+        for ((signer, project), n) in rows {
+            let _ = writeln!(out, "| {} | {} | {n} |", cell(&signer), cell(&project));
+        }
+    }
     out
 }
 
-/// GitLab Code Quality (Code Climate subset): one issue per reason.
+/// GitLab Code Quality (Code Climate subset): one issue per reason and warning. The
+/// fingerprint is subject, code and occurrence, so an issue keeps its identity from
+/// pipeline to pipeline while its message changes (times, digests).
 fn codequality(r: &Report) -> serde_json::Value {
     let mut issues = Vec::new();
     for s in &r.subjects {
-        for reason in &s.reasons {
-            let fingerprint =
-                sigstore_verify::crypto::sha256(format!("{}\0{}\0{}", s.name, reason.shown_code(), reason.message).as_bytes()).to_hex();
-            issues.push(json!({
-                "description": format!("{}: {}", esc(&s.name), esc(&reason.message)),
-                "check_name": reason.shown_code(),
-                "fingerprint": &fingerprint[..32],
-                "severity": if s.verdict == SubjectVerdict::Error { "minor" } else { "major" },
-                "location": {"path": esc(&s.name), "lines": {"begin": 1}},
+        let severity = if s.verdict == SubjectVerdict::Error { "minor" } else { "major" };
+        let found = s
+            .reasons
+            .iter()
+            .map(|x| (x.shown_code().to_string(), x.message.as_str(), x.title.as_deref(), x.solution.as_deref(), severity))
+            .chain(s.warnings.iter().map(|w| {
+                (w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)), w.msg.as_str(), w.title.as_deref(), w.solution.as_deref(), "minor")
             }));
-        }
-        for w in &s.warnings {
-            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}", s.name, w.msg).as_bytes()).to_hex();
+        let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+        for (code, message, title, solution, severity) in found {
+            let n = seen.entry(code.clone()).or_default();
+            *n += 1;
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{code}\0{n}", s.name).as_bytes()).to_hex();
+            let mut body: Vec<String> = Vec::new();
+            if let Some(title) = title {
+                body.push(format!("**{}**", esc(title)));
+            }
+            body.push(esc(message).into_owned());
+            if let Some(fix) = solution {
+                body.push(format!("Fix: {}", esc(fix)));
+            }
+            body.extend(deciding(s));
             issues.push(json!({
-                "description": format!("{}: {}", esc(&s.name), esc(&w.msg)),
-                "check_name": w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
+                "description": format!("{}: {}", esc(&s.name), esc(message)),
+                "check_name": code,
                 "fingerprint": &fingerprint[..32],
-                "severity": "minor",
+                "severity": severity,
+                "categories": ["Security"],
+                "content": {"body": body.join("\n\n")},
                 "location": {"path": esc(&s.name), "lines": {"begin": 1}},
             }));
         }
@@ -296,6 +421,9 @@ pub fn human_details(report: &Report) -> Vec<Detail> {
             let code = f.code.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default();
             let at = f.location.as_deref().map(|l| format!(" at {}", esc(l))).unwrap_or_default();
             line(&mut out, format!("{} [{}]{code} {}{at}", f.rule.as_str().to_uppercase(), esc(&f.package), esc(&f.msg)));
+            if let Some(fix) = &f.solution {
+                line(&mut out, format!("  fix: {}", esc(fix)));
+            }
         }
         // Reasons beside the findings and the evidence already shown.
         for r in s.reasons.iter().filter(|r| r.rule_code.is_none() && !s.verification_errors.contains(r)) {
