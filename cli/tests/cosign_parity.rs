@@ -184,6 +184,10 @@ fn sha384_and_sha512_digests_are_digests_not_file_names() {
     assert_eq!(report["subjects"][0]["name"], "sigstore-3.1.0.tgz");
     assert_eq!(report["subjects"][0]["sha512"], sha512.as_str());
     // A name on a blob is refused: a blob is named by its path.
-    std::fs::write(&manifest, "version: 1\nidentities:\n  - issuer: https://gitlab.com\n    subject: x\nsubjects:\n  - blob: a.txt\n    name: other\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "version: 1\nidentities:\n  - issuer: https://gitlab.com\n    subject: x\nsubjects:\n  - blob: a.txt\n    name: other\n",
+    )
+    .unwrap();
     run(&["check", &manifest.display().to_string()]).assert_code(2).assert_stderr_contains("only a digest subject takes a name");
 }

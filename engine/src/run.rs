@@ -153,7 +153,13 @@ fn prepare(s: &SubjectPlan) -> Prepared {
             .map_err(|e| SubjectResult::failed("blob", path.display().to_string(), None, &e)),
         Target::Digest { input, bundles, name } => ArtifactInput::parse(input)
             .and_then(Artifact::open)
-            .map(|artifact| Work::Blob { artifact: artifact.labelled(name.clone()), kind: "digest", bundles: bundles.clone(), signer, policy })
+            .map(|artifact| Work::Blob {
+                artifact: artifact.labelled(name.clone()),
+                kind: "digest",
+                bundles: bundles.clone(),
+                signer,
+                policy,
+            })
             .map_err(|e| SubjectResult::failed("digest", name.clone().unwrap_or_else(|| input.clone()), None, &e)),
         Target::Image { reference, .. } => {
             Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone())))

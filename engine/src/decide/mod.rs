@@ -147,9 +147,10 @@ fn summary(s: &VerifiedSignature) -> SignerSummary {
             .or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
         issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
         predicate_type: s.predicate_type.clone(),
-        project: s.claims.as_ref().and_then(|c| {
-            c.gitlab.as_ref().map(|g| g.project_path.clone()).or_else(|| c.github.as_ref().map(|g| g.repository.clone()))
-        }),
+        project: s
+            .claims
+            .as_ref()
+            .and_then(|c| c.gitlab.as_ref().map(|g| g.project_path.clone()).or_else(|| c.github.as_ref().map(|g| g.repository.clone()))),
         git_ref: s.claims.as_ref().and_then(|c| c.named.source_repository_ref.clone()),
         commit: s.claims.as_ref().and_then(|c| c.named.source_repository_digest.clone()),
         run_url: s.claims.as_ref().and_then(|c| c.named.run_invocation_uri.clone()),

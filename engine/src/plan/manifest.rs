@@ -138,7 +138,10 @@ impl Manifest {
                 return Err(invalid(path, format!("subjects[{i}] needs exactly one of blob, image, digest")));
             }
             if s.name.is_some() && s.digest.is_none() {
-                return Err(invalid(path, format!("subjects[{i}]: only a digest subject takes a name (a blob or image is named by itself)")));
+                return Err(invalid(
+                    path,
+                    format!("subjects[{i}]: only a digest subject takes a name (a blob or image is named by itself)"),
+                ));
             }
             if s.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 return Err(invalid(path, format!("subjects[{i}].name is empty")));

@@ -111,10 +111,13 @@ fn junit(r: &Report) -> String {
         if s.verdict != SubjectVerdict::Pass {
             let tag = if s.verdict == SubjectVerdict::Error { "error" } else { "failure" };
             let first = s.reasons.first();
-            let message = first.map_or_else(|| "failed".to_string(), |r| match &r.title {
-                Some(title) => format!("{title}: {}", r.message),
-                None => r.message.clone(),
-            });
+            let message = first.map_or_else(
+                || "failed".to_string(),
+                |r| match &r.title {
+                    Some(title) => format!("{title}: {}", r.message),
+                    None => r.message.clone(),
+                },
+            );
             let _ = writeln!(
                 out,
                 "      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>",
@@ -215,13 +218,18 @@ fn sarif(r: &Report) -> serde_json::Value {
     for s in &r.subjects {
         let location = json!([{"physicalLocation": {"artifactLocation": {"uri": esc(&s.name)}}}]);
         let level = if s.verdict == SubjectVerdict::Error { "warning" } else { "error" };
-        let found = s
-            .reasons
-            .iter()
-            .map(|x| (x.shown_code().to_string(), x.message.as_str(), x.title.clone(), x.solution.clone(), level))
-            .chain(s.warnings.iter().map(|w| {
-                (w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)), w.msg.as_str(), w.title.clone(), w.solution.clone(), "warning")
-            }));
+        let found =
+            s.reasons.iter().map(|x| (x.shown_code().to_string(), x.message.as_str(), x.title.clone(), x.solution.clone(), level)).chain(
+                s.warnings.iter().map(|w| {
+                    (
+                        w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
+                        w.msg.as_str(),
+                        w.title.clone(),
+                        w.solution.clone(),
+                        "warning",
+                    )
+                }),
+            );
         for (code, message, title, solution, level) in found {
             let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{code}", s.name).as_bytes()).to_hex();
             results.push(json!({
@@ -351,7 +359,13 @@ fn codequality(r: &Report) -> serde_json::Value {
             .iter()
             .map(|x| (x.shown_code().to_string(), x.message.as_str(), x.title.as_deref(), x.solution.as_deref(), severity))
             .chain(s.warnings.iter().map(|w| {
-                (w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)), w.msg.as_str(), w.title.as_deref(), w.solution.as_deref(), "minor")
+                (
+                    w.code.clone().unwrap_or_else(|| format!("{}.warn", w.package)),
+                    w.msg.as_str(),
+                    w.title.as_deref(),
+                    w.solution.as_deref(),
+                    "minor",
+                )
             }));
         let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
         for (code, message, title, solution, severity) in found {
