@@ -14,7 +14,7 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p vouch-cli \
- && install -D -m 0755 target/release/vouch /out/vouch \
+ && install -D -s -m 0755 target/release/vouch /out/vouch \
  && /out/vouch --version
 
 FROM ${RUNTIME_IMAGE}

@@ -46,6 +46,9 @@ pub enum Command {
     /// The bundled policy library (`--policy builtin`, `--policy builtin:NAME`).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Keep the trusted root fresh through TUF: fetch it into the cache, or show what a run would use.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Print a shell completion script: vouch completion bash > /etc/bash_completion.d/vouch
     Completion {
         #[arg(value_name = "SHELL")]
@@ -56,6 +59,63 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub enum TrustCommand {
+    /// Fetch the mirror's trusted_root.json (and signing_config) through TUF into the cache, and print what changed.
+    #[command(
+        after_help = "Examples:\n  vouch trust update\n  vouch trust update --mirror https://tuf.sigstore.example.com --root root.json\n  vouch trust update --mirror https://tuf.sigstore.example.com --root-checksum 5f1c…"
+    )]
+    Update(TrustUpdate),
+    /// Print the trusted root a run would use: its source, TUF versions and expiry, and each key's validity window.
+    #[command(after_help = "Examples:\n  vouch trust show\n  vouch trust show --offline --format json")]
+    Show(TrustShow),
+}
+
+#[derive(Args)]
+pub struct TrustUpdate {
+    /// The TUF mirror (default: Sigstore's public-good one, or staging with --staging).
+    #[arg(long, value_name = "URL", env = "VOUCH_TUF_MIRROR")]
+    pub mirror: Option<String>,
+    /// The mirror's first root, pinned (embedded for Sigstore's public instances).
+    #[arg(long, value_name = "FILE", requires = "mirror")]
+    pub root: Option<PathBuf>,
+    /// The SHA-256 of the first root (of --root, or else of the mirror's 1.root.json).
+    #[arg(long, value_name = "SHA256", requires = "mirror")]
+    pub root_checksum: Option<String>,
+    /// Sigstore's staging instance.
+    #[arg(long, conflicts_with = "mirror")]
+    pub staging: bool,
+    /// The TUF cache folder (default: $XDG_CACHE_HOME/vouch, or ~/.cache/vouch).
+    #[arg(long, value_name = "DIR", env = "VOUCH_CACHE_DIR")]
+    pub cache: Option<PathBuf>,
+    /// Seconds to wait for the mirror before giving up (exit 3).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl TrustUpdate {
+    pub fn mirror(&self) -> vouch_engine::trust::tuf::Mirror {
+        use vouch_engine::trust::tuf::Mirror;
+        match &self.mirror {
+            Some(url) => Mirror { root: self.root.clone(), root_checksum: self.root_checksum.clone(), ..Mirror::new(url) },
+            None if self.staging => Mirror::staging(),
+            None => Mirror::production(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TrustShow {
+    #[command(flatten)]
+    pub trust: Trust,
+}
+
+impl TrustShow {
+    pub fn flags(&self) -> TrustFlags {
+        self.trust.flags()
+    }
 }
 
 #[derive(Subcommand)]
@@ -95,6 +155,38 @@ pub struct Trust {
     /// A GHE.com tenant or GitHub Enterprise Server host whose Actions certificates get GitHub claims; repeatable.
     #[arg(long, value_name = "HOST")]
     github_host: Vec<String>,
+    #[command(flatten)]
+    tuf: Tuf,
+}
+
+/// Where a TUF-distributed trusted root comes from (docs/verification.md#where-trust-comes-from).
+#[derive(Args, Clone)]
+pub struct Tuf {
+    /// The TUF mirror of a private Sigstore (default: Sigstore's public-good one, or staging with --staging).
+    #[arg(long, value_name = "URL", env = "VOUCH_TUF_MIRROR", conflicts_with = "trusted_root")]
+    tuf_mirror: Option<String>,
+    /// The mirror's first root, pinned (Sigstore's public instances have theirs embedded).
+    #[arg(long, value_name = "FILE", requires = "tuf_mirror")]
+    tuf_root: Option<PathBuf>,
+    /// The SHA-256 of the mirror's first root (of --tuf-root, or else of the mirror's 1.root.json).
+    #[arg(long, value_name = "SHA256", requires = "tuf_mirror")]
+    tuf_root_checksum: Option<String>,
+    /// Never touch the network for trust: use the TUF cache even when it has expired (with a warning).
+    #[arg(long, env = "VOUCH_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    offline: Option<bool>,
+    /// The TUF cache folder (default: $XDG_CACHE_HOME/vouch, or ~/.cache/vouch).
+    #[arg(long, value_name = "DIR", env = "VOUCH_CACHE_DIR")]
+    cache: Option<PathBuf>,
+}
+
+impl Tuf {
+    fn mirror(&self) -> Option<vouch_engine::trust::tuf::Mirror> {
+        self.tuf_mirror.as_deref().map(|url| vouch_engine::trust::tuf::Mirror {
+            root: self.tuf_root.clone(),
+            root_checksum: self.tuf_root_checksum.clone(),
+            ..vouch_engine::trust::tuf::Mirror::new(url)
+        })
+    }
 }
 
 #[derive(Args)]
@@ -304,7 +396,15 @@ impl Judging {
 impl Trust {
     fn flags(&self) -> TrustFlags {
         let (gitlab_instances, github_hosts) = (self.gitlab_instance.clone(), self.github_host.clone());
-        TrustFlags { trusted_root: self.trusted_root.clone(), staging: self.staging, gitlab_instances, github_hosts }
+        TrustFlags {
+            trusted_root: self.trusted_root.clone(),
+            staging: self.staging,
+            gitlab_instances,
+            github_hosts,
+            tuf_mirror: self.tuf.mirror(),
+            offline: self.tuf.offline.unwrap_or(false),
+            cache: self.tuf.cache.clone(),
+        }
     }
 }
 

@@ -69,6 +69,8 @@ fn main() -> ExitCode {
         Command::Man { dir } => clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
             .map(|()| 0)
             .map_err(|source| Error::Io { path: dir.clone(), what: "man page folder", source }),
+        Command::Trust(args::TrustCommand::Update(a)) => trust_update(a, &outputs),
+        Command::Trust(args::TrustCommand::Show(a)) => trust_show(&a.flags(), &outputs),
         Command::Policy(args::PolicyCommand::Show { name }) => {
             render::stdout(&policy::builtin::show(name)?);
             Ok(0)
@@ -135,4 +137,132 @@ fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {
         render::note_line(&format!("coverage {:.1}% is below the threshold {threshold:.1}%", report.coverage_percent));
     }
     Ok(if report.failed() == 0 && below.is_none() && !report.tests.is_empty() { 0 } else { 1 })
+}
+
+/// `vouch trust update`: the TUF client workflow into the cache, then what changed.
+fn trust_update(args: &args::TrustUpdate, outputs: &Outputs) -> Result<u8, Error> {
+    use vouch_engine::trust::{self, tuf};
+    let mirror = args.mirror();
+    let cache = args.cache.clone().or_else(tuf::default_cache).ok_or_else(|| {
+        Error::usage(Code::TrustTufSetup, "no cache folder: pass --cache DIR (or set VOUCH_CACHE_DIR, XDG_CACHE_HOME or HOME)")
+    })?;
+    let now = jiff::Timestamp::now();
+    let updated = tuf::update(&mirror, &cache, now, std::time::Duration::from_secs(args.timeout)).map_err(Error::Tuf)?;
+    let state = &updated.state;
+    let changes = updated.previous.as_deref().map(|old| trust::diff(old, &state.trusted_root));
+    let text = {
+        let mut out = format!(
+            "updated {} from {}\n  root v{} (expires {}), timestamp v{} (expires {}), targets v{}\n  trusted_root.json{}\n",
+            mirror.cache_dir(&cache).display(),
+            mirror.url,
+            state.root_version,
+            state.root_expires,
+            state.timestamp_version,
+            state.timestamp_expires,
+            state.targets_version,
+            if state.signing_config.is_some() { ", signing_config.v0.2.json" } else { "" },
+        );
+        match &changes {
+            None => out.push_str("  first fetch: nothing to compare with\n"),
+            Some(c) if c.is_empty() => out.push_str("  no change in the trusted root's keys and CAs\n"),
+            Some(c) => {
+                for (mark, item) in c {
+                    out.push_str(&format!("  {mark} {:<21} {}  {}  {}\n", item.kind, item.name, short(&item.id), window(item)));
+                }
+            }
+        }
+        out
+    };
+    let json = serde_json::json!({
+        "mirror": mirror.url,
+        "cache": mirror.cache_dir(&cache),
+        "root_version": state.root_version,
+        "root_expires": state.root_expires.to_string(),
+        "timestamp_version": state.timestamp_version,
+        "timestamp_expires": state.timestamp_expires.to_string(),
+        "targets_version": state.targets_version,
+        "signing_config": state.signing_config.is_some(),
+        "changes": changes.map(|c| c.into_iter().map(|(m, i)| serde_json::json!({"change": m.to_string(), "item": i})).collect::<Vec<_>>()),
+    });
+    trust_output(&text, &json, outputs)
+}
+
+/// `vouch trust show`: the trusted root a run with these flags would use.
+fn trust_show(flags: &plan::TrustFlags, outputs: &Outputs) -> Result<u8, Error> {
+    use vouch_engine::trust::{self, tuf, TrustChoice, TrustSource};
+    let choice = match (&flags.trusted_root, &flags.tuf_mirror, flags.staging) {
+        (Some(path), _, _) => TrustChoice::File(path.clone()),
+        (None, Some(m), _) => TrustChoice::Tuf { mirror: m.clone(), offline: flags.offline, cache: flags.cache.clone() },
+        (None, None, staging) => TrustChoice::Tuf {
+            mirror: if staging { tuf::Mirror::staging() } else { tuf::Mirror::production() },
+            offline: flags.offline,
+            cache: flags.cache.clone(),
+        },
+    };
+    let now = jiff::Timestamp::now();
+    let (trust, notes) = trust::resolve(&choice, now)?;
+    for note in &notes {
+        render::note(note);
+    }
+    let mut text = format!("source: {}\n", trust.source());
+    let mut tuf_json = serde_json::Value::Null;
+    if let (TrustSource::Tuf { .. }, TrustChoice::Tuf { mirror, cache, .. }) = (trust.source(), &choice) {
+        if let Some(dir) = cache.clone().or_else(tuf::default_cache) {
+            if let Ok(Some(state)) = tuf::load_cache(mirror, &dir, now) {
+                text.push_str(&format!(
+                    "  cache {} (updated {})\n  root v{} expires {}; timestamp v{} expires {} ({}); targets v{}\n",
+                    mirror.cache_dir(&dir).display(),
+                    tuf::updated_at(mirror, &dir).unwrap_or_else(|| "?".into()),
+                    state.root_version,
+                    state.root_expires,
+                    state.timestamp_version,
+                    state.timestamp_expires,
+                    trust::ago(state.timestamp_expires, now),
+                    state.targets_version
+                ));
+                tuf_json = serde_json::json!({
+                    "mirror": mirror.url,
+                    "cache": mirror.cache_dir(&dir),
+                    "root_version": state.root_version,
+                    "root_expires": state.root_expires.to_string(),
+                    "timestamp_version": state.timestamp_version,
+                    "timestamp_expires": state.timestamp_expires.to_string(),
+                    "targets_version": state.targets_version,
+                    "stale": state.stale,
+                });
+            }
+        }
+    }
+    text.push_str(&format!("trusted root sha256: {}\n", trust.root_sha256()));
+    let items = trust::inventory(trust.json());
+    for item in &items {
+        text.push_str(&format!("  {:<21} {}  {}  {}\n", item.kind, item.name, short(&item.id), window(item)));
+    }
+    let json = serde_json::json!({
+        "source": trust.source().to_string(),
+        "warnings": notes,
+        "tuf": tuf_json,
+        "sha256": trust.root_sha256(),
+        "items": items,
+    });
+    trust_output(&text, &json, outputs)
+}
+
+fn short(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
+fn window(item: &vouch_engine::trust::TrustItem) -> String {
+    format!("valid {} .. {}", item.start.as_deref().unwrap_or("?"), item.end.as_deref().unwrap_or("(open)"))
+}
+
+fn trust_output(text: &str, json: &serde_json::Value, outputs: &Outputs) -> Result<u8, Error> {
+    let render = |f: Format| match f {
+        Format::Text => Ok(text.to_string()),
+        Format::Json => Ok(format!("{}\n", serde_json::to_string_pretty(json).unwrap_or_default())),
+        _ => Err(Error::usage(Code::UsageFormat, "`vouch trust` writes text or json")),
+    };
+    render::stdout(&render(outputs.stdout)?);
+    outputs.write_files(render)?;
+    Ok(0)
 }

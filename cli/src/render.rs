@@ -20,8 +20,12 @@ pub fn note_line(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// A plan's note on stderr: `note: …`, or `warning: …` for the notes that are warnings.
 pub fn note(line: &str) {
-    note_line(&format!("note: {}", esc(line)));
+    match line.strip_prefix("warning: ") {
+        Some(warning) => note_line(&format!("warning: {}", esc(warning))),
+        None => note_line(&format!("note: {}", esc(line))),
+    }
 }
 
 /// Diagnostics wrap to the terminal's width on a terminal; in CI logs and pipes a

@@ -68,10 +68,20 @@ fn the_gate_component_gates_the_quickstart() {
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("gate.yaml"), "config:\n  gitlab:\n    projects: [acme/app]\n    refs: {branches: [main]}\n").unwrap();
-    let given = [("image", "vouch"), ("policy", "builtin,gate.yaml"), ("shards", "2"), ("effective_time", "2026-11-30T09:15:00Z")];
+    // The quickstart's manifest names its own trusted root: no TUF update (and no network).
+    let given = [
+        ("image", "vouch"),
+        ("policy", "builtin,gate.yaml"),
+        ("shards", "2"),
+        ("effective_time", "2026-11-30T09:15:00Z"),
+        ("trust_update", "false"),
+    ];
     let (_, body) = interpolate(&repo("templates/gate.yml"), &given);
     let pipeline: serde_json::Value = yaml_serde::from_str(&body).unwrap();
     assert_eq!(pipeline["vouch-gate"]["parallel"], 2);
+    assert_eq!(pipeline["vouch-gate"]["image"]["entrypoint"], serde_json::json!([""]), "vouch's image has vouch as its entrypoint");
+    let first = pipeline["vouch-gate"]["script"][0].as_str().unwrap();
+    assert!(first.contains("vouch trust update || test $? -eq 3"), "the gate refreshes trust first: {first}");
     let bin_dir = vouch_bin().parent().unwrap().to_path_buf();
     let job = |name: &str, vars: &[(&str, &str)]| {
         let job = &pipeline[name];

@@ -30,7 +30,7 @@ fn main() {
     let signature = verify::verify(&trust, &artifact, &evidence, &Signer::AnyIdentity).expect("verifies");
     let now = jiff::Timestamp::now();
     let context = Context { effective_time: now, shard: "1/1".into() };
-    let subject = SubjectInfo { kind: "blob", name: artifact.name(), sha256: artifact.sha256().to_hex() };
+    let subject = SubjectInfo::new("blob", artifact.name(), artifact.digest());
 
     // The example gate's configuration, with the observed project allowed so that every
     // rule runs to the end.

@@ -89,7 +89,7 @@ fn main() {
     };
     let vouch = |c: &Case| {
         let evidence = evidence::parse_bundle(&c.bundle).unwrap();
-        let artifact = Artifact::open(ArtifactInput::Digest(c.digest)).unwrap();
+        let artifact = Artifact::open(ArtifactInput::Digest(c.digest.into())).unwrap();
         let signature = verify::verify(&trust, &artifact, &evidence, &signers[index(c)]).expect("vouch verifies");
         std::hint::black_box(signature);
     };

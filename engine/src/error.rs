@@ -72,6 +72,7 @@ codes! {
     UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB)";
     UsagePolicy = "usage::policy", Usage, "pass the policies to explain with --policy DIR";
     TrustRoot = "trust::root", Usage, "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)";
+    TrustTufSetup = "trust::tuf-setup", Usage, "pin a private mirror's first root (--root FILE or --root-checksum SHA256; the manifest's `tuf:`), or run `vouch trust update` first (without --offline)";
     TrustKey = "trust::key", Usage, "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)";
     Manifest = "manifest", Usage, "see docs/manifest.md for the manifest's keys";
     PolicyIo = "policy::io", Usage, "check the --policy path";
@@ -106,6 +107,7 @@ codes! {
     VerifyIdentity = "verify::identity", Rejected, "check --certificate-identity / --certificate-identity-regexp against the identity printed by `vouch claims`";
     VerifyIssuer = "verify::issuer", Rejected, "check --certificate-oidc-issuer against the issuer printed by `vouch claims` (self-managed GitLab has its own issuer)";
     VerifyNone = "verify::none", Rejected, "sign it (cosign sign / cosign sign-blob --bundle), or check that you are looking at the right artifact";
+    TrustTuf = "trust::tuf", Rejected, "the TUF repository's metadata did not verify (bad signature, threshold not met, rollback, expired, or a target that does not match); the cache was not changed: check the mirror, and do not trust what it serves";
     ClaimsCertificate = "claims::certificate", Rejected, "the signing certificate is malformed; do not trust this bundle";
     PolicyEval = "policy::eval", Rejected, "a rule errored for this subject, so the subject fails; `vouch explain` shows the input it saw";
     PolicyNoAcceptedSigner = "policy::no-accepted-signer", Rejected, "the configured signer policies accepted none of the signatures; `vouch explain` shows each policy's `accepted` set and its findings";
@@ -116,6 +118,7 @@ codes! {
     RegistryInvalid = "registry::invalid", Rejected, "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image";
     CheckNoMatch = "check::no-match", Rejected, "check the glob (it is relative to the manifest's folder) and that the build wrote its files";
     CheckGlob = "check::glob", Rejected, "write a glob: *, ?, [..], {a,b} and ** for folders";
+    TrustTufUnreachable = "trust::tuf-unreachable", Infrastructure, "the TUF mirror could not be reached; the last good cache is kept, retry later (or verify with --offline)";
     RegistryUnreachable = "registry::unreachable", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
     RegistryRateLimited = "registry::rate-limited", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
     RegistryServer = "registry::server", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
@@ -303,6 +306,9 @@ pub enum Error {
     #[error("{0}")]
     Registry(crate::oci::OciError),
 
+    #[error("{0}")]
+    Tuf(crate::trust::tuf::TufError),
+
     #[error("cannot start the registry client's runtime: {0}")]
     Runtime(String),
 
@@ -425,6 +431,11 @@ impl Error {
             Error::ImageReference { .. } => Code::UsageImage,
             Error::ImageNotFound(_) => Code::ImageNotFound,
             Error::Registry(e) => e.kind.code(),
+            Error::Tuf(e) => match e.fault {
+                crate::trust::tuf::Fault::Network => Code::TrustTufUnreachable,
+                crate::trust::tuf::Fault::Rejected => Code::TrustTuf,
+                crate::trust::tuf::Fault::Setup => Code::TrustTufSetup,
+            },
             Error::Runtime(_) => Code::Runtime,
             Error::Limit(_) => Code::LimitCount,
             Error::Manifest(_) => Code::Manifest,

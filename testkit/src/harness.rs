@@ -422,3 +422,48 @@ fn libtrust_key_id(spki: &[u8]) -> String {
     }
     out.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":")
 }
+
+/// A loopback HTTP server of a folder's files (GET only, one answer per connection), as a
+/// TUF mirror or any static site is served. Counts requests; stops on drop.
+pub struct FileServer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path) -> Self {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        let dir = dir.to_path_buf();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let count = requests.clone();
+        let host = serve(stop.clone(), move |mut conn| {
+            let head = read_head(&mut conn);
+            count.fetch_add(1, Ordering::Relaxed);
+            let path = head.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let file = (!path.split('/').any(|c| c == ".." || c.is_empty())).then(|| dir.join(&path));
+            match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(body) => {
+                    let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = conn.write_all(&body);
+                }
+                None => {
+                    let _ = write!(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        });
+        FileServer { url: format!("http://{host}"), requests, stop }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

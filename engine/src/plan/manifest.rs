@@ -16,6 +16,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 pub struct Manifest {
     pub version: u32,
     pub trusted_root: Option<PathBuf>,
+    /// A private Sigstore's TUF mirror and its pinned first root (instead of `trusted_root`).
+    pub tuf: Option<TufSpec>,
     #[serde(default)]
     pub policy: Vec<PathBuf>,
     #[serde(default)]
@@ -27,6 +29,17 @@ pub struct Manifest {
     /// The file and its text, for pointing at lines in errors.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
+}
+
+/// `tuf: {mirror, root, root_checksum}`: at least one of the pins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TufSpec {
+    pub mirror: String,
+    /// The mirror's first root, relative to the manifest.
+    pub root: Option<PathBuf>,
+    /// Its SHA-256 (of `root`, or else of the mirror's `1.root.json`).
+    pub root_checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -21,7 +21,8 @@ use crate::oci::{Credentials, ImageRef, RegistryClient, RegistryOptions};
 use crate::policy::schema::Seg;
 use crate::policy::{Policy, PolicyError, PolicyErrorKind};
 use crate::report::PlanInfo;
-use crate::trust::{Trust, TrustSource};
+use crate::trust::tuf::Mirror;
+use crate::trust::{Trust, TrustChoice};
 use crate::verify::identity::IdentityRequirement;
 use crate::verify::{require_signer_decision, Signer};
 
@@ -115,6 +116,12 @@ pub struct TrustFlags {
     pub staging: bool,
     pub gitlab_instances: Vec<String>,
     pub github_hosts: Vec<String>,
+    /// A private Sigstore's TUF mirror (`--tuf-mirror`).
+    pub tuf_mirror: Option<Mirror>,
+    /// Never fetch trust over the network.
+    pub offline: bool,
+    /// The TUF cache folder (default: the user's cache folder).
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -253,13 +260,36 @@ pub fn build(req: &Request) -> Result<Plan> {
         .unwrap_or_else(|| PathBuf::from("."));
 
     // Trust: the flags over the manifest's root; platforms from flags, manifest and policy.
-    let source = match (&req.trust.trusted_root, req.trust.staging, manifest.as_ref().and_then(|m| m.trusted_root.as_ref())) {
-        (Some(path), _, _) => TrustSource::File(path.clone()),
-        (None, true, _) => TrustSource::Staging,
-        (None, false, Some(root)) => TrustSource::File(base.join(root)),
-        (None, false, None) => TrustSource::Production,
+    if let Some(m) = manifest.as_ref().filter(|m| m.trusted_root.is_some() && m.tuf.is_some()) {
+        return Err(Error::usage(
+            Code::Manifest,
+            format!(
+                "{}: give `trusted_root` (a file) or `tuf` (a mirror), not both",
+                m.source.as_ref().map_or("the manifest".into(), |(p, _)| p.display().to_string())
+            ),
+        ));
+    }
+    // The flags over the manifest: a file, else a TUF mirror (named, or Sigstore's own).
+    let manifest_tuf = manifest.as_ref().and_then(|m| m.tuf.as_ref()).map(|t| Mirror {
+        root: t.root.as_ref().map(|r| base.join(r)),
+        root_checksum: t.root_checksum.clone(),
+        ..Mirror::new(&t.mirror)
+    });
+    let tuf = |mirror: Mirror| TrustChoice::Tuf { mirror, offline: req.trust.offline, cache: req.trust.cache.clone() };
+    let choice = match (
+        &req.trust.trusted_root,
+        &req.trust.tuf_mirror,
+        req.trust.staging,
+        manifest.as_ref().and_then(|m| m.trusted_root.as_ref()),
+    ) {
+        (Some(path), _, _, _) => TrustChoice::File(path.clone()),
+        (None, Some(mirror), _, _) => tuf(mirror.clone()),
+        (None, None, true, _) => tuf(Mirror::staging()),
+        (None, None, false, Some(root)) => TrustChoice::File(base.join(root)),
+        (None, None, false, None) => tuf(manifest_tuf.unwrap_or_else(Mirror::production)),
     };
-    let mut trust = Trust::load(&source)?;
+    let (mut trust, trust_notes) = crate::trust::resolve(&choice, jiff::Timestamp::now())?;
+    notes.extend(trust_notes);
     trust.add_platforms(&req.trust.gitlab_instances, &req.trust.github_hosts)?;
     if let Some(m) = &manifest {
         trust.add_platforms(&m.platforms.gitlab, &m.platforms.github)?;

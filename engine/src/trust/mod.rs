@@ -1,6 +1,10 @@
-//! Trusted roots: the embedded production and staging roots, or a `trusted_root.json`
-//! (also accepted wrapped in a sigstore-python/cosign `ClientTrustConfig`) for private
-//! Sigstore instances such as a self-managed GitLab with its own Fulcio and Rekor.
+//! Trusted roots: a `trusted_root.json` (also accepted wrapped in a sigstore-python/cosign
+//! `ClientTrustConfig`) for private Sigstore instances such as a self-managed GitLab with
+//! its own Fulcio and Rekor; the one a TUF mirror distributes ([`tuf`], kept in a cache);
+//! or, failing those, the snapshot of the production and staging roots embedded at build
+//! time. [`resolve`] picks one, in that order (docs/verification.md#where-trust-comes-from).
+
+pub mod tuf;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +20,11 @@ pub enum TrustSource {
     Production,
     Staging,
     File(PathBuf),
+    /// From a TUF mirror's verified cache; `stale` when its timestamp had expired.
+    Tuf {
+        mirror: String,
+        stale: bool,
+    },
 }
 
 impl std::fmt::Display for TrustSource {
@@ -24,6 +33,8 @@ impl std::fmt::Display for TrustSource {
             TrustSource::Production => f.write_str("embedded Sigstore production root"),
             TrustSource::Staging => f.write_str("embedded Sigstore staging root"),
             TrustSource::File(path) => write!(f, "{}", path.display()),
+            TrustSource::Tuf { mirror, stale: false } => write!(f, "TUF mirror {mirror} (cached)"),
+            TrustSource::Tuf { mirror, stale: true } => write!(f, "TUF mirror {mirror} (cached, expired)"),
         }
     }
 }
@@ -40,6 +51,8 @@ pub struct Trust {
     platforms: crate::claims::Platforms,
     /// SHA-256 of the trusted root's JSON as read.
     sha256: String,
+    /// The JSON as read (for `vouch trust show`).
+    json: String,
 }
 
 impl Trust {
@@ -47,6 +60,12 @@ impl Trust {
         let json = match source {
             TrustSource::Production => SIGSTORE_PRODUCTION_TRUSTED_ROOT.to_string(),
             TrustSource::Staging => SIGSTORE_STAGING_TRUSTED_ROOT.to_string(),
+            TrustSource::Tuf { mirror, .. } => {
+                return Err(Error::TrustedRoot {
+                    source_name: mirror.clone(),
+                    reason: "a TUF root is read with trust::resolve, from its cache".into(),
+                })
+            }
             TrustSource::File(path) => {
                 let bytes = read_limited(path, "trusted root", MAX_TRUSTED_ROOT_BYTES)?;
                 String::from_utf8(bytes)
@@ -88,13 +107,32 @@ impl Trust {
             .map(|ca| ca.cert_chain.certificates.iter().map(|c| c.raw_bytes.as_bytes().to_vec()).collect())
             .collect();
         let sha256 = sigstore_verify::crypto::sha256(json.as_bytes()).to_hex();
-        Ok(Self { source, root, verifier, rekor_keys, tsa_certificates, ca_chains, platforms: crate::claims::Platforms::default(), sha256 })
+        Ok(Self {
+            source,
+            root,
+            verifier,
+            rekor_keys,
+            tsa_certificates,
+            ca_chains,
+            platforms: crate::claims::Platforms::default(),
+            sha256,
+            json: json.to_string(),
+        })
     }
 
     /// What a run trusts, as one digest: the trusted root as read and the CI platforms
     /// configured on it (shards of one plan must agree on both).
     pub fn digest(&self) -> String {
         sigstore_verify::crypto::sha256(format!("{}\n{:?}", self.sha256, self.platforms).as_bytes()).to_hex()
+    }
+
+    /// SHA-256 of the trusted root's JSON as read.
+    pub fn root_sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn json(&self) -> &str {
+        &self.json
     }
 
     pub fn source(&self) -> &TrustSource {
@@ -132,6 +170,26 @@ impl Trust {
         Ok(())
     }
 
+    /// How old an embedded snapshot is, for the warning: by its newest key's start.
+    fn snapshot_age(&self, now: jiff::Timestamp) -> String {
+        let newest = inventory(match self.source {
+            TrustSource::Staging => SIGSTORE_STAGING_TRUSTED_ROOT,
+            _ => SIGSTORE_PRODUCTION_TRUSTED_ROOT,
+        })
+        .into_iter()
+        .filter_map(|i| i.start.and_then(|s| s.parse::<jiff::Timestamp>().ok()))
+        .max();
+        match newest {
+            Some(t) => format!(
+                " built into vouch {} (its newest key dates from {}, {})",
+                env!("CARGO_PKG_VERSION"),
+                t.strftime("%Y-%m-%d"),
+                ago(t, now)
+            ),
+            None => String::new(),
+        }
+    }
+
     /// DER of each certificate authority's chain (its anchor last).
     pub fn ca_chains(&self) -> &[Vec<Vec<u8>>] {
         &self.ca_chains
@@ -141,6 +199,179 @@ impl Trust {
     pub fn tsa_certificates(&self) -> &[Vec<u8>] {
         &self.tsa_certificates
     }
+}
+
+/// Which trusted root a run uses, as the flags and the manifest ask.
+#[derive(Debug, Clone)]
+pub enum TrustChoice {
+    /// `--trusted-root FILE` or the manifest's `trusted_root`: exactly this file.
+    File(PathBuf),
+    /// A TUF mirror's root from the cache; Sigstore's own mirrors fall back to the
+    /// embedded snapshot.
+    Tuf { mirror: tuf::Mirror, offline: bool, cache: Option<PathBuf> },
+}
+
+/// Load the trusted root `choice` names, with the warnings a user must see (an expired
+/// cache used offline, the embedded snapshot and its age). A fresh cache is used as is;
+/// an expired one is refreshed first unless offline; a mirror that cannot be reached
+/// then leaves the expired cache (or, for Sigstore's instances, the embedded snapshot) in
+/// use with a warning; a cache or mirror that fails TUF verification is an error.
+pub fn resolve(choice: &TrustChoice, now: jiff::Timestamp) -> Result<(Trust, Vec<String>)> {
+    let (mirror, offline, cache) = match choice {
+        TrustChoice::File(path) => return Ok((Trust::load(&TrustSource::File(path.clone()))?, Vec::new())),
+        TrustChoice::Tuf { mirror, offline, cache } => (mirror, *offline, cache.clone().or_else(tuf::default_cache)),
+    };
+    let embedded = match mirror.url.as_str() {
+        tuf::PRODUCTION_MIRROR if mirror.root.is_none() && mirror.root_checksum.is_none() => Some(TrustSource::Production),
+        tuf::STAGING_MIRROR if mirror.root.is_none() && mirror.root_checksum.is_none() => Some(TrustSource::Staging),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    let from_state =
+        |state: &tuf::Fetched| Trust::from_json(TrustSource::Tuf { mirror: mirror.url.clone(), stale: state.stale }, &state.trusted_root);
+    let cached = match &cache {
+        Some(dir) => tuf::load_cache(mirror, dir, now).map_err(Error::Tuf)?,
+        None => None,
+    };
+    let fallback = |notes: &mut Vec<String>, why: String| -> Result<Trust> {
+        let Some(source) = &embedded else {
+            return Err(Error::Tuf(tuf::TufError { mirror: mirror.url.clone(), fault: tuf::Fault::Setup, message: why }));
+        };
+        let trust = Trust::load(source)?;
+        notes.push(format!("warning: {why}; using the {source}{} (`vouch trust update` fetches the current one)", trust.snapshot_age(now)));
+        Ok(trust)
+    };
+    let trust = match cached {
+        Some(state) if !state.stale => from_state(&state)?,
+        Some(state) if offline => {
+            notes.push(format!(
+                "warning: the TUF cache of {} expired at {} ({}); using it offline",
+                mirror.url,
+                state.timestamp_expires,
+                ago(state.timestamp_expires, now)
+            ));
+            from_state(&state)?
+        }
+        Some(state) => match cache.as_deref().map(|dir| tuf::update(mirror, dir, now, std::time::Duration::from_secs(30))) {
+            Some(Ok(updated)) => from_state(&updated.state)?,
+            Some(Err(e)) if e.fault == tuf::Fault::Network => {
+                notes.push(format!(
+                    "warning: the TUF cache of {} expired at {} ({}) and refreshing it failed ({}); using it",
+                    mirror.url,
+                    state.timestamp_expires,
+                    ago(state.timestamp_expires, now),
+                    e.message
+                ));
+                from_state(&state)?
+            }
+            Some(Err(e)) => return Err(Error::Tuf(e)),
+            None => from_state(&state)?,
+        },
+        None if embedded.is_some() => fallback(&mut notes, format!("no TUF cache of {}", mirror.url))?,
+        None if offline => fallback(
+            &mut notes,
+            format!("no TUF cache of {} and --offline: run `vouch trust update --mirror {}` first", mirror.url, mirror.url),
+        )?,
+        None => match cache.as_deref() {
+            Some(dir) => from_state(&tuf::update(mirror, dir, now, std::time::Duration::from_secs(30)).map_err(Error::Tuf)?.state)?,
+            None => fallback(&mut notes, "no cache folder (set VOUCH_CACHE_DIR or HOME)".into())?,
+        },
+    };
+    Ok((trust, notes))
+}
+
+/// "3 days ago", "in 2 hours".
+pub fn ago(t: jiff::Timestamp, now: jiff::Timestamp) -> String {
+    let secs = now.as_second() - t.as_second();
+    let (n, unit) = match secs.abs() {
+        s if s >= 2 * 86400 => (s / 86400, "days"),
+        s if s >= 2 * 3600 => (s / 3600, "hours"),
+        s if s >= 120 => (s / 60, "minutes"),
+        s => (s, "seconds"),
+    };
+    if secs >= 0 {
+        format!("{n} {unit} ago")
+    } else {
+        format!("in {n} {unit}")
+    }
+}
+
+/// One key or CA of a trusted root, and when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrustItem {
+    /// `certificate-authority`, `transparency-log`, `ct-log` or `timestamp-authority`.
+    pub kind: &'static str,
+    /// What it is: the log's URL and key ID, the CA's URI and subject.
+    pub name: String,
+    pub id: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// Every CA, log and TSA of a trusted root, with its validity window.
+pub fn inventory(trusted_root_json: &str) -> Vec<TrustItem> {
+    use serde_json::Value;
+    let Ok(v) = serde_json::from_str::<Value>(trusted_root_json) else {
+        return Vec::new();
+    };
+    let v = v.get("trustedRoot").cloned().unwrap_or(v);
+    // `pointer` rather than indexing: a missing field is simply absent.
+    let text = |x: &Value, path: &str| x.pointer(path).and_then(Value::as_str).map(str::to_string);
+    let list = |name: &str| v.get(name).and_then(Value::as_array).cloned().unwrap_or_default();
+    let b64 = |s: &str| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s).ok();
+    let mut items = Vec::new();
+    for (name, kind) in [("tlogs", "transparency-log"), ("ctlogs", "ct-log")] {
+        for log in list(name) {
+            let key_id = text(&log, "/logId/keyId").unwrap_or_default();
+            items.push(TrustItem {
+                kind,
+                name: text(&log, "/baseUrl").unwrap_or_default(),
+                id: b64(&key_id).map(hex::encode).unwrap_or(key_id),
+                start: text(&log, "/publicKey/validFor/start"),
+                end: text(&log, "/publicKey/validFor/end"),
+            });
+        }
+    }
+    for (name, kind) in [("certificateAuthorities", "certificate-authority"), ("timestampAuthorities", "timestamp-authority")] {
+        for ca in list(name) {
+            let subject = text(&ca, "/subject/commonName").or_else(|| text(&ca, "/subject/organization")).unwrap_or_default();
+            let anchor = ca
+                .pointer("/certChain/certificates")
+                .and_then(Value::as_array)
+                .and_then(|c| c.last())
+                .and_then(|c| c.get("rawBytes"))
+                .and_then(Value::as_str)
+                .and_then(b64);
+            items.push(TrustItem {
+                kind,
+                name: format!("{} ({subject})", text(&ca, "/uri").unwrap_or_default()),
+                id: anchor.map(|der| sigstore_verify::crypto::sha256(&der).to_hex()).unwrap_or_default(),
+                start: text(&ca, "/validFor/start"),
+                end: text(&ca, "/validFor/end"),
+            });
+        }
+    }
+    items
+}
+
+/// What changed between two trusted roots: `+` added, `-` removed, `~` a new validity window.
+pub fn diff(old: &str, new: &str) -> Vec<(char, TrustItem)> {
+    let (old, new) = (inventory(old), inventory(new));
+    let key = |i: &TrustItem| (i.kind, i.id.clone(), i.name.clone());
+    let mut changes = Vec::new();
+    for n in &new {
+        match old.iter().find(|o| key(o) == key(n)) {
+            None => changes.push(('+', n.clone())),
+            Some(o) if o != n => changes.push(('~', n.clone())),
+            Some(_) => {}
+        }
+    }
+    for o in &old {
+        if !new.iter().any(|n| key(n) == key(o)) {
+            changes.push(('-', o.clone()));
+        }
+    }
+    changes
 }
 
 /// Read a whole file, refusing anything over `limit` bytes before reading it.

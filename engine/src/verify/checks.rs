@@ -85,6 +85,16 @@ fn token_content_info(der_bytes: &[u8]) -> std::result::Result<cms::content_info
 }
 
 pub(crate) fn check_tlog_entries(bundle: &Bundle, rekor_keys: &Keyring) -> Result<()> {
+    // A Rekor v2 entry has no integrated time and no signed promise: the signing time
+    // (which the certificate's validity is checked at) must come from a trusted TSA, as
+    // cosign 3.0.5 requires. Without one, nothing vouches for when the signature was made.
+    let v2 = bundle.verification_material.tlog_entries.iter().any(is_rekor_v2);
+    if v2 && bundle.verification_material.timestamp_verification_data.rfc3161_timestamps.is_empty() {
+        return Err(Error::verify(
+            Stage::Timestamp,
+            "the bundle's Rekor v2 entry carries no signing time and the bundle has no RFC 3161 timestamp: a Rekor v2 entry alone is not accepted, it needs a signed timestamp from a trusted TSA",
+        ));
+    }
     for (i, entry) in bundle.verification_material.tlog_entries.iter().enumerate() {
         check_entry(entry, rekor_keys).map_err(|e| match e {
             Error::Verification(mut f) => {
