@@ -91,7 +91,7 @@ pub struct TrustUpdate {
     #[arg(long, value_name = "DIR", env = "VOUCH_CACHE_DIR")]
     pub cache: Option<PathBuf>,
     /// Seconds to wait for the mirror before giving up (exit 3).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 }
 

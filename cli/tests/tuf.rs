@@ -223,6 +223,28 @@ fn attacks_are_exit_1_with_the_tuf_reason_and_change_nothing() {
         ("timestamp-threshold", &[&["timestamp", "--key", "rogue"]], "threshold not met"),
         ("root-threshold", &[&["rotate-root", "root-2", "--only-new"]], "threshold not met"),
     ];
+    // What the mirror serves beyond python-tuf's own steps: an endless timestamp, and a
+    // snapshot the signed timestamp pins that is not there. Neither is a network fault
+    // (exit 3, retry) but the mirror's doing.
+    type Serve = fn(&Tuf);
+    let served: &[(&str, Serve, &str)] = &[
+        ("oversized-timestamp", |t| std::fs::write(t.dir.join("repo/timestamp.json"), vec![b' '; 20_000]).unwrap(), "exceeds max"),
+        (
+            "missing-snapshot",
+            |t| {
+                t.publish(&t.trusted_a);
+                std::fs::remove_file(t.dir.join("repo/3.snapshot.json")).unwrap();
+            },
+            "not found",
+        ),
+    ];
+    for (name, serve, reason) in served {
+        let t = followed(name);
+        serve(&t);
+        let cache = t.cache_files();
+        t.update(&[]).assert_code(1).assert_stderr_contains("vouch::trust::tuf").assert_stderr_contains(reason);
+        assert_eq!(t.cache_files(), cache, "{name}: the cache changed");
+    }
     for (name, steps, reason) in attacks {
         let t = followed(name);
         for step in *steps {
@@ -263,9 +285,23 @@ fn a_mirror_that_is_down_is_exit_3_and_keeps_the_cache() {
 #[test]
 fn an_expired_cache_is_refreshed_or_used_offline_with_a_warning() {
     let t = Tuf::new("expired");
-    t.repo(&["timestamp", "--expires-in", "3"]);
-    t.update(&[]).assert_code(0);
+    let mut down = Tuf::new("expired-down");
+    for t in [&t, &down] {
+        t.repo(&["timestamp", "--expires-in", "3"]);
+        t.update(&[]).assert_code(0);
+    }
     std::thread::sleep(std::time::Duration::from_secs(4));
+
+    // Expired, online, and the mirror is down: the run stops (exit 3) and says how to go
+    // on with the expired cache; it does not silently use it.
+    down.server = None;
+    down.verify(&down.a, &[]).assert_code(3).assert_stderr_contains("vouch::trust::tuf-unreachable").assert_stderr_contains("--offline");
+    down.verify(&down.a, &["--offline"]).assert_code(0).assert_stderr_contains("using it offline");
+    // The warning is in the report too, where CI reads it.
+    let json = down.verify(&down.a, &["--offline", "--format", "json"]);
+    let trust = &json.json()["plan"]["trust"];
+    assert!(trust["source"].as_str().unwrap().contains("expired"), "{trust}");
+    assert!(trust["warnings"][0].as_str().unwrap().contains("expired at"), "{trust}");
 
     // --offline: never the network; the expired cache is used, and the user is told.
     let before = t.requests();
@@ -284,6 +320,11 @@ fn an_expired_cache_is_refreshed_or_used_offline_with_a_warning() {
 fn a_private_mirror_needs_a_pinned_root() {
     let t = Tuf::new("pins");
     let cache = t.cache.display().to_string();
+    // Not a mirror URL, or a timeout no one means: configuration, exit 2.
+    run(&["trust", "update", "--mirror", "not a url", "--root-checksum", "00", "--cache", &cache])
+        .assert_code(2)
+        .assert_stderr_contains("http");
+    run(&["trust", "update", "--timeout", "18446744073709551615", "--cache", &cache]).assert_code(2);
     // No pin: refused before anything is fetched.
     run(&["trust", "update", "--mirror", &t.url, "--cache", &cache]).assert_code(2).assert_stderr_contains("vouch::trust::tuf-setup");
     let (artifact, bundle) = (t.a.artifact.display().to_string(), t.a.bundle.display().to_string());

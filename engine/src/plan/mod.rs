@@ -289,7 +289,12 @@ pub fn build(req: &Request) -> Result<Plan> {
         (None, None, false, None) => tuf(manifest_tuf.unwrap_or_else(Mirror::production)),
     };
     let (mut trust, trust_notes) = crate::trust::resolve(&choice, jiff::Timestamp::now())?;
-    notes.extend(trust_notes);
+    notes.extend(trust_notes.iter().cloned());
+    let trust_info = crate::report::TrustInfo {
+        source: trust.source().to_string(),
+        sha256: trust.root_sha256().to_string(),
+        warnings: trust_notes.iter().map(|n| n.trim_start_matches("warning: ").to_string()).collect(),
+    };
     trust.add_platforms(&req.trust.gitlab_instances, &req.trust.github_hosts)?;
     if let Some(m) = &manifest {
         trust.add_platforms(&m.platforms.gitlab, &m.platforms.github)?;
@@ -339,7 +344,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         info: PlanInfo::default(),
         notes,
     };
-    plan.info = plan.info(manifest_sha256, !req.any_signer);
+    plan.info = PlanInfo { trust: Some(trust_info), ..plan.info(manifest_sha256, !req.any_signer) };
     if plan.info.assigned.is_empty() {
         plan.notes.push(format!(
             "shard {shard} was assigned none of the plan's {} subjects; `vouch report merge` checks the whole plan",
@@ -553,6 +558,7 @@ impl Plan {
             shard_total: self.shard.total,
             assigned,
             judges_signers,
+            trust: None,
         }
     }
 }

@@ -128,6 +128,13 @@ impl Report {
         for r in iter {
             merged.shards.extend(r.shards);
             merged.plan.assigned.extend(r.plan.assigned);
+            if let (Some(all), Some(theirs)) = (merged.plan.trust.as_mut(), r.plan.trust) {
+                for w in theirs.warnings {
+                    if !all.warnings.contains(&w) {
+                        all.warnings.push(w);
+                    }
+                }
+            }
             merged.subjects.extend(r.subjects);
         }
         if merged.subjects.len() != merged.plan.subjects {

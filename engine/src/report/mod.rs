@@ -245,6 +245,16 @@ pub struct PlanInfo {
     /// and authorises nobody: its reports never merge into a gate's.
     #[serde(default)]
     pub judges_signers: bool,
+    /// The trusted root the run verified against, and what the user was warned of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrustInfo {
+    pub source: String,
+    pub sha256: String,
+    pub warnings: Vec<String>,
 }
 
 impl PlanInfo {

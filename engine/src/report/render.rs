@@ -307,6 +307,11 @@ fn markdown(r: &Report) -> String {
         }
         out
     };
+    if let Some(trust) = &r.plan.trust {
+        for w in &trust.warnings {
+            let _ = writeln!(out, "> ⚠️ trust: {}\n", cell(w));
+        }
+    }
     let listed: Vec<&SubjectResult> = r.subjects.iter().filter(|s| s.verdict != SubjectVerdict::Pass || !s.warnings.is_empty()).collect();
     if !listed.is_empty() {
         out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");

@@ -213,9 +213,10 @@ pub enum TrustChoice {
 
 /// Load the trusted root `choice` names, with the warnings a user must see (an expired
 /// cache used offline, the embedded snapshot and its age). A fresh cache is used as is;
-/// an expired one is refreshed first unless offline; a mirror that cannot be reached
-/// then leaves the expired cache (or, for Sigstore's instances, the embedded snapshot) in
-/// use with a warning; a cache or mirror that fails TUF verification is an error.
+/// an expired one is refreshed first, or with `offline` used with a warning; a mirror
+/// that cannot be reached for that refresh stops the run (exit 3); a cache or mirror that
+/// fails TUF verification is an error (exit 1). With no cache, Sigstore's instances use
+/// the embedded snapshot (with a warning) and a private mirror is fetched.
 pub fn resolve(choice: &TrustChoice, now: jiff::Timestamp) -> Result<(Trust, Vec<String>)> {
     let (mirror, offline, cache) = match choice {
         TrustChoice::File(path) => return Ok((Trust::load(&TrustSource::File(path.clone()))?, Vec::new())),
@@ -245,24 +246,31 @@ pub fn resolve(choice: &TrustChoice, now: jiff::Timestamp) -> Result<(Trust, Vec
         Some(state) if !state.stale => from_state(&state)?,
         Some(state) if offline => {
             notes.push(format!(
-                "warning: the TUF cache of {} expired at {} ({}); using it offline",
+                "warning: the TUF cache of {} (root v{}, timestamp v{}, targets v{}) expired at {} ({}); using it offline",
                 mirror.url,
+                state.root_version,
+                state.timestamp_version,
+                state.targets_version,
                 state.timestamp_expires,
                 ago(state.timestamp_expires, now)
             ));
             from_state(&state)?
         }
+        // Expired and online: refresh it. If the mirror cannot be reached, the run stops
+        // (exit 3) rather than go on with trust nobody vouches for now; --offline is the
+        // explicit way to use an expired cache.
         Some(state) => match cache.as_deref().map(|dir| tuf::update(mirror, dir, now, std::time::Duration::from_secs(30))) {
             Some(Ok(updated)) => from_state(&updated.state)?,
             Some(Err(e)) if e.fault == tuf::Fault::Network => {
-                notes.push(format!(
-                    "warning: the TUF cache of {} expired at {} ({}) and refreshing it failed ({}); using it",
-                    mirror.url,
-                    state.timestamp_expires,
-                    ago(state.timestamp_expires, now),
-                    e.message
-                ));
-                from_state(&state)?
+                return Err(Error::Tuf(tuf::TufError {
+                    message: format!(
+                        "the cache expired at {} ({}) and refreshing it failed: {}; retry, or pass --offline to use the expired cache",
+                        state.timestamp_expires,
+                        ago(state.timestamp_expires, now),
+                        e.message
+                    ),
+                    ..e
+                }))
             }
             Some(Err(e)) => return Err(Error::Tuf(e)),
             None => from_state(&state)?,

@@ -27,6 +27,7 @@ pub const SIGNING_CONFIG_TARGET: &str = "signing_config.v0.2.json";
 /// A file in the cache (or from a mirror) larger than this is not TUF metadata.
 const MAX_CACHE_FILE: u64 = 8 << 20;
 const MAX_CACHE_FILES: usize = 4096;
+const MAX_CACHE_BYTES: u64 = 64 << 20;
 
 /// Why a TUF operation failed, which decides its exit class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,14 @@ impl Mirror {
         Self { url: url.trim_end_matches('/').to_string(), root: None, root_checksum: None }
     }
 
+    /// A mirror is an http(s) URL; anything else is a configuration mistake, not a network fault.
+    fn check_url(&self) -> Result<(), TufError> {
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(()),
+            _ => Err(self.err(Fault::Setup, "the mirror must be an http:// or https:// URL, e.g. https://tuf-repo-cdn.sigstore.dev")),
+        }
+    }
+
     pub fn production() -> Self {
         Self::new(PRODUCTION_MIRROR)
     }
@@ -95,6 +104,15 @@ impl Mirror {
 
     fn tuf_error(&self, e: sigstore_tuf::Error) -> TufError {
         let fault = match &e {
+            // What the mirror served, or failed to serve though its signed metadata names it
+            // (oversized files, a pinned file that is missing, an endless root chain), is the
+            // mirror's doing, not the network's: not retryable, not a reason to go on with
+            // an old cache.
+            sigstore_tuf::Error::Transport { message, .. }
+                if ["exceeds max", "not found", "root rotations"].iter().any(|m| message.contains(m)) =>
+            {
+                Fault::Rejected
+            }
             sigstore_tuf::Error::Transport { .. } => Fault::Network,
             sigstore_tuf::Error::Io { .. } => Fault::Setup,
             _ => Fault::Rejected,
@@ -128,8 +146,9 @@ impl Mirror {
         let bytes = match (&self.root, fetched, self.embedded_root()) {
             (Some(path), _, _) => crate::trust::read_limited(path, "TUF root", MAX_CACHE_FILE)
                 .map_err(|e| self.err(Fault::Setup, format!("--root {}: {e}", path.display())))?,
+            // Only a checksum makes a fetched (or cached) first root trustworthy.
             (None, Some(bytes), _) if self.root_checksum.is_some() => bytes.to_vec(),
-            (None, None, Some(embedded)) if self.root_checksum.is_none() => embedded.to_vec(),
+            (None, _, Some(embedded)) if self.root_checksum.is_none() => embedded.to_vec(),
             _ => {
                 return Err(self.err(
                     Fault::Setup,
@@ -171,24 +190,42 @@ impl Store {
         self.0.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// The cache's files that the client persists, and nothing else (a planted file is
+    /// neither read nor carried into the next cache); each and all together bounded.
     fn read_dir(dir: &Path) -> std::io::Result<Self> {
-        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
-            for entry in std::fs::read_dir(dir)? {
-                let entry = entry?;
-                let path = entry.path();
-                let kind = entry.file_type()?;
-                if kind.is_dir() {
-                    walk(base, &path, out)?;
-                } else if kind.is_file() && entry.metadata()?.len() <= MAX_CACHE_FILE && out.len() < MAX_CACHE_FILES {
-                    if let Ok(rel) = path.strip_prefix(base) {
-                        out.insert(rel.to_string_lossy().replace('\\', "/"), std::fs::read(&path)?);
-                    }
+        let mut names: Vec<String> = ["root.json", "timestamp.json", "snapshot.json", "targets.json"]
+            .iter()
+            .map(|n| n.to_string())
+            .chain([TRUSTED_ROOT_TARGET, SIGNING_CONFIG_TARGET].iter().map(|t| format!("targets/{t}")))
+            .collect();
+        let numbered = |name: &str, suffix: &str| {
+            name.strip_suffix(suffix).is_some_and(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
+        };
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if numbered(&name, ".snapshot.json") || numbered(&name, ".targets.json") {
+                names.push(name);
+            }
+        }
+        if let Ok(history) = std::fs::read_dir(dir.join("root_history")) {
+            for entry in history.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if numbered(&name, ".root.json") {
+                    names.push(format!("root_history/{name}"));
                 }
             }
-            Ok(())
         }
         let mut files = BTreeMap::new();
-        walk(dir, dir, &mut files)?;
+        let mut total = 0u64;
+        for name in names.into_iter().take(MAX_CACHE_FILES) {
+            let path = dir.join(&name);
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            if !meta.is_file() || meta.len() > MAX_CACHE_FILE || total + meta.len() > MAX_CACHE_BYTES {
+                continue;
+            }
+            total += meta.len();
+            files.insert(name, std::fs::read(&path)?);
+        }
         Ok(Self(Arc::new(Mutex::new(files))))
     }
 }
@@ -278,6 +315,7 @@ async fn read_state(mirror: &Mirror, up: &mut Updater, now: jiff::Timestamp, sta
 /// `stale` set, verified as of just before it expired; a cache that does not verify at
 /// all is an error (it was tampered with, or belongs to another root).
 pub fn load_cache(mirror: &Mirror, cache: &Path, now: jiff::Timestamp) -> Result<Option<Fetched>, TufError> {
+    mirror.check_url()?;
     let dir = mirror.cache_dir(cache);
     let metadata = dir.join("metadata");
     if !metadata.is_dir() {
@@ -288,7 +326,7 @@ pub fn load_cache(mirror: &Mirror, cache: &Path, now: jiff::Timestamp) -> Result
     let pinned = std::fs::read(dir.join("bootstrap.root.json")).ok();
     // A checksum-pinned mirror's first root was fetched by the update that made the cache;
     // it is checked against the pin again here.
-    let bootstrap = mirror.bootstrap(if mirror.root.is_none() { pinned.as_deref() } else { None })?;
+    let bootstrap = mirror.bootstrap(if mirror.root.is_none() && mirror.root_checksum.is_some() { pinned.as_deref() } else { None })?;
     let rt = runtime(mirror)?;
     let attempt = |at: jiff::Timestamp, stale: bool| {
         let files = store.files();
@@ -316,7 +354,15 @@ pub fn load_cache(mirror: &Mirror, cache: &Path, now: jiff::Timestamp) -> Result
                 .and_then(|v| v.pointer("/signed/expires").and_then(|e| e.as_str()).and_then(|s| s.parse::<jiff::Timestamp>().ok()))
                 .ok_or_else(|| e.clone())?;
             let before = expires.checked_sub(jiff::SignedDuration::from_secs(1)).map_err(|_| e.clone())?;
-            attempt(before, true).map(Some).map_err(|_| refused(e))
+            let state = attempt(before, true).map_err(|_| refused(e))?;
+            // The root's own expiry still holds at `now`: it bounds how old a state an
+            // expired cache (or a copy of an old one put in its place) can bring back.
+            if state.root_expires <= now {
+                return Err(refused(
+                    mirror.err(Fault::Rejected, format!("its TUF root v{} expired at {}", state.root_version, state.root_expires)),
+                ));
+            }
+            Ok(Some(state))
         }
         Err(e) if e.fault == Fault::Rejected => Err(refused(e)),
         Err(e) => Err(e),
@@ -334,6 +380,7 @@ pub struct Updated {
 /// Run the TUF client workflow against `mirror` and, when everything verifies, replace
 /// the cache with what it fetched. On any error the cache is left exactly as it was.
 pub fn update(mirror: &Mirror, cache: &Path, now: jiff::Timestamp, timeout: std::time::Duration) -> Result<Updated, TufError> {
+    mirror.check_url()?;
     let dir = mirror.cache_dir(cache);
     let old = Store::read_dir(&dir.join("metadata")).unwrap_or_default();
     let previous =
@@ -348,7 +395,7 @@ pub fn update(mirror: &Mirror, cache: &Path, now: jiff::Timestamp, timeout: std:
     let client = reqwest::Client::builder()
         .connect_timeout(timeout)
         .read_timeout(timeout)
-        .timeout(timeout * 4)
+        .timeout(timeout.saturating_mul(4))
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| mirror.err(Fault::Network, format!("no HTTP client: {e}")))?;
@@ -380,35 +427,67 @@ pub fn update(mirror: &Mirror, cache: &Path, now: jiff::Timestamp, timeout: std:
     Ok(Updated { state, previous })
 }
 
-/// Write the new cache beside the old one, then swap: readers see the old or the new, whole.
+/// Write the new cache into a folder of its own beside the old one, then point the cache's
+/// name at it by renaming a symlink over the old one: a reader sees the old cache or the
+/// new one, whole, and a crash leaves the old one in place.
 fn write_cache(dir: &Path, files: &BTreeMap<String, Vec<u8>>, bootstrap: &[u8], now: jiff::Timestamp) -> std::io::Result<()> {
+    use std::io::Write;
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let fresh = parent.join(format!(".{name}.new-{}", std::process::id()));
-    let retired = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&fresh);
-    for (file, bytes) in files {
-        if file.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            continue;
-        }
-        let path = fresh.join("metadata").join(file);
+    let version = format!(".{name}.{}-{}", now.as_nanosecond(), std::process::id());
+    let fresh = parent.join(&version);
+    let write = |path: &Path, bytes: &[u8]| -> std::io::Result<()> {
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p)?;
         }
-        std::fs::write(path, bytes)?;
-    }
-    std::fs::write(fresh.join("bootstrap.root.json"), bootstrap)?;
-    std::fs::write(fresh.join("updated-at"), now.to_string())?;
-    if dir.exists() {
-        std::fs::rename(dir, &retired)?;
-    }
-    if let Err(e) = std::fs::rename(&fresh, dir) {
-        let _ = std::fs::rename(&retired, dir);
+        let mut f = std::fs::File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    let written = (|| {
+        for (file, bytes) in files {
+            if file.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+                continue;
+            }
+            write(&fresh.join("metadata").join(file), bytes)?;
+        }
+        write(&fresh.join("bootstrap.root.json"), bootstrap)?;
+        write(&fresh.join("updated-at"), now.to_string().as_bytes())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&fresh);
         return Err(e);
     }
-    let _ = std::fs::remove_dir_all(&retired);
+    let previous = std::fs::read_link(dir).ok().map(|p| parent.join(p));
+    if let Err(e) = swap(&version, dir, parent) {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(e);
+    }
+    if let Some(old) = previous.filter(|p| *p != fresh) {
+        let _ = std::fs::remove_dir_all(old);
+    }
     Ok(())
+}
+
+#[cfg(unix)]
+fn swap(version: &str, dir: &Path, parent: &Path) -> std::io::Result<()> {
+    let link = parent.join(format!("{version}.link"));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(version, &link)?;
+    if dir.is_dir() && std::fs::read_link(dir).is_err() {
+        // A plain folder (not ours): replaced, not atomically.
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&link, dir)
+}
+
+#[cfg(not(unix))]
+fn swap(version: &str, dir: &Path, parent: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(parent.join(version), dir)
 }
 
 /// When a cache was last updated (what `vouch trust show` prints), if it says.
@@ -420,4 +499,46 @@ pub fn updated_at(mirror: &Mirror, cache: &Path) -> Option<String> {
 pub fn default_cache() -> Option<PathBuf> {
     let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     nonempty("XDG_CACHE_HOME").map(|d| d.join("vouch")).or_else(|| nonempty("HOME").map(|h| h.join(".cache").join("vouch")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn sigstores_own_mirrors_start_from_the_embedded_root_whatever_a_cache_holds() {
+        // A cache's copy of the first root is only used when a checksum pins it.
+        assert_eq!(Mirror::production().bootstrap(Some(b"{}")).unwrap(), PRODUCTION_ROOT);
+        assert_eq!(Mirror::staging().bootstrap(None).unwrap(), STAGING_ROOT);
+        let private = Mirror::new("https://tuf.example.com");
+        assert_eq!(private.bootstrap(Some(b"{}")).unwrap_err().fault, Fault::Setup);
+        let sum = sigstore_verify::crypto::sha256(b"{}").to_hex();
+        let pinned = Mirror { root_checksum: Some(sum), ..private.clone() };
+        assert_eq!(pinned.bootstrap(Some(b"{}")).unwrap(), b"{}");
+        assert_eq!(pinned.bootstrap(Some(b"[]")).unwrap_err().fault, Fault::Setup);
+    }
+
+    #[test]
+    fn a_mirror_is_an_http_url() {
+        for bad in ["not a url", "ftp://tuf.example.com", "file:///etc"] {
+            assert_eq!(Mirror::new(bad).check_url().unwrap_err().fault, Fault::Setup, "{bad}");
+        }
+        Mirror::new("http://127.0.0.1:8080/").check_url().unwrap();
+    }
+
+    #[test]
+    fn a_swapped_cache_is_whole_and_the_old_one_goes() {
+        let base = std::env::temp_dir().join(format!("vouch-tuf-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let dir = base.join("tuf").join("m");
+        let files = |v: &str| BTreeMap::from([("timestamp.json".to_string(), v.as_bytes().to_vec())]);
+        let t = jiff::Timestamp::now();
+        write_cache(&dir, &files("1"), b"root", t).unwrap();
+        write_cache(&dir, &files("2"), b"root", t + jiff::SignedDuration::from_secs(1)).unwrap();
+        assert_eq!(std::fs::read(dir.join("metadata/timestamp.json")).unwrap(), b"2");
+        let left: Vec<_> = std::fs::read_dir(base.join("tuf")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 2, "the cache's link and its one folder: {left:?}");
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }
