@@ -246,6 +246,25 @@ pub struct Registry {
     registry_timeout: u64,
 }
 
+/// Attestations fetched from where they live (docs/attestations.md).
+#[derive(Args)]
+pub struct Attestations {
+    /// Also fetch the subject's attestations by its sha256 from an API: gitlab:https://INSTANCE/GROUP/PROJECT
+    /// (gitlab:GROUP/PROJECT on gitlab.com, or a project id), github:OWNER[/REPO] (github:https://HOST/OWNER[/REPO]); repeatable.
+    #[arg(long, value_name = "SOURCE")]
+    attestations: Vec<String>,
+    /// A file holding the GitLab token for the gitlab: sources (default: GITLAB_TOKEN, or CI_JOB_TOKEN for $CI_SERVER_URL).
+    #[arg(long, value_name = "FILE")]
+    gitlab_token_file: Option<PathBuf>,
+    /// A file holding the GitHub token for the github: sources (default: GITHUB_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    github_token_file: Option<PathBuf>,
+    /// Reach an instance's attestation API at another URL (a proxy or mirror): INSTANCE=API_ROOT, e.g.
+    /// https://gitlab.com=https://gitlab-proxy.internal/api/v4; repeatable.
+    #[arg(long, value_name = "INSTANCE=URL", env = "VOUCH_ATTESTATIONS_API", value_delimiter = ',')]
+    attestations_api: Vec<String>,
+}
+
 /// What every command that judges a signer takes.
 #[derive(Args)]
 pub struct Judging {
@@ -255,6 +274,8 @@ pub struct Judging {
     trust: Trust,
     #[command(flatten)]
     pub policy: Policy,
+    #[command(flatten)]
+    attestations: Attestations,
 }
 
 #[derive(Args)]
@@ -262,9 +283,9 @@ pub struct VerifyBlob {
     /// The artifact: a file path, `-` for stdin, or sha256:<hex> when only its digest is at hand.
     #[arg(value_name = "FILE|-|sha256:HEX")]
     input: String,
-    /// A Sigstore bundle (v0.1–v0.3) or a cosign `sign-blob --bundle` file.
-    #[arg(long, value_name = "FILE")]
-    bundle: PathBuf,
+    /// A Sigstore bundle (v0.1–v0.3) or a cosign `sign-blob --bundle` file (or --attestations).
+    #[arg(long, value_name = "FILE", required_unless_present = "attestations")]
+    bundle: Option<PathBuf>,
     #[command(flatten)]
     pub j: Judging,
 }
@@ -388,6 +409,10 @@ impl Judging {
             effective_time: p.effective_time.clone(),
             fail_on_warn: p.fail_on_warn && detail != Detail::Explain,
             detail,
+            attestations: self.attestations.attestations.clone(),
+            gitlab_token_file: self.attestations.gitlab_token_file.clone(),
+            github_token_file: self.attestations.github_token_file.clone(),
+            attestation_apis: self.attestations.attestations_api.clone(),
             ..Request::default()
         }
     }
@@ -417,7 +442,7 @@ impl Registry {
 /// A file and its bundle, or the bundle alone (the artifact is the digest it names).
 fn file_or_bundle(input: &Option<String>, bundle: &std::path::Path) -> SubjectRequest {
     match input {
-        Some(input) => SubjectRequest::File { input: input.clone(), bundle: bundle.to_path_buf() },
+        Some(input) => SubjectRequest::File { input: input.clone(), bundle: Some(bundle.to_path_buf()) },
         None => SubjectRequest::Bundle(bundle.to_path_buf()),
     }
 }

@@ -71,6 +71,7 @@ codes! {
     UsageFormat = "usage::format", Usage, "formats: text, json, junit, sarif, markdown, gitlab-codequality; --format F for stdout, --output F=PATH for a file";
     UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB)";
     UsagePolicy = "usage::policy", Usage, "pass the policies to explain with --policy DIR";
+    UsageAttestations = "usage::attestations", Usage, "write an attestation source as gitlab:https://INSTANCE/GROUP/PROJECT (or gitlab:GROUP/PROJECT on gitlab.com, or a project id) or github:OWNER[/REPO] (github:https://HOST/OWNER[/REPO] for GHE); see docs/attestations.md";
     TrustRoot = "trust::root", Usage, "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)";
     TrustTufSetup = "trust::tuf-setup", Usage, "pin a private mirror's first root (--root FILE or --root-checksum SHA256; the manifest's `tuf:`), or run `vouch trust update` first (without --offline)";
     TrustKey = "trust::key", Usage, "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)";
@@ -88,6 +89,7 @@ codes! {
     ReportMerge = "report::merge", Usage, "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once";
     ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
     RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
+    AttestUnauthorized = "attest::unauthorized", Usage, "give the API a token that can read the project: GITLAB_TOKEN (for $GITLAB_HOST, default gitlab.com) or CI_JOB_TOKEN (for $CI_SERVER_URL), GITHUB_TOKEN; or --gitlab-token-file / --github-token-file";
     BundleJson = "bundle::json", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
     BundleFormat = "bundle::format", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
     BundleMediaType = "bundle::media-type", Rejected, "vouch reads Sigstore bundles v0.1, v0.2 and v0.3";
@@ -116,12 +118,19 @@ codes! {
     ImageNotFound = "image::not-found", Rejected, "check the reference; nothing was verified";
     RegistryNotFound = "registry::not-found", Rejected, "the registry does not have what the image's manifest names; nothing was verified";
     RegistryInvalid = "registry::invalid", Rejected, "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image";
+    AttestNotFound = "attest::not-found", Rejected, "check the project path or id (gitlab:https://INSTANCE/GROUP/PROJECT), that the token may read it, and that its Attestations API is on (GitLab 18.7+)";
+    AttestInvalid = "attest::invalid", Rejected, "the attestation API's answer contradicts itself or the signed bundle (another digest, another predicate type, not JSON); do not trust it";
+    AttestLocalCa = "attest::local-ca", Rejected, "GitLab's local_ca attestations are signed by a per-project CA without a transparency log; vouch does not verify them yet (docs/attestations.md#gitlab-local_ca)";
+    AttestOrigin = "attest::origin", Rejected, "the API served an attestation signed for another project or owner than the one asked; do not trust it, and check the source you named";
     CheckNoMatch = "check::no-match", Rejected, "check the glob (it is relative to the manifest's folder) and that the build wrote its files";
     CheckGlob = "check::glob", Rejected, "write a glob: *, ?, [..], {a,b} and ** for folders";
     TrustTufUnreachable = "trust::tuf-unreachable", Infrastructure, "the TUF mirror could not be reached; the last good cache is kept, retry later (or verify with --offline)";
     RegistryUnreachable = "registry::unreachable", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
     RegistryRateLimited = "registry::rate-limited", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
     RegistryServer = "registry::server", Infrastructure, "the registry could not be asked; nothing was judged for this image, and retrying later may help";
+    AttestUnreachable = "attest::unreachable", Infrastructure, "the attestation API could not be asked; nothing was judged for this subject, and retrying later may help";
+    AttestRateLimited = "attest::rate-limited", Infrastructure, "the attestation API kept rate-limiting (429, or GitHub's x-ratelimit-remaining: 0); use a token (higher limits) or retry later";
+    AttestServer = "attest::server", Infrastructure, "the attestation API kept failing (5xx); nothing was judged for this subject, and retrying later may help";
     Runtime = "runtime", Infrastructure, "the machine refused threads or sockets for the registry client; nothing was judged, retrying may help";
 }
 
@@ -309,6 +318,10 @@ pub enum Error {
     #[error("{0}")]
     Tuf(crate::trust::tuf::TufError),
 
+    /// An attestation API's failure, or an answer it gave that cannot be trusted.
+    #[error("{0}")]
+    Attest(crate::evidence::api::ApiError),
+
     #[error("cannot start the registry client's runtime: {0}")]
     Runtime(String),
 
@@ -436,6 +449,7 @@ impl Error {
                 crate::trust::tuf::Fault::Rejected => Code::TrustTuf,
                 crate::trust::tuf::Fault::Setup => Code::TrustTufSetup,
             },
+            Error::Attest(e) => e.code,
             Error::Runtime(_) => Code::Runtime,
             Error::Limit(_) => Code::LimitCount,
             Error::Manifest(_) => Code::Manifest,

@@ -1,6 +1,7 @@
-//! Plan → report. This shard's subjects only; files hashed and images fetched first (the
-//! only I/O: fetches with bounded concurrency on the one tokio runtime, built here and
-//! only when there are images), then every distinct piece of work is verified and
+//! Plan → report. This shard's subjects only; files hashed, then images resolved and
+//! attestations fetched from APIs by digest (the only network I/O: bounded concurrency
+//! on the one tokio runtime, built here and only when there is something to fetch, each
+//! (source, digest) asked once), then every distinct piece of work is verified and
 //! decided once on rayon, one policy engine per worker.
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::decide::{Decider, SubjectInfo};
 use crate::error::{Error, Reason};
+use crate::evidence::api::{self, ApiBundle, Source};
 use crate::evidence::{self, Artifact, ArtifactInput};
 use crate::oci::{self, Discovery, ImageRef};
 use crate::plan::{Plan, SubjectPlan, Target};
@@ -32,8 +34,35 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Report {
 
 /// What to verify, once per distinct (artifact, evidence, signer, policy).
 enum Work {
-    Blob { artifact: Artifact, kind: &'static str, bundles: Vec<PathBuf>, signer: usize, policy: usize },
-    Image { discovery: Box<Discovery>, signer: usize, policy: usize },
+    Blob { artifact: Artifact, kind: &'static str, bundles: Vec<PathBuf>, fetched: Fetched, signer: usize, policy: usize },
+    Image { discovery: Box<Discovery>, fetched: Fetched, signer: usize, policy: usize },
+}
+
+/// A subject's attestation sources, and what they served: each bundle, or a source
+/// whose answer was refused (a failed piece of evidence).
+struct Fetched {
+    sources: Vec<Source>,
+    bundles: Vec<Result<ApiBundle, Error>>,
+}
+
+impl Work {
+    fn fetched(&self) -> &Fetched {
+        match self {
+            Work::Blob { fetched, .. } | Work::Image { fetched, .. } => fetched,
+        }
+    }
+
+    fn fetched_mut(&mut self) -> &mut Fetched {
+        match self {
+            Work::Blob { fetched, .. } | Work::Image { fetched, .. } => fetched,
+        }
+    }
+}
+
+impl Fetched {
+    fn of(sources: &[Source]) -> Self {
+        Fetched { sources: sources.to_vec(), bundles: Vec::new() }
+    }
 }
 
 fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult> {
@@ -49,7 +78,9 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             _ => None,
         })
         .collect();
-    let mut discoveries = discover_all(plan, images);
+    let sourced = subjects.iter().any(|s| !s.sources.is_empty());
+    let runtime = if images.is_empty() && !sourced { None } else { Some(runtime()) };
+    let mut discoveries = discover_all(plan, runtime.as_ref(), images);
     let prepared: Vec<Prepared> = subjects.par_iter().map(|s| prepare(s)).collect();
     let prepared: Vec<Prepared> = prepared
         .into_iter()
@@ -57,7 +88,12 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
         .enumerate()
         .map(|(i, (p, s))| match &s.target {
             Target::Image { reference, .. } => match discoveries.remove(&i) {
-                Some(Ok(d)) => Prepared::Work(Work::Image { discovery: Box::new(d), signer: s.signer, policy: s.policy }),
+                Some(Ok(d)) => Prepared::Work(Work::Image {
+                    discovery: Box::new(d),
+                    fetched: Fetched::of(&s.sources),
+                    signer: s.signer,
+                    policy: s.policy,
+                }),
                 Some(Err(e)) => Prepared::Done(SubjectResult::failed("image", reference.clone(), None, &e)),
                 None => Prepared::Done(SubjectResult::failed(
                     "image",
@@ -69,6 +105,7 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             _ => p,
         })
         .collect();
+    let prepared = if sourced { fetch_all(plan, runtime.as_ref(), prepared) } else { prepared };
 
     // 2. Each distinct piece of work once; per subject its shared slot and its own name.
     let mut order: Vec<Prepared<(usize, &'static str, String)>> = Vec::with_capacity(prepared.len());
@@ -149,7 +186,14 @@ fn prepare(s: &SubjectPlan) -> Prepared {
             return Prepared::Done(SubjectResult::not_verified(kind, name.clone(), None, Reason::new(*code, message.clone())))
         }
         Target::Blob { path, bundles } => Artifact::open(ArtifactInput::File(path.clone()))
-            .map(|artifact| Work::Blob { artifact, kind: "blob", bundles: bundles.clone(), signer, policy })
+            .map(|artifact| Work::Blob {
+                artifact,
+                kind: "blob",
+                bundles: bundles.clone(),
+                fetched: Fetched::of(&s.sources),
+                signer,
+                policy,
+            })
             .map_err(|e| SubjectResult::failed("blob", path.display().to_string(), None, &e)),
         Target::Digest { input, bundles, name } => ArtifactInput::parse(input)
             .and_then(Artifact::open)
@@ -157,6 +201,7 @@ fn prepare(s: &SubjectPlan) -> Prepared {
                 artifact: artifact.labelled(name.clone()),
                 kind: "digest",
                 bundles: bundles.clone(),
+                fetched: Fetched::of(&s.sources),
                 signer,
                 policy,
             })
@@ -171,8 +216,17 @@ fn prepare(s: &SubjectPlan) -> Prepared {
     }
 }
 
+/// The run's one tokio runtime, for registries and attestation APIs.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::Runtime(e.to_string()))
+}
+
 /// Every image's evidence, fetched concurrently on the run's one tokio runtime.
-fn discover_all(plan: &Plan, images: Vec<(usize, ImageRef, Option<String>)>) -> HashMap<usize, Result<Discovery, Error>> {
+fn discover_all(
+    plan: &Plan,
+    runtime: Option<&Result<tokio::runtime::Runtime, Error>>,
+    images: Vec<(usize, ImageRef, Option<String>)>,
+) -> HashMap<usize, Result<Discovery, Error>> {
     let mut out = HashMap::new();
     if images.is_empty() {
         return out;
@@ -186,10 +240,14 @@ fn discover_all(plan: &Plan, images: Vec<(usize, ImageRef, Option<String>)>) -> 
         fail_all(&mut out, images, Error::Runtime("no registry client was set up for this plan".into()));
         return out;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            fail_all(&mut out, images, Error::Runtime(e.to_string()));
+    let runtime = match runtime {
+        Some(Ok(rt)) => rt,
+        Some(Err(e)) => {
+            fail_all(&mut out, images, e.shared());
+            return out;
+        }
+        None => {
+            fail_all(&mut out, images, Error::Runtime("no runtime was started for the registry client".into()));
             return out;
         }
     };
@@ -223,16 +281,18 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
         }
     };
     match work {
-        Work::Blob { artifact, kind, bundles, .. } => {
+        Work::Blob { artifact, kind, bundles, fetched, .. } => {
             let results = bundles
                 .iter()
                 .map(|b| evidence::load_bundle(b).and_then(|e| crate::verify::verify(&plan.trust, artifact, &e, signer)))
+                .chain(fetched.bundles.iter().map(|f| verify_fetched(plan, artifact, f, signer)))
                 .collect();
             let info = SubjectInfo::new(kind, artifact.name(), artifact.digest());
             decider.decide(info, results, policy)
         }
-        Work::Image { discovery, .. } => {
+        Work::Image { discovery, fetched, .. } => {
             let subject = &discovery.subject;
+            let image_artifact = Artifact::open(ArtifactInput::Digest(subject.sha256().into()));
             let results = discovery
                 .evidence
                 .iter()
@@ -240,6 +300,10 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                     Ok(f) => oci::verify_found(&plan.trust, subject, f, signer),
                     Err(e) => Err(e.shared()),
                 })
+                .chain(fetched.bundles.iter().map(|f| match &image_artifact {
+                    Ok(artifact) => verify_fetched(plan, artifact, f, signer),
+                    Err(e) => Err(e.shared()),
+                }))
                 .collect();
             let info = SubjectInfo::new("image", subject.name(), &subject.sha256().into());
             decider.decide(info, results, policy)
@@ -256,13 +320,107 @@ fn work_name(work: &Work) -> (&'static str, String) {
 }
 
 fn work_key(work: &Work) -> String {
+    let names = |f: &Fetched| f.sources.iter().map(Source::name).collect::<Vec<_>>();
     match work {
-        Work::Blob { artifact, bundles, signer, policy, .. } => {
-            format!("file {} {bundles:?} {signer} {policy}", crate::evidence::digest_string(artifact.digest()))
+        Work::Blob { artifact, bundles, fetched, signer, policy, .. } => {
+            format!("file {} {bundles:?} {:?} {signer} {policy}", crate::evidence::digest_string(artifact.digest()), names(fetched))
         }
-        Work::Image { discovery, signer, policy } => {
+        Work::Image { discovery, fetched, signer, policy } => {
             let r = &discovery.subject.reference;
-            format!("image {}/{} {} {signer} {policy}", r.registry, r.repository, discovery.subject.sha256().to_hex())
+            format!("image {}/{} {} {:?} {signer} {policy}", r.registry, r.repository, discovery.subject.sha256().to_hex(), names(fetched))
         }
     }
+}
+
+/// A bundle an attestation API served, verified like any other, then held to what the
+/// listing said of it and to the project or owner it was asked of.
+fn verify_fetched(
+    plan: &Plan,
+    artifact: &Artifact,
+    fetched: &Result<ApiBundle, Error>,
+    signer: &crate::verify::Signer,
+) -> Result<crate::verify::VerifiedSignature, Error> {
+    let bundle = fetched.as_ref().map_err(Error::shared)?;
+    let evidence = evidence::parse_bundle(&bundle.bytes)?;
+    api::check_listing(bundle, evidence.statement.as_ref().map(|s| s.predicate_type.as_str()))?;
+    api::check_signing_method(bundle)?;
+    let verified = crate::verify::verify(&plan.trust, artifact, &evidence, signer)?;
+    api::check_origin(bundle, verified.claims.as_ref())?;
+    Ok(verified)
+}
+
+/// Ask every attestation source once per digest (concurrently, on the run's runtime),
+/// and hand each subject what its sources served. A source that could not be asked
+/// (network, rate limit, credentials) leaves its subject not judged: the missing
+/// evidence could have changed the decision.
+fn fetch_all(plan: &Plan, runtime: Option<&Result<tokio::runtime::Runtime, Error>>, prepared: Vec<Prepared>) -> Vec<Prepared> {
+    use std::collections::BTreeSet;
+    let digest_of = |work: &Work| -> Result<String, String> {
+        match work {
+            Work::Blob { artifact, .. } => match artifact.digest().algorithm() {
+                sigstore_types::HashAlgorithm::Sha2256 => Ok(hex::encode(artifact.digest().as_bytes())),
+                _ => Err(format!(
+                    "attestation APIs look attestations up by sha256; {} is another digest: give the file or its sha256: digest",
+                    evidence::digest_string(artifact.digest())
+                )),
+            },
+            Work::Image { discovery, .. } => Ok(discovery.subject.sha256().to_hex()),
+        }
+    };
+    let mut wanted: BTreeSet<(Source, String)> = BTreeSet::new();
+    for p in &prepared {
+        if let Prepared::Work(work) = p {
+            if let Ok(hex) = digest_of(work) {
+                wanted.extend(work.fetched().sources.iter().map(|s| (s.clone(), hex.clone())));
+            }
+        }
+    }
+    let mut answers: HashMap<(Source, String), Result<Vec<ApiBundle>, Error>> = HashMap::new();
+    match (runtime, plan.api.as_ref()) {
+        (Some(Ok(rt)), Some(client)) => {
+            let concurrency = (plan.jobs * 8).clamp(4, 64);
+            rt.block_on(async {
+                use futures_util::StreamExt as _;
+                let results: Vec<_> = futures_util::stream::iter(wanted)
+                    .map(|key| async move {
+                        let answer = client.fetch(&key.0, &key.1).await.map_err(Error::Attest);
+                        (key, answer)
+                    })
+                    .buffer_unordered(concurrency)
+                    .collect()
+                    .await;
+                answers.extend(results);
+            });
+        }
+        (Some(Err(e)), _) => answers.extend(wanted.into_iter().map(|k| (k, Err(e.shared())))),
+        _ => answers.extend(wanted.into_iter().map(|k| (k, Err(Error::Runtime("no attestation client was set up for this plan".into()))))),
+    }
+    prepared
+        .into_iter()
+        .map(|p| {
+            let Prepared::Work(mut work) = p else { return p };
+            let (kind, name) = work_name(&work);
+            let hex = match digest_of(&work) {
+                Ok(hex) => hex,
+                Err(message) => {
+                    let f = work.fetched_mut();
+                    let n = f.sources.len();
+                    f.bundles.extend((0..n).map(|_| Err(Error::usage(crate::Code::UsageAttestations, message.clone()))));
+                    return Prepared::Work(work);
+                }
+            };
+            let f = work.fetched_mut();
+            for source in f.sources.clone() {
+                match answers.get(&(source, hex.clone())) {
+                    Some(Ok(bundles)) => f.bundles.extend(bundles.iter().cloned().map(Ok)),
+                    Some(Err(e)) if e.code().class() != crate::Class::Rejected => {
+                        return Prepared::Done(SubjectResult::failed(kind, name, None, e));
+                    }
+                    Some(Err(e)) => f.bundles.push(Err(e.shared())),
+                    None => f.bundles.push(Err(Error::Runtime("the attestation source was not asked".into()))),
+                }
+            }
+            Prepared::Work(work)
+        })
+        .collect()
 }

@@ -79,7 +79,7 @@ fn a_request_becomes_a_plan_or_is_refused() {
     assert_eq!(code_of(plan::build(&bad)), Code::UsageShard);
     assert_eq!(code_of(plan::build(&Request::default())), Code::UsageSubjects);
     let file = |input: &str| Request {
-        subjects: vec![SubjectRequest::File { input: input.into(), bundle: lab.dir.join("app-0.txt.sigstore.json") }],
+        subjects: vec![SubjectRequest::File { input: input.into(), bundle: Some(lab.dir.join("app-0.txt.sigstore.json")) }],
         trust: TrustFlags { trusted_root: Some(lab.dir.join("trusted_root.json")), ..TrustFlags::default() },
         ..Request::default()
     };
@@ -131,7 +131,7 @@ fn a_plan_runs_into_one_report() {
     let single = Request {
         subjects: vec![SubjectRequest::File {
             input: lab.dir.join("good.txt").display().to_string(),
-            bundle: lab.dir.join("good.txt.sigstore.json"),
+            bundle: Some(lab.dir.join("good.txt.sigstore.json")),
         }],
         identity: IdentityFlags { identity: Some(gl.san()), issuer: Some("https://gitlab.com".into()), ..IdentityFlags::default() },
         trust: TrustFlags { trusted_root: Some(lab.dir.join("trusted_root.json")), ..TrustFlags::default() },

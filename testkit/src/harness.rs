@@ -173,7 +173,7 @@ pub fn free_port() -> u16 {
 
 /// Accept connections on a loopback listener until `stop` (or 5 minutes), handing each to
 /// `handle` on this thread; returns the `host:port`. For the test servers below.
-fn serve(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, mut handle: impl FnMut(std::net::TcpStream) + Send + 'static) -> String {
+pub fn serve(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, mut handle: impl FnMut(std::net::TcpStream) + Send + 'static) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let host = listener.local_addr().unwrap().to_string();
@@ -194,7 +194,7 @@ fn serve(stop: std::sync::Arc<std::sync::atomic::AtomicBool>, mut handle: impl F
 }
 
 /// Read one HTTP request head (GET requests carry no body).
-fn read_head(conn: &mut std::net::TcpStream) -> String {
+pub fn read_head(conn: &mut std::net::TcpStream) -> String {
     use std::io::Read;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];

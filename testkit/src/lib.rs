@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
 
+pub mod attest_api;
 pub mod ct;
 pub mod harness;
 pub mod identity;
@@ -87,6 +88,67 @@ impl Content {
             predicate: json!({
                 "buildDefinition": {"buildType": "https://gitlab.com/gitlab-org/gitlab-runner/-/blob/main/PROVENANCE.md", "externalParameters": {}, "resolvedDependencies": []},
                 "runDetails": {"builder": {"id": builder_id}, "metadata": {}}
+            }),
+        }
+    }
+
+    /// SLSA provenance v1 in the shape GitLab runners document (PROVENANCE.md, "SLSA
+    /// provenance specification": `source`, `entryPoint`, `variables`; `name`,
+    /// `executor`, `architecture`, `job`).
+    pub fn gitlab_slsa_v1(gl: &GitLab) -> Self {
+        let source = format!("{}/{}", gl.instance, gl.source_project.as_deref().unwrap_or(&gl.project));
+        let (branch, tag) = match gl.git_ref.strip_prefix("refs/tags/") {
+            Some(t) => (None, Some(t)),
+            None => (gl.git_ref.strip_prefix("refs/heads/"), None),
+        };
+        let mut variables = json!({
+            "CI_PIPELINE_ID": "4242", "CI_JOB_ID": gl.job_id.to_string(), "CI_COMMIT_SHA": gl.commit_sha,
+            "CI_COMMIT_REF_NAME": branch.or(tag).unwrap_or(&gl.git_ref), "CI_COMMIT_REF_PROTECTED": "true",
+            "CI_CONFIG_PATH": gl.ci_config_path, "CI_PROJECT_PATH": gl.project, "CI_PIPELINE_SOURCE": gl.pipeline_source,
+        });
+        if let Some(b) = branch {
+            variables["CI_COMMIT_BRANCH"] = json!(b);
+        }
+        if let Some(t) = tag {
+            variables["CI_COMMIT_TAG"] = json!(t);
+        }
+        Content::Dsse {
+            statement_type: "https://in-toto.io/Statement/v1".into(),
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            predicate: json!({
+                "buildDefinition": {
+                    "buildType": "https://gitlab.com/gitlab-org/gitlab-runner/-/blob/v18.6.0/PROVENANCE.md",
+                    "externalParameters": {"source": source, "entryPoint": "build", "variables": variables},
+                    "internalParameters": {"name": "green-2.saas-linux-small-amd64.runners-manager.gitlab.com", "executor": "docker+machine", "architecture": "amd64", "job": gl.job_id.to_string()},
+                    "resolvedDependencies": [{"uri": source, "digest": {"sha256": gl.commit_sha}}]
+                },
+                "runDetails": {
+                    "builder": {"id": format!("{}/{}/-/runners/12270859", gl.instance, gl.project), "version": {"gitlab-runner": "v18.6.0"}},
+                    "metadata": {"invocationID": gl.job_id.to_string(), "startedOn": "2026-11-01T10:00:00Z", "finishedOn": "2026-11-01T10:05:00Z"}
+                }
+            }),
+        }
+    }
+
+    /// SLSA provenance v1 in the shape actions/attest-build-provenance writes
+    /// (buildType actions.github.io/buildtypes/workflow/v1).
+    pub fn github_slsa_v1(gh: &GitHub) -> Self {
+        let repo = format!("https://github.com/{}", gh.repository);
+        Content::Dsse {
+            statement_type: "https://in-toto.io/Statement/v1".into(),
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            predicate: json!({
+                "buildDefinition": {
+                    "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+                    "externalParameters": {"workflow": {"ref": gh.git_ref, "repository": repo, "path": gh.workflow_path}},
+                    "internalParameters": {"github": {"event_name": gh.event_name, "repository_id": gh.repository_id.to_string(),
+                                                      "repository_owner_id": gh.owner_id.to_string(), "runner_environment": gh.runner_environment}},
+                    "resolvedDependencies": [{"uri": format!("git+{repo}@{}", gh.git_ref), "digest": {"gitCommit": gh.sha}}]
+                },
+                "runDetails": {
+                    "builder": {"id": format!("https://github.com/{}/{}@{}", gh.repository, gh.workflow_path, gh.git_ref)},
+                    "metadata": {"invocationId": format!("https://github.com/{}/actions/runs/1/attempts/1", gh.repository)}
+                }
             }),
         }
     }

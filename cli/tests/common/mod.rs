@@ -60,7 +60,20 @@ pub fn run(args: &[&str]) -> Run {
 pub fn command(bin: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.args(args).env("NO_COLOR", "1");
-    for var in ["RUST_BACKTRACE", "VOUCH_FORMAT", "VOUCH_POLICY", "VOUCH_TRUSTED_ROOT"] {
+    for var in [
+        "RUST_BACKTRACE",
+        "VOUCH_FORMAT",
+        "VOUCH_POLICY",
+        "VOUCH_TRUSTED_ROOT",
+        "VOUCH_ATTESTATIONS_API",
+        "GITLAB_TOKEN",
+        "VOUCH_GITLAB_TOKEN",
+        "CI_JOB_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "VOUCH_GITHUB_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+    ] {
         cmd.env_remove(var);
     }
     cmd

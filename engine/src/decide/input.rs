@@ -74,6 +74,9 @@ pub struct SignatureInput<'a> {
 pub struct AttestationInput<'a> {
     pub predicate_type: Option<&'a str>,
     pub statement: Option<&'a serde_json::Value>,
+    /// SLSA provenance's typed fields (docs/claims.md#provenance); absent for other predicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<&'a crate::claims::Provenance>,
     pub claims: &'a Option<Claims>,
     /// Its signature, by index into `signatures`.
     pub signature: usize,
@@ -123,6 +126,7 @@ pub fn build_input<'a>(
             .map(|(i, s)| AttestationInput {
                 predicate_type: s.predicate_type.as_deref(),
                 statement: s.statement.as_ref(),
+                provenance: s.provenance.as_ref(),
                 claims: &s.claims,
                 signature: i,
                 signer_accepted: accepted.is_none_or(|set| set.contains(&i)),

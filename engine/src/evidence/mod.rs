@@ -2,6 +2,7 @@
 //! the in-toto statements inside DSSE envelopes. Everything is normalised to a
 //! [`sigstore_types::Bundle`] so that one verification core judges all of it.
 
+pub mod api;
 mod artifact;
 pub mod cosign;
 pub mod statement;

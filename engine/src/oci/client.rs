@@ -423,7 +423,7 @@ pub fn is_sha256_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
-async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
+pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|len| len > limit as u64) {
         return Err(OciError::new(
             OciErrorKind::Invalid,
@@ -446,7 +446,7 @@ async fn read_limited(mut response: reqwest::Response, limit: usize, url: &str) 
     }
 }
 
-fn root_cause(e: &dyn std::error::Error) -> String {
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cause = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

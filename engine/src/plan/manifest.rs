@@ -26,6 +26,10 @@ pub struct Manifest {
     /// CI platforms beyond gitlab.com and github.com (self-managed GitLab, GHE.com, GHES).
     #[serde(default)]
     pub platforms: PlatformsSpec,
+    /// Attestation APIs every subject's attestations are fetched from by digest
+    /// (`gitlab:…`, `github:…`), unless the subject names its own.
+    #[serde(default)]
+    pub attestations: Vec<String>,
     /// The file and its text, for pointing at lines in errors.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
@@ -93,6 +97,8 @@ pub struct SubjectSpec {
     pub platform: Option<String>,
     /// Replace the manifest's identities for this subject.
     pub identities: Option<Vec<IdentitySpec>>,
+    /// Replace the manifest's attestation sources for this subject (`[]`: none).
+    pub attestations: Option<Vec<String>>,
     /// Policy data merged over the policy's data for this subject (e.g. a per-subject
     /// `config.gitlab.refs`).
     pub data: Option<serde_json::Value>,
@@ -159,8 +165,9 @@ impl Manifest {
             if s.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 return Err(invalid(path, format!("subjects[{i}].name is empty")));
             }
-            if s.digest.is_some() && s.bundle.is_none() {
-                return Err(invalid(path, format!("subjects[{i}]: a digest subject needs a bundle")));
+            let sources = s.attestations.as_ref().unwrap_or(&manifest.attestations);
+            if s.digest.is_some() && s.bundle.is_none() && sources.is_empty() {
+                return Err(invalid(path, format!("subjects[{i}]: a digest subject needs a bundle, or attestations to fetch")));
             }
             if s.image.is_some() && s.bundle.is_some() {
                 return Err(invalid(path, format!("subjects[{i}]: an image's signatures are found in its registry; remove bundle")));

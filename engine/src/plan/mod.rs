@@ -16,6 +16,7 @@ pub use shard::{Shard, MAX_SHARDS};
 
 use crate::decide::Context;
 use crate::error::{Code, Error, Result};
+use crate::evidence::api::{ApiClient, ApiOptions, Source, Tokens};
 use crate::evidence::ArtifactInput;
 use crate::oci::{Credentials, ImageRef, RegistryClient, RegistryOptions};
 use crate::policy::schema::Seg;
@@ -49,6 +50,14 @@ pub struct Request {
     pub registry: RegistryFlags,
     /// Worker threads; default all cores.
     pub jobs: Option<usize>,
+    /// Attestation APIs asked for the flag subjects' attestations by digest
+    /// (`gitlab:…`, `github:…`; docs/attestations.md).
+    pub attestations: Vec<String>,
+    /// Files holding the API tokens (`--gitlab-token-file`, `--github-token-file`).
+    pub gitlab_token_file: Option<PathBuf>,
+    pub github_token_file: Option<PathBuf>,
+    /// `INSTANCE=URL`: reach an instance's attestation API at another URL.
+    pub attestation_apis: Vec<String>,
 }
 
 /// A subject named by a flag.
@@ -59,8 +68,9 @@ pub enum SubjectRequest {
     /// An image in its registry.
     Image { reference: String, platform: Option<String> },
     /// One file (or `sha256:` digest) and its bundle, both named by the user: either
-    /// being unreadable is a usage error.
-    File { input: String, bundle: PathBuf },
+    /// being unreadable is a usage error. No bundle: the evidence comes from
+    /// `attestations` sources only.
+    File { input: String, bundle: Option<PathBuf> },
     /// A bundle alone: the artifact is the digest it names (`claims`, `explain`).
     Bundle(PathBuf),
 }
@@ -158,13 +168,15 @@ pub struct SubjectPlan {
     pub signer: usize,
     /// Index into [`Plan::policies`].
     pub policy: usize,
+    /// Attestation APIs asked for this subject's attestations by its digest.
+    pub sources: Vec<Source>,
     /// [`SubjectPlan::id`], set by [`build`].
     id: String,
 }
 
 impl SubjectPlan {
     fn new(target: Target, signer: usize, policy: usize) -> Self {
-        SubjectPlan { target, signer, policy, id: String::new() }
+        SubjectPlan { target, signer, policy, sources: Vec::new(), id: String::new() }
     }
 
     /// The subject as the plan lists it, the same in every shard job of one pipeline
@@ -232,6 +244,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Only when there are images to fetch (TLS roots, credentials).
     pub registry: Option<RegistryClient>,
+    /// Only when subjects take attestations from APIs.
+    pub api: Option<ApiClient>,
     /// What the report records of the plan ([`Plan::info`]).
     pub info: PlanInfo,
     /// Things the user should know that are not errors (shown on stderr).
@@ -328,6 +342,22 @@ pub fn build(req: &Request) -> Result<Plan> {
     } else {
         None
     };
+    let api = if subjects.iter().any(|s| !s.sources.is_empty()) {
+        let all: Vec<Source> = subjects.iter().flat_map(|s| s.sources.iter().cloned()).collect();
+        let mut tokens = Tokens::from_env();
+        if let Some(path) = &req.gitlab_token_file {
+            tokens = tokens.with_file("gitlab", path, &all)?;
+        }
+        if let Some(path) = &req.github_token_file {
+            tokens = tokens.with_file("github", path, &all)?;
+        }
+        let endpoints = req.attestation_apis.iter().map(|e| crate::evidence::api::parse_endpoint(e)).collect::<Result<Vec<_>>>()?;
+        let options =
+            ApiOptions { timeout: req.registry.timeout.max(std::time::Duration::from_secs(1)), tokens, endpoints, ..ApiOptions::default() };
+        Some(ApiClient::new(options).map_err(Error::Attest)?)
+    } else {
+        None
+    };
     let manifest_sha256 = manifest.as_ref().and_then(|m| m.source.as_ref()).map(|(_, text)| crate::claims::sha256_hex(text.as_bytes()));
     let mut plan = Plan {
         trust,
@@ -341,6 +371,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         detail: req.detail,
         jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
         registry,
+        api,
         info: PlanInfo::default(),
         notes,
     };
@@ -378,20 +409,24 @@ fn list_subjects(
     let mut signers = vec![base_signer.as_ref().ok().cloned().unwrap_or(Signer::AnyIdentity)];
     let mut policies = vec![policy.cloned()];
     let mut subjects = Vec::new();
-    let add_blob = |pattern: &str, template: &str, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| {
+    // A blob's bundle is at the template, unless its evidence comes only from
+    // attestation APIs (no template given).
+    let add_blob = |pattern: &str, template: Option<&str>, signer: usize, policy: usize, subjects: &mut Vec<SubjectPlan>| {
         let invalid = |code, message| Target::Invalid { kind: "blob", name: pattern.to_string(), code, message };
         match expand_glob(base, pattern) {
             Ok(paths) if paths.is_empty() => {
                 subjects.push(SubjectPlan::new(invalid(Code::CheckNoMatch, format!("no file matches {pattern:?}")), signer, policy))
             }
-            Ok(paths) => subjects.extend(
-                paths
-                    .into_iter()
-                    .map(|path| SubjectPlan::new(Target::Blob { bundles: vec![bundle_for(template, &path, base)], path }, signer, policy)),
-            ),
+            Ok(paths) => subjects.extend(paths.into_iter().map(|path| {
+                let bundles = template.map(|t| bundle_for(t, &path, base)).into_iter().collect();
+                SubjectPlan::new(Target::Blob { bundles, path }, signer, policy)
+            })),
             Err(message) => subjects.push(SubjectPlan::new(invalid(Code::CheckGlob, message), signer, policy)),
         }
     };
+    let parse_sources = |list: &[String]| list.iter().map(|s| Source::parse(s)).collect::<Result<Vec<_>>>();
+    let manifest_sources = parse_sources(manifest.map(|m| m.attestations.as_slice()).unwrap_or_default())?;
+    let flag_sources = parse_sources(&req.attestations)?;
     let source = manifest.and_then(|m| m.source.as_ref());
     for (i, s) in manifest.map(|m| m.subjects.as_slice()).unwrap_or_default().iter().enumerate() {
         let policy_slot = match &s.data {
@@ -426,22 +461,32 @@ fn list_subjects(
                 0
             }
         };
+        let sources = match &s.attestations {
+            Some(list) => parse_sources(list)?,
+            None => manifest_sources.clone(),
+        };
+        let first = subjects.len();
         if let Some(pattern) = &s.blob {
-            add_blob(pattern, s.bundle.as_deref().unwrap_or("{path}.sigstore.json"), signer, policy_slot, &mut subjects);
+            let template = s.bundle.as_deref().or(sources.is_empty().then_some("{path}.sigstore.json"));
+            add_blob(pattern, template, signer, policy_slot, &mut subjects);
         } else if let Some(image) = &s.image {
             subjects.push(SubjectPlan::new(Target::Image { reference: image.clone(), platform: s.platform.clone() }, signer, policy_slot));
         } else if let Some(digest) = &s.digest {
-            let bundles = vec![base.join(s.bundle.as_deref().unwrap_or_default())];
+            let bundles = s.bundle.iter().map(|b| base.join(b)).collect();
             subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles, name: s.name.clone() }, signer, policy_slot));
+        }
+        for subject in subjects.iter_mut().skip(first) {
+            subject.sources = sources.clone();
         }
     }
     if !flags.is_empty() {
         base_signer.as_ref().map_err(again)?;
     }
     let template = req.bundle_template.as_deref().unwrap_or("{path}.sigstore.json");
+    let first = subjects.len();
     for subject in flags {
         match subject {
-            SubjectRequest::Blob(pattern) => add_blob(pattern, template, 0, 0, &mut subjects),
+            SubjectRequest::Blob(pattern) => add_blob(pattern, Some(template), 0, 0, &mut subjects),
             SubjectRequest::Image { reference, platform } => {
                 ImageRef::parse(reference)?;
                 subjects.push(SubjectPlan::new(Target::Image { reference: reference.clone(), platform: platform.clone() }, 0, 0));
@@ -455,17 +500,24 @@ fn list_subjects(
                     source,
                 })?;
                 notes.push(format!("the artifact is stdin: judged by its sha256 ({})", digest.to_hex()));
-                subjects.push(SubjectPlan::new(named_file(&format!("sha256:{}", digest.to_hex()), bundle)?, 0, 0));
+                subjects.push(SubjectPlan::new(
+                    named_file(&format!("sha256:{}", digest.to_hex()), bundle.as_deref(), &flag_sources)?,
+                    0,
+                    0,
+                ));
             }
             SubjectRequest::File { input, bundle } => {
-                subjects.push(SubjectPlan::new(named_file(input, bundle)?, 0, 0));
+                subjects.push(SubjectPlan::new(named_file(input, bundle.as_deref(), &flag_sources)?, 0, 0));
             }
             SubjectRequest::Bundle(bundle) => {
                 let digest = digest_named_by(bundle)?;
                 notes.push(format!("no artifact given: verifying the bundle against the sha256 it names ({digest})"));
-                subjects.push(SubjectPlan::new(named_file(&digest, bundle)?, 0, 0));
+                subjects.push(SubjectPlan::new(named_file(&digest, Some(bundle), &flag_sources)?, 0, 0));
             }
         }
+    }
+    for subject in subjects.iter_mut().skip(first) {
+        subject.sources = flag_sources.clone();
     }
     for s in &mut subjects {
         s.id = s.listed_id(base);
@@ -483,8 +535,15 @@ fn again(e: &Error) -> Error {
 }
 
 /// A file (or digest) and bundle the user named: both must be readable (a bundle that
-/// reads but is not valid evidence is a rejection, later).
-fn named_file(input: &str, bundle: &Path) -> Result<Target> {
+/// reads but is not valid evidence is a rejection, later). Without a bundle, the
+/// evidence must come from attestation sources.
+fn named_file(input: &str, bundle: Option<&Path>, sources: &[Source]) -> Result<Target> {
+    if bundle.is_none() && sources.is_empty() {
+        return Err(Error::usage(
+            Code::UsageAttestations,
+            "nothing to verify with: give --bundle FILE, or --attestations SOURCE to fetch the attestations by digest",
+        ));
+    }
     let readable = |path: &Path, what| {
         let io = |source| Error::Io { path: path.to_path_buf(), what, source };
         match std::fs::metadata(path).map_err(io)? {
@@ -492,14 +551,17 @@ fn named_file(input: &str, bundle: &Path) -> Result<Target> {
             _ => Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file"))),
         }
     };
+    let bundles: Vec<PathBuf> = bundle.map(Path::to_path_buf).into_iter().collect();
     let target = match ArtifactInput::parse(input)? {
-        ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles: vec![bundle.to_path_buf()], name: None },
+        ArtifactInput::Digest(_) => Target::Digest { input: input.to_string(), bundles, name: None },
         ArtifactInput::File(path) => {
             readable(&path, "artifact")?;
-            Target::Blob { path, bundles: vec![bundle.to_path_buf()] }
+            Target::Blob { path, bundles }
         }
     };
-    readable(bundle, "bundle")?;
+    if let Some(bundle) = bundle {
+        readable(bundle, "bundle")?;
+    }
     Ok(target)
 }
 
@@ -546,7 +608,8 @@ impl Plan {
                 }
                 _ => String::new(),
             };
-            text.push_str(&format!("subject {:?} bundles {bundles:?} signer {} policy {}\n", s.id, s.signer, s.policy));
+            let sources = s.sources.iter().map(Source::name).collect::<Vec<_>>().join(" ");
+            text.push_str(&format!("subject {:?} bundles {bundles:?} sources {sources:?} signer {} policy {}\n", s.id, s.signer, s.policy));
         }
         let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
         PlanInfo {

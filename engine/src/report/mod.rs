@@ -127,7 +127,7 @@ impl SubjectResult {
 /// A subject that failed for this reason was not judged: the registry could not be
 /// asked, or refused the credentials (configuration, exit 2 when nothing else was).
 fn not_judged(code: Code) -> bool {
-    code.class() == Class::Infrastructure || code == Code::RegistryUnauthorized
+    code.class() == Class::Infrastructure || code == Code::RegistryUnauthorized || code == Code::AttestUnauthorized
 }
 
 /// A string from outside (a file name, a tag, a claim, a message quoting them) made safe

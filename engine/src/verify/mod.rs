@@ -103,6 +103,9 @@ pub struct VerifiedSignature {
     pub predicate_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<serde_json::Value>,
+    /// SLSA provenance's typed fields, for a statement that is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::claims::Provenance>,
     /// When the signature existed, from verified evidence (SET or RFC 3161 timestamp).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
@@ -188,6 +191,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         Some(s) => (SignatureKind::Dsse, Some(s.predicate_type.clone()), Some(s.json.clone())),
         None => (SignatureKind::Message, None, None),
     };
+    let provenance = evidence.statement.as_ref().and_then(|s| crate::claims::Provenance::from_statement(&s.predicate_type, &s.json));
     Ok(VerifiedSignature {
         kind,
         bundle_format: evidence.format,
@@ -196,6 +200,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         key_fingerprint_sha256,
         predicate_type,
         statement,
+        provenance,
         signed_at,
         tlog,
     })

@@ -7,6 +7,8 @@
 //! project — a merge-request pipeline from a fork runs the target's config for the
 //! fork's code — so both are exposed, separately.
 
+pub mod provenance;
+
 use std::collections::BTreeMap;
 
 use der::Decode;
@@ -16,6 +18,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::Certificate;
 
 use crate::error::{Error, Result};
+pub use provenance::Provenance;
 
 use der::asn1::ObjectIdentifier;
 

@@ -1,0 +1,544 @@
+//! Attestations from where they live: GitLab's and GitHub's attestation APIs, served on
+//! loopback by testkit::attest_api as their docs describe them (listing by digest,
+//! pagination, download, tokens, 401/404/429/5xx), holding testkit-minted provenance and
+//! the real bundles of ../shared/real-bundles. Each hostile answer must fail the subject
+//! with its own code; each infrastructure fault must leave it not judged (exit 3).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use testkit::attest_api::{AttestationApi, GitHubAttestation, GitLabAttestation};
+use testkit::{Break, Content, GitHub, GitLab, SignRequest, VirtualSigstore};
+
+mod common;
+use common::{command, finish, scratch, shared_dir, vouch_bin, Run};
+
+const V1: &str = "https://slsa.dev/provenance/v1";
+
+/// A minted instance, its trusted root, an artifact, and the API server.
+struct Lab {
+    dir: PathBuf,
+    sigstore: VirtualSigstore,
+    api: AttestationApi,
+    root: String,
+    artifact: String,
+    hex: String,
+}
+
+impl Lab {
+    fn new(name: &str) -> Self {
+        let dir = scratch(&format!("attest-{name}"));
+        let sigstore = VirtualSigstore::new().unwrap();
+        std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root().unwrap().to_string()).unwrap();
+        std::fs::write(dir.join("app.tgz"), b"app 1.0").unwrap();
+        Lab {
+            root: dir.join("trusted_root.json").display().to_string(),
+            artifact: dir.join("app.tgz").display().to_string(),
+            hex: testkit::sha256_hex(b"app 1.0"),
+            dir,
+            sigstore,
+            api: AttestationApi::start(),
+        }
+    }
+
+    fn mint(&mut self, request: SignRequest) -> Value {
+        self.sigstore.sign(request).unwrap().bundle
+    }
+
+    fn gitlab(&self, project: &str, predicate_type: &str, method: Option<&str>, bundle: Value) -> GitLabAttestation {
+        GitLabAttestation {
+            project: project.into(),
+            project_id: 55235664,
+            digest: self.hex.clone(),
+            predicate_type: predicate_type.into(),
+            signing_method: method.map(str::to_string),
+            status: "success".into(),
+            bundle,
+        }
+    }
+
+    /// vouch with the API endpoints pointed here, the lab's trust and the given args.
+    fn vouch(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let endpoints = self.api.endpoints();
+        let mut all = vec!["--attestations-api", endpoints.as_str(), "--trusted-root", self.root.as_str()];
+        all.splice(0..0, args.iter().copied());
+        let mut cmd = command(&vouch_bin(), &all);
+        for var in [
+            "GITLAB_TOKEN",
+            "VOUCH_GITLAB_TOKEN",
+            "CI_JOB_TOKEN",
+            "CI_SERVER_URL",
+            "GITLAB_HOST",
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "VOUCH_GITHUB_TOKEN",
+            "GH_HOST",
+            "GH_ENTERPRISE_TOKEN",
+            "VOUCH_ATTESTATIONS_API",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        finish(cmd)
+    }
+
+    fn verify_gitlab(&self, source: &str, env: &[(&str, &str)]) -> Run {
+        let gl = GitLab::default();
+        self.vouch(
+            &[
+                "verify-blob",
+                &self.artifact,
+                "--attestations",
+                source,
+                "--certificate-identity",
+                &gl.san(),
+                "--certificate-oidc-issuer",
+                "https://gitlab.com",
+                "--format",
+                "json",
+            ],
+            env,
+        )
+    }
+}
+
+fn reasons(r: &Run) -> String {
+    r.subject()["reasons"].to_string() + &r.subject()["verification_errors"].to_string()
+}
+
+#[test]
+fn gitlab_provenance_by_digest_end_to_end() {
+    let mut lab = Lab::new("gitlab");
+    let gl = GitLab::default();
+    let bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), gl.identity(), Content::gitlab_slsa_v1(&gl)).name("app.tgz"));
+    let record = lab.gitlab("acme/app", V1, Some("sigstore"), bundle);
+    lab.api.with(|s| s.gitlab.push(record.clone()));
+
+    // By path and by id, the attestation verifies and its provenance is typed.
+    let r = lab.verify_gitlab("gitlab:https://gitlab.com/acme/app", &[]);
+    r.assert_code(0);
+    let p = &r.subject()["signatures"][0]["provenance"];
+    assert_eq!(p["build_platform"], "gitlab", "{p}");
+    assert_eq!(p["source"]["repository"], "acme/app");
+    assert_eq!(p["source"]["ref"], "refs/heads/main");
+    assert_eq!(p["source"]["commit"], gl.commit_sha);
+    assert_eq!(p["runner"]["executor"], "docker+machine");
+    assert_eq!(p["gitlab"]["job_id"], gl.job_id.to_string());
+    assert_eq!(p["gitlab"]["ref_protected"], true);
+    lab.verify_gitlab("gitlab:https://gitlab.com/55235664", &[]).assert_code(0);
+    // The download went to the instance that was named, built from the iid: never to the
+    // download_url the listing offered.
+    assert!(lab.api.with(|s| s.log.iter().any(|(p, _)| p == "/api/v4/projects/acme%2Fapp/attestations/1/download")));
+
+    // Pagination: three pages of one each, all fetched.
+    lab.api.with(|s| {
+        s.gitlab.push(record.clone());
+        s.gitlab.push(record.clone());
+        s.page_size = 1;
+    });
+    let r = lab.verify_gitlab("gitlab:acme/app", &[]);
+    r.assert_code(0);
+    assert_eq!(r.subject()["signatures"].as_array().unwrap().len(), 3, "{}", r.stdout);
+    lab.api.with(|s| s.page_size = 100);
+
+    // Tokens: refused without one (exit 2, not judged); GITLAB_TOKEN goes to gitlab.com's
+    // API; CI_JOB_TOKEN only to $CI_SERVER_URL.
+    lab.api.with(|s| s.token = Some("glpat-secret".into()));
+    let r = lab.verify_gitlab("gitlab:acme/app", &[]);
+    r.assert_code(2);
+    assert!(reasons(&r).contains("vouch::attest::unauthorized"), "{}", r.stdout);
+    lab.verify_gitlab("gitlab:acme/app", &[("GITLAB_TOKEN", "glpat-secret")]).assert_code(0);
+    lab.verify_gitlab("gitlab:acme/app", &[("CI_JOB_TOKEN", "glpat-secret"), ("CI_SERVER_URL", "https://gitlab.com")]).assert_code(0);
+    lab.verify_gitlab("gitlab:acme/app", &[("CI_JOB_TOKEN", "glpat-secret"), ("CI_SERVER_URL", "https://gitlab.example.com")])
+        .assert_code(2);
+    let token_file = lab.dir.join("token");
+    std::fs::write(&token_file, "glpat-secret\n").unwrap();
+    let mut args = vec!["--gitlab-token-file", token_file.to_str().unwrap()];
+    args.splice(
+        0..0,
+        [
+            "verify-blob",
+            lab.artifact.as_str(),
+            "--attestations",
+            "gitlab:acme/app",
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ],
+    );
+    lab.vouch(&args, &[]).assert_code(0);
+    lab.api.with(|s| s.token = None);
+
+    // Rate limits are waited out (Retry-After); a storm is exit 3, as are 5xx and a
+    // server that is not there.
+    lab.api.with(|s| s.rate_limit = 2);
+    lab.verify_gitlab("gitlab:acme/app", &[]).assert_code(0);
+    lab.api.with(|s| s.rate_limit = 1000);
+    let r = lab.verify_gitlab("gitlab:acme/app", &[]);
+    r.assert_code(3);
+    assert!(reasons(&r).contains("vouch::attest::rate-limited"), "{}", r.stdout);
+    lab.api.with(|s| (s.rate_limit, s.server_errors) = (0, 1000));
+    let r = lab.verify_gitlab("gitlab:acme/app", &[]);
+    r.assert_code(3);
+    assert!(reasons(&r).contains("vouch::attest::server"), "{}", r.stdout);
+    lab.api.with(|s| s.server_errors = 0);
+    let down = format!("https://gitlab.com=http://127.0.0.1:{}/api/v4", common::free_port());
+    let gl_san = gl.san();
+    let mut cmd = command(
+        &vouch_bin(),
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:acme/app",
+            "--attestations-api",
+            &down,
+            "--trusted-root",
+            &lab.root,
+            "--certificate-identity",
+            &gl_san,
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ],
+    );
+    cmd.env_remove("GITLAB_TOKEN");
+    finish(cmd).assert_code(3).assert_stdout_contains("vouch::attest::unreachable");
+
+    // A project the instance does not have: 404, a rejection that says what to check.
+    let r = lab.verify_gitlab("gitlab:acme/nothing", &[]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::attest::not-found"), "{}", r.stdout);
+
+    // No attestation for this digest, and no other evidence: nothing verified.
+    std::fs::write(lab.dir.join("other.tgz"), b"other").unwrap();
+    let other = lab.dir.join("other.tgz").display().to_string();
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &other,
+            "--attestations",
+            "gitlab:acme/app",
+            "--certificate-identity",
+            &gl_san,
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ],
+        &[],
+    );
+    r.assert_code(1).assert_stdout_contains("vouch::verify::none");
+}
+
+#[test]
+fn hostile_or_mistaken_answers_fail_with_their_reason() {
+    let mut lab = Lab::new("hostile");
+    let gl = GitLab::default();
+    let good = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), gl.identity(), Content::gitlab_slsa_v1(&gl)));
+    let elsewhere = lab.mint(SignRequest::dsse(b"something else".to_vec(), gl.identity(), Content::gitlab_slsa_v1(&gl)));
+    let evil = GitLab { project: "evil/app".into(), ..GitLab::default() };
+    let evil_bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), evil.identity(), Content::gitlab_slsa_v1(&evil)));
+    let rogue = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), gl.identity(), Content::gitlab_slsa_v1(&gl)).defect(Break::UntrustedCa));
+    let cases: Vec<(&str, GitLabAttestation, bool, &str)> = vec![
+        // Provenance for another artifact, listed under ours.
+        ("another digest in the statement", lab.gitlab("acme/app", V1, Some("sigstore"), elsewhere), false, "vouch::verify::artifact"),
+        // The listing itself names another digest than the one asked.
+        (
+            "the listing names another digest",
+            GitLabAttestation { digest: "ab".repeat(32), ..lab.gitlab("acme/app", V1, None, good.clone()) },
+            true,
+            "vouch::attest::invalid",
+        ),
+        // The listing lies about the predicate type.
+        (
+            "a lying predicate type",
+            lab.gitlab("acme/app", "https://spdx.dev/Document", Some("sigstore"), good.clone()),
+            false,
+            "vouch::attest::invalid",
+        ),
+        // Another project's attestation, served under acme/app.
+        ("another project", lab.gitlab("acme/app", V1, Some("sigstore"), evil_bundle.clone()), false, "vouch::attest::origin"),
+        // Signed by a project CA (local_ca): not verified by vouch yet, and said so.
+        ("a local_ca attestation", lab.gitlab("acme/app", V1, Some("local_ca"), good.clone()), false, "vouch::attest::local-ca"),
+        // A bundle from a CA outside the trusted root, presented as a sigstore one.
+        ("an untrusted CA presented as sigstore", lab.gitlab("acme/app", V1, Some("sigstore"), rogue), false, "vouch::verify::certificate"),
+        ("a method GitLab does not have", lab.gitlab("acme/app", V1, Some("magic"), good.clone()), false, "vouch::attest::invalid"),
+    ];
+    for (what, record, list_any_digest, code) in cases {
+        lab.api.with(|s| (s.gitlab, s.list_any_digest) = (vec![record], list_any_digest));
+        let r = lab.vouch(
+            &[
+                "verify-blob",
+                &lab.artifact,
+                "--attestations",
+                "gitlab:acme/app",
+                "--certificate-identity-regexp",
+                "https://gitlab.com/.*",
+                "--certificate-oidc-issuer",
+                "https://gitlab.com",
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 1, "{what}: {}\n{}", r.stdout, r.stderr);
+        let why = reasons(&r);
+        assert!(why.contains(code), "{what}: expected {code} in {why}");
+    }
+    lab.api.with(|s| s.list_any_digest = false);
+
+    // A good attestation beside a hostile one still verifies; the hostile one is listed.
+    let (a, b) = (lab.gitlab("acme/app", V1, Some("sigstore"), good.clone()), lab.gitlab("acme/app", V1, Some("sigstore"), evil_bundle));
+    lab.api.with(|s| s.gitlab = vec![a, b]);
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:acme/app",
+            "--certificate-identity-regexp",
+            "https://gitlab.com/.*",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    r.assert_code(0);
+    assert!(r.subject()["verification_errors"].to_string().contains("vouch::attest::origin"), "{}", r.stdout);
+
+    // Sources that cannot be asked are refused before anything is judged.
+    for bad in ["gitlab:http://gitlab.example.com/acme/app", "gitlab:https://gitlab.com/app", "github:a/b/c", "npm:x"] {
+        let r = lab.vouch(
+            &[
+                "verify-blob",
+                &lab.artifact,
+                "--attestations",
+                bad,
+                "--certificate-identity-regexp",
+                ".*",
+                "--certificate-oidc-issuer-regexp",
+                ".*",
+            ],
+            &[],
+        );
+        r.assert_code(2).assert_stderr_contains("vouch::usage::attestations");
+    }
+    // A sha512 subject cannot be looked up by sha256.
+    let sha512 = format!("sha512:{}", "ab".repeat(64));
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &sha512,
+            "--attestations",
+            "gitlab:acme/app",
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+        ],
+        &[],
+    );
+    r.assert_code(1).assert_stdout_contains("sha256");
+    // Without a bundle or a source, verify-blob has nothing to verify with.
+    let r =
+        lab.vouch(&["verify-blob", &lab.artifact, "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"], &[]);
+    r.assert_code(2);
+}
+
+#[test]
+fn github_attestations_by_repository_and_owner() {
+    let mut lab = Lab::new("github");
+    let gh = GitHub::default();
+    let bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), gh.identity(), Content::github_slsa_v1(&gh)));
+    let record = GitHubAttestation {
+        owner: "org".into(),
+        repo: "app".into(),
+        repository_id: gh.repository_id,
+        digest: lab.hex.clone(),
+        bundle,
+        by_url: false,
+    };
+    lab.api.with(|s| {
+        s.github.push(record.clone());
+        s.github.push(GitHubAttestation { by_url: true, ..record.clone() });
+        s.page_size = 1;
+        s.github_rate_limit = 1;
+    });
+    let identity = gh.san();
+    for source in ["github:org/app", "github:org", "github:https://github.com/org/app"] {
+        let r = lab.vouch(
+            &[
+                "verify-blob",
+                &lab.artifact,
+                "--attestations",
+                source,
+                "--certificate-identity",
+                &identity,
+                "--certificate-oidc-issuer",
+                testkit::GITHUB_ISSUER,
+                "--format",
+                "json",
+            ],
+            &[("GITHUB_TOKEN", "ghp-x")],
+        );
+        r.assert_code(0);
+        assert_eq!(r.subject()["signatures"].as_array().unwrap().len(), 2, "{source}: inline and by bundle_url, over two pages");
+        let p = &r.subject()["signatures"][0]["provenance"];
+        assert_eq!(p["build_platform"], "github");
+        assert_eq!(p["source"]["repository"], "org/app");
+        assert_eq!(p["runner"]["environment"], "github-hosted");
+        assert_eq!(p["github"]["workflow_path"], ".github/workflows/release.yml");
+    }
+    assert!(lab.api.with(|s| s.log.iter().any(|(_, auth)| auth.as_deref() == Some("ghp-x"))), "GITHUB_TOKEN was not sent");
+
+    // Another repository's attestation, listed under org/app; a repository id that
+    // disagrees with the certificate.
+    let other = GitHub { repository: "org/other".into(), ..GitHub::default() };
+    let other_bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), other.identity(), Content::github_slsa_v1(&other)));
+    for record in [GitHubAttestation { bundle: other_bundle, ..record.clone() }, GitHubAttestation { repository_id: 1, ..record.clone() }] {
+        lab.api.with(|s| s.github = vec![record]);
+        let r = lab.vouch(
+            &[
+                "verify-blob",
+                &lab.artifact,
+                "--attestations",
+                "github:org/app",
+                "--certificate-identity-regexp",
+                "https://github.com/org/.*",
+                "--certificate-oidc-issuer",
+                testkit::GITHUB_ISSUER,
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        r.assert_code(1);
+        assert!(reasons(&r).contains("vouch::attest::origin"), "{}", r.stdout);
+    }
+    // GitHub answers 404 when it holds nothing for the digest: nothing verified.
+    lab.api.with(|s| s.github.clear());
+    lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "github:org/app",
+            "--certificate-identity",
+            &identity,
+            "--certificate-oidc-issuer",
+            testkit::GITHUB_ISSUER,
+        ],
+        &[],
+    )
+    .assert_code(1)
+    .assert_stdout_contains("vouch::verify::none");
+}
+
+#[test]
+fn real_bundles_through_the_apis() {
+    // The real gitlab.com attestation (PyPI publish, facutuesca/gitlab-oidc-project) and
+    // real GitHub SLSA provenance (pypi-attestations), served by the loopback APIs and
+    // verified against Sigstore's production root.
+    let real = |rel: &str| shared_dir().join("real-bundles").join(rel);
+    let json = |p: &Path| serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let hex = |p: &Path| testkit::sha256_hex(&std::fs::read(p).unwrap());
+    let api = AttestationApi::start();
+    let gitlab_artifact = real("gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz");
+    let github_artifact = real("github-pypi/pypi_attestations-0.0.19.tar.gz");
+    api.with(|s| {
+        s.gitlab.push(GitLabAttestation {
+            project: "facutuesca/gitlab-oidc-project".into(),
+            project_id: 55235664,
+            digest: hex(&gitlab_artifact),
+            predicate_type: "https://docs.pypi.org/attestations/publish/v1".into(),
+            signing_method: Some("sigstore".into()),
+            status: "success".into(),
+            bundle: json(&real("gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.sigstore.json")),
+        });
+        s.github.push(GitHubAttestation {
+            owner: "trailofbits".into(),
+            repo: "pypi-attestations".into(),
+            repository_id: 772247423,
+            digest: hex(&github_artifact),
+            bundle: json(&real("github-pypi/pypi_attestations-0.0.19.tar.gz.slsa.sigstore.json")),
+            by_url: false,
+        });
+    });
+    let endpoints = api.endpoints();
+    let gitlab_artifact = gitlab_artifact.display().to_string();
+    let r = finish(command(
+        &vouch_bin(),
+        &[
+            "verify-blob",
+            &gitlab_artifact,
+            "--attestations",
+            "gitlab:https://gitlab.com/facutuesca/gitlab-oidc-project",
+            "--attestations-api",
+            &endpoints,
+            "--certificate-identity",
+            "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ],
+    ));
+    r.assert_code(0);
+    assert_eq!(r.subject()["signatures"][0]["claims"]["gitlab"]["project_id"], "55235664");
+    // Asked under another project, the same real attestation is refused.
+    let r = finish(command(
+        &vouch_bin(),
+        &[
+            "verify-blob",
+            &gitlab_artifact,
+            "--attestations",
+            "gitlab:https://gitlab.com/55235665",
+            "--attestations-api",
+            &endpoints,
+            "--certificate-identity-regexp",
+            "https://gitlab.com/.*",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+        ],
+    ));
+    r.assert_code(1);
+
+    let github_artifact = github_artifact.display().to_string();
+    let r = finish(command(
+        &vouch_bin(),
+        &[
+            "verify-blob",
+            &github_artifact,
+            "--attestations",
+            "github:trailofbits/pypi-attestations",
+            "--attestations-api",
+            &endpoints,
+            "--certificate-identity",
+            "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
+            "--certificate-oidc-issuer",
+            testkit::GITHUB_ISSUER,
+            "--format",
+            "json",
+        ],
+    ));
+    r.assert_code(0);
+    let p = &r.subject()["signatures"][0]["provenance"];
+    assert_eq!(
+        p,
+        &json!({
+            "slsa_version": "v1", "build_platform": "github", "build_type": "https://actions.github.io/buildtypes/workflow/v1",
+            "builder_id": "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
+            "source": {"uri": "https://github.com/trailofbits/pypi-attestations", "host": "github.com", "repository": "trailofbits/pypi-attestations",
+                       "ref": "refs/tags/v0.0.19", "ref_type": "tag", "ref_name": "v0.0.19", "commit": "08802efe1f8e5fec4ad842d6b8ce97656092ee72"},
+            "entry_point": ".github/workflows/release.yml", "config_path": ".github/workflows/release.yml",
+            "invocation_id": "https://github.com/trailofbits/pypi-attestations/actions/runs/12169989787/attempts/1",
+            "runner": {"environment": "github-hosted"},
+            "github": {"event_name": "release", "repository_id": "772247423", "repository_owner_id": "2314423",
+                       "workflow_repository": "trailofbits/pypi-attestations", "workflow_path": ".github/workflows/release.yml", "workflow_ref": "refs/tags/v0.0.19"}
+        })
+    );
+}
