@@ -68,7 +68,7 @@ input_accepting(sigs, accepted) := {
 	"attestations": [a |
 		some i, s in sigs
 		s.kind == "dsse"
-		a := {"predicate_type": s.predicate_type, "statement": s.statement, "claims": s.claims, "signature": i, "signer_accepted": i in accepted}
+		a := {"predicate_type": s.predicate_type, "statement": s.statement, "provenance": object.get(s, "provenance", null), "claims": s.claims, "signature": i, "signer_accepted": i in accepted}
 	],
 	"verification_errors": [],
 	"context": {"effective_time": "2026-01-20T12:00:00Z", "shard": "1/1"},

@@ -124,7 +124,7 @@ pub enum PolicyCommand {
     List,
     /// Print a bundled package's Rego and configuration schema.
     Show {
-        /// gitlab, github, signing_age or attestations.
+        /// gitlab, github, signing_age, attestations or provenance.
         #[arg(value_name = "NAME")]
         name: String,
     },

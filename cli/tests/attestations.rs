@@ -542,3 +542,72 @@ fn real_bundles_through_the_apis() {
         })
     );
 }
+
+#[test]
+fn manifests_fetch_by_digest_in_sharded_checks_and_the_provenance_policy_judges() {
+    let mut lab = Lab::new("manifest");
+    let gl = GitLab::default();
+    let selfhosted = GitLab { runner_environment: "self-hosted".into(), ..GitLab::default() };
+    let feature = GitLab { git_ref: "refs/heads/feature".into(), ..GitLab::default() };
+    // Three files: provenance from main, from a self-hosted runner, from a feature branch.
+    for (name, who) in [("a.tgz", &gl), ("b.tgz", &selfhosted), ("c.tgz", &feature)] {
+        std::fs::write(lab.dir.join(name), name).unwrap();
+        let bundle = lab.mint(SignRequest::dsse(name.as_bytes().to_vec(), who.identity(), Content::gitlab_slsa_v1(who)).name(name));
+        let record =
+            GitLabAttestation { digest: testkit::sha256_hex(name.as_bytes()), ..lab.gitlab("acme/app", V1, Some("sigstore"), bundle) };
+        lab.api.with(|s| s.gitlab.push(record));
+    }
+    let gate = |subjects: &str| {
+        format!(
+            "version: 1\ntrusted_root: trusted_root.json\nattestations: [\"gitlab:https://gitlab.com/acme/app\"]\npolicy: [builtin]\n\
+             identities:\n  - issuer: https://gitlab.com\n    subject_regexp: 'https://gitlab.com/acme/app//\\.gitlab-ci\\.yml@refs/heads/.*'\n\
+             subjects:\n{subjects}"
+        )
+    };
+    std::fs::write(
+        lab.dir.join("policy.yaml"),
+        "config:\n  provenance:\n    builders: [\"https://gitlab.com/acme/app/-/runners/*\"]\n    sources: [gitlab.com/acme/app]\n    refs: {branches: [main]}\n",
+    )
+    .unwrap();
+    let manifest = lab.dir.join("vouch.yaml");
+    std::fs::write(&manifest, gate("  - blob: \"*.tgz\"\n")).unwrap();
+    let m = manifest.display().to_string();
+    let policy = lab.dir.join("policy.yaml").display().to_string();
+
+    let r = lab.vouch(&["check", &m, "--policy", &policy, "--format", "json"], &[]);
+    r.assert_code(1);
+    let report = r.json();
+    let verdict =
+        |name: &str| report["subjects"].as_array().unwrap().iter().find(|s| s["name"].as_str().unwrap().ends_with(name)).unwrap().clone();
+    assert_eq!(verdict("a.tgz")["verdict"], "pass", "{report}");
+    assert!(verdict("b.tgz")["reasons"].to_string().contains("provenance.self_hosted"), "{report}");
+    assert!(verdict("c.tgz")["reasons"].to_string().contains("provenance.ref"), "{report}");
+
+    // Sharded: each shard asks the API for its own subjects only; the merge needs both.
+    std::fs::write(&manifest, gate("  - blob: a.tgz\n  - blob: \"[bc].tgz\"\n    attestations: []\n    bundle: \"{path}.none\"\n"))
+        .unwrap();
+    let mut reports = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out = lab.dir.join(format!("shard-{}.json", &shard[..1]));
+        let before = lab.api.requests();
+        let r = lab.vouch(&["check", &m, "--policy", &policy, "--shard", shard, "--output", &format!("json={}", out.display())], &[]);
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let asked = lab.api.requests() - before;
+        let has_a = report["subjects"].as_array().unwrap().iter().any(|s| s["name"].as_str().unwrap().ends_with("a.tgz"));
+        // a.tgz's shard lists and downloads (2 requests); the others ask nothing.
+        assert_eq!(asked, if has_a { 2 } else { 0 }, "shard {shard}: {report}");
+        reports.push(out.display().to_string());
+    }
+    let mut args = vec!["report", "merge"];
+    args.extend(reports.iter().map(String::as_str));
+    let merged = finish(command(&vouch_bin(), &args));
+    merged.assert_code(1).assert_stdout_contains("3 subjects: 1 passed, 2 failed");
+
+    // The plan records the sources: a shard run with other sources does not merge.
+    std::fs::write(&manifest, gate("  - blob: a.tgz\n  - blob: \"[bc].tgz\"\n    attestations: [\"gitlab:acme/other\"]\n")).unwrap();
+    let other = lab.dir.join("shard-other.json");
+    lab.vouch(&["check", &m, "--policy", &policy, "--shard", "2/2", "--output", &format!("json={}", other.display())], &[]);
+    let first = reports.first().unwrap().clone();
+    finish(command(&vouch_bin(), &["report", "merge", &first, &other.display().to_string()])).assert_code(2);
+}

@@ -49,13 +49,13 @@ fn the_bundled_library_travels_with_the_binary() {
     run_alone(&dir, &["check", "vouch.yaml", "--policy", "builtin:gitlb"])
         .assert_code(2)
         .assert_stderr_contains("vouch::policy::io")
-        .assert_stderr_contains("attestations, github, gitlab, signing_age");
+        .assert_stderr_contains("attestations, github, gitlab, provenance, signing_age");
 
     // What is bundled, and its tests.
     let list = run_alone(&dir, &["policy", "list", "--format", "json"]);
     list.assert_code(0);
     let names: Vec<String> = list.json().as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["attestations", "github", "gitlab", "signing_age"]);
+    assert_eq!(names, ["attestations", "github", "gitlab", "provenance", "signing_age"]);
     assert_eq!(list.json()[2]["judges_signer"], true);
     let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gitlab/gitlab.rego")).unwrap();
     run_alone(&dir, &["policy", "show", "gitlab"]).assert_code(0).assert_stdout_contains(&source);
