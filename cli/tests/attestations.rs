@@ -611,3 +611,32 @@ fn manifests_fetch_by_digest_in_sharded_checks_and_the_provenance_policy_judges(
     let first = reports.first().unwrap().clone();
     finish(command(&vouch_bin(), &["report", "merge", &first, &other.display().to_string()])).assert_code(2);
 }
+
+#[test]
+fn claims_show_the_provenance_of_real_npm_bundles() {
+    // npm's v0.2 provenance of sigstore@1.3.0: the source and workflow come from
+    // configSource and GITHUB_WORKFLOW_REF.
+    let real = |rel: &str| shared_dir().join("real-bundles/github-npm").join(rel).display().to_string();
+    let r = finish(command(
+        &vouch_bin(),
+        &["claims", "--bundle", &real("sigstore-1.3.0.provenance.sigstore.json"), &real("sigstore-1.3.0.tgz")],
+    ));
+    r.assert_code(0);
+    let doc = r.json();
+    assert_eq!(doc["github"]["repository"], "sigstore/sigstore-js", "the signer's claims are still the document");
+    let p = &doc["provenance"];
+    assert_eq!(p["slsa_version"], "v0.2");
+    assert_eq!(p["build_platform"], "github");
+    assert_eq!(p["source"]["repository"], "sigstore/sigstore-js");
+    assert_eq!(p["source"]["ref"], "refs/heads/main");
+    assert_eq!(p["source"]["commit"], "dae8bd8eb433a4147b4655c00fe73e0f22bc0fb1");
+    assert_eq!(p["github"]["workflow_path"], ".github/workflows/release.yml");
+    assert_eq!(p["github"]["repository_id"], "495574555");
+    // v1 (sigstore@3.1.0): the runner environment from the builder id.
+    let r = finish(command(
+        &vouch_bin(),
+        &["claims", "--bundle", &real("sigstore-3.1.0.provenance.sigstore.json"), &real("sigstore-3.1.0.tgz")],
+    ));
+    assert_eq!(r.json()["provenance"]["runner"]["environment"], "github-hosted");
+    assert_eq!(r.json()["provenance"]["source"]["commit"], "06cd267cbdc2eeaa04294995622db9f6ad2fa7cf");
+}

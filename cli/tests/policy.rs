@@ -304,6 +304,16 @@ fn every_policy_input_validates_against_the_schema() {
             testkit::GitLab::default().identity(),
             testkit::Content::gitlab_slsa_v02(&testkit::GitLab::default()),
         ),
+        testkit::SignRequest::dsse(
+            "gitlab-v1",
+            testkit::GitLab::default().identity(),
+            testkit::Content::gitlab_slsa_v1(&testkit::GitLab { git_ref: "refs/tags/v1.2.3".into(), ..Default::default() }),
+        ),
+        testkit::SignRequest::dsse(
+            "github-v1",
+            testkit::GitHub::default().identity(),
+            testkit::Content::github_slsa_v1(&testkit::GitHub::default()),
+        ),
     ];
     for (i, request) in requests.into_iter().enumerate() {
         let artifact = write(&dir, &format!("a{i}.txt"), std::str::from_utf8(&request.artifact).unwrap());
@@ -340,7 +350,10 @@ sys.exit(1 if bad else 0)
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 errors"), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(inputs.len() >= 12);
+    assert!(inputs.len() >= 14);
+    let typed =
+        inputs.iter().filter(|i| i["attestations"].as_array().is_some_and(|a| a.iter().any(|a| a["provenance"].is_object()))).count();
+    assert!(typed >= 5, "SLSA provenance (npm v0.2 and v1, GitLab v0.2 and v1, GitHub v1) is typed in the input");
     assert!(inputs.iter().any(|i| i["signatures"].as_array().is_some_and(|s| s.is_empty())), "a failed input is covered");
 }
 

@@ -457,13 +457,20 @@ pub fn human_details(report: &Report) -> Vec<Detail> {
 }
 
 /// `vouch claims --format json`: the signer's claims document (the signature, for a
-/// key-signed bundle), or the report when nothing verified.
+/// key-signed bundle) with, for SLSA provenance, its typed `provenance`; or the report
+/// when nothing verified.
 pub fn claims_document(report: &Report) -> String {
     let doc = report
         .subjects
         .first()
         .and_then(|s| s.signatures.first())
-        .map(|sig| sig.get("claims").filter(|c| !c.is_null()).unwrap_or(sig).clone())
+        .map(|sig| {
+            let mut doc = sig.get("claims").filter(|c| !c.is_null()).unwrap_or(sig).clone();
+            if let (Some(object), Some(p)) = (doc.as_object_mut(), sig.get("provenance")) {
+                object.insert("provenance".into(), p.clone());
+            }
+            doc
+        })
         .unwrap_or_else(|| serde_json::to_value(report).unwrap_or_default());
     format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
