@@ -171,6 +171,29 @@ fn gitlab_provenance_by_digest_end_to_end() {
         ],
     );
     lab.vouch(&args, &[]).assert_code(0);
+    // The file's token goes to $GITLAB_HOST (gitlab.com) only, never to another instance a
+    // manifest or flag names.
+    let other_api = format!("https://gitlab.other.example={}/api/v4", lab.api.url);
+    let before = lab.api.with(|s| s.log.len());
+    lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:https://gitlab.other.example/acme/app",
+            "--attestations-api",
+            &other_api,
+            "--gitlab-token-file",
+            token_file.to_str().unwrap(),
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+        ],
+        &[("GITLAB_TOKEN", "glpat-secret")],
+    )
+    .assert_code(2);
+    assert!(lab.api.with(|s| s.log[before..].iter().all(|(_, auth)| auth.is_none())), "a token went to another instance");
     lab.api.with(|s| s.token = None);
 
     // Rate limits are waited out (Retry-After); a storm is exit 3, as are 5xx and a
@@ -213,6 +236,56 @@ fn gitlab_provenance_by_digest_end_to_end() {
     r.assert_code(1);
     assert!(reasons(&r).contains("vouch::attest::not-found"), "{}", r.stdout);
 
+    // A self-managed instance: its own issuer, named as a platform, its API on loopback.
+    let sm = GitLab { instance: "https://gitlab.example.com".into(), ..GitLab::default() };
+    let sm_bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), sm.identity(), Content::gitlab_slsa_v1(&sm)));
+    let sm_record = lab.gitlab("acme/app", V1, Some("sigstore"), sm_bundle);
+    lab.api.with(|s| s.gitlab = vec![sm_record]);
+    let sm_api = format!("https://gitlab.example.com={}/api/v4", lab.api.url);
+    let sm_san = sm.san();
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:https://gitlab.example.com/acme/app",
+            "--attestations-api",
+            &sm_api,
+            "--gitlab-instance",
+            "https://gitlab.example.com",
+            "--certificate-identity",
+            &sm_san,
+            "--certificate-oidc-issuer",
+            "https://gitlab.example.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    r.assert_code(0);
+    assert_eq!(r.subject()["signatures"][0]["claims"]["gitlab"]["instance"], "https://gitlab.example.com");
+    // The same attestation asked of gitlab.com's API is another instance's: refused.
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:https://gitlab.com/acme/app",
+            "--gitlab-instance",
+            "https://gitlab.example.com",
+            "--certificate-identity",
+            &sm_san,
+            "--certificate-oidc-issuer",
+            "https://gitlab.example.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::attest::origin"), "{}", r.stdout);
+    lab.api.with(|s| s.gitlab = vec![record.clone()]);
+
     // No attestation for this digest, and no other evidence: nothing verified.
     std::fs::write(lab.dir.join("other.tgz"), b"other").unwrap();
     let other = lab.dir.join("other.tgz").display().to_string();
@@ -241,6 +314,8 @@ fn hostile_or_mistaken_answers_fail_with_their_reason() {
     let evil = GitLab { project: "evil/app".into(), ..GitLab::default() };
     let evil_bundle = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), evil.identity(), Content::gitlab_slsa_v1(&evil)));
     let rogue = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), gl.identity(), Content::gitlab_slsa_v1(&gl)).defect(Break::UntrustedCa));
+    let borrower = GitLab { source_project: Some("evil/x".into()), ..GitLab::default() };
+    let borrowed_config = lab.mint(SignRequest::dsse(b"app 1.0".to_vec(), borrower.identity(), Content::gitlab_slsa_v1(&borrower)));
     let cases: Vec<(&str, GitLabAttestation, bool, &str)> = vec![
         // Provenance for another artifact, listed under ours.
         ("another digest in the statement", lab.gitlab("acme/app", V1, Some("sigstore"), elsewhere), false, "vouch::verify::artifact"),
@@ -265,6 +340,14 @@ fn hostile_or_mistaken_answers_fail_with_their_reason() {
         // A bundle from a CA outside the trusted root, presented as a sigstore one.
         ("an untrusted CA presented as sigstore", lab.gitlab("acme/app", V1, Some("sigstore"), rogue), false, "vouch::verify::certificate"),
         ("a method GitLab does not have", lab.gitlab("acme/app", V1, Some("magic"), good.clone()), false, "vouch::attest::invalid"),
+        // Another project whose CI config is acme/app's file: the SAN names acme/app, the
+        // certificate's source project is evil/x.
+        (
+            "another project running acme/app's CI config",
+            lab.gitlab("acme/app", V1, Some("sigstore"), borrowed_config),
+            false,
+            "vouch::attest::origin",
+        ),
     ];
     for (what, record, list_any_digest, code) in cases {
         lab.api.with(|s| (s.gitlab, s.list_any_digest) = (vec![record], list_any_digest));
@@ -327,7 +410,7 @@ fn hostile_or_mistaken_answers_fail_with_their_reason() {
         );
         r.assert_code(2).assert_stderr_contains("vouch::usage::attestations");
     }
-    // A sha512 subject cannot be looked up by sha256.
+    // A sha512 subject cannot be looked up by sha256: refused before anything is judged.
     let sha512 = format!("sha512:{}", "ab".repeat(64));
     let r = lab.vouch(
         &[
@@ -342,7 +425,7 @@ fn hostile_or_mistaken_answers_fail_with_their_reason() {
         ],
         &[],
     );
-    r.assert_code(1).assert_stdout_contains("sha256");
+    r.assert_code(2).assert_stderr_contains("vouch::usage::attestations").assert_stderr_contains("sha256");
     // Without a bundle or a source, verify-blob has nothing to verify with.
     let r =
         lab.vouch(&["verify-blob", &lab.artifact, "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp", ".*"], &[]);
@@ -419,6 +502,25 @@ fn github_attestations_by_repository_and_owner() {
         r.assert_code(1);
         assert!(reasons(&r).contains("vouch::attest::origin"), "{}", r.stdout);
     }
+    // An owner that is a user is asked at /users/ when /orgs/ does not know it.
+    lab.api.with(|s| (s.github, s.users) = (vec![record.clone()], vec!["org".into()]));
+    lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "github:org",
+            "--certificate-identity",
+            &identity,
+            "--certificate-oidc-issuer",
+            testkit::GITHUB_ISSUER,
+        ],
+        &[],
+    )
+    .assert_code(0);
+    assert!(lab.api.with(|s| s.log.iter().any(|(p, _)| p.starts_with("/api/v3/users/org/attestations/"))));
+    lab.api.with(|s| s.users.clear());
+
     // GitHub answers 404 when it holds nothing for the digest: nothing verified.
     lab.api.with(|s| s.github.clear());
     lab.vouch(

@@ -42,7 +42,8 @@ enum Work {
 /// whose answer was refused (a failed piece of evidence).
 struct Fetched {
     sources: Vec<Source>,
-    bundles: Vec<Result<ApiBundle, Error>>,
+    /// Shared by every subject of the same digest (bundles can be large).
+    bundles: Vec<Result<std::sync::Arc<ApiBundle>, Error>>,
 }
 
 impl Work {
@@ -337,7 +338,7 @@ fn work_key(work: &Work) -> String {
 fn verify_fetched(
     plan: &Plan,
     artifact: &Artifact,
-    fetched: &Result<ApiBundle, Error>,
+    fetched: &Result<std::sync::Arc<ApiBundle>, Error>,
     signer: &crate::verify::Signer,
 ) -> Result<crate::verify::VerifiedSignature, Error> {
     let bundle = fetched.as_ref().map_err(Error::shared)?;
@@ -348,6 +349,9 @@ fn verify_fetched(
     api::check_origin(bundle, verified.claims.as_ref())?;
     Ok(verified)
 }
+
+/// What a source served for a digest, shared by every subject of that digest.
+type Answer = Result<Vec<std::sync::Arc<ApiBundle>>, Error>;
 
 /// Ask every attestation source once per digest (concurrently, on the run's runtime),
 /// and hand each subject what its sources served. A source that could not be asked
@@ -375,7 +379,7 @@ fn fetch_all(plan: &Plan, runtime: Option<&Result<tokio::runtime::Runtime, Error
             }
         }
     }
-    let mut answers: HashMap<(Source, String), Result<Vec<ApiBundle>, Error>> = HashMap::new();
+    let mut answers: HashMap<(Source, String), Answer> = HashMap::new();
     match (runtime, plan.api.as_ref()) {
         (Some(Ok(rt)), Some(client)) => {
             let concurrency = (plan.jobs * 8).clamp(4, 64);
@@ -383,7 +387,11 @@ fn fetch_all(plan: &Plan, runtime: Option<&Result<tokio::runtime::Runtime, Error
                 use futures_util::StreamExt as _;
                 let results: Vec<_> = futures_util::stream::iter(wanted)
                     .map(|key| async move {
-                        let answer = client.fetch(&key.0, &key.1).await.map_err(Error::Attest);
+                        let answer = client
+                            .fetch(&key.0, &key.1)
+                            .await
+                            .map(|v| v.into_iter().map(std::sync::Arc::new).collect())
+                            .map_err(Error::Attest);
                         (key, answer)
                     })
                     .buffer_unordered(concurrency)

@@ -8,7 +8,7 @@
 #       sources: [gitlab.com/acme/app]                          # HOST/PATH globs; required
 #       refs: {branches: [main], tags: ["v*"]}                  # required (or any_ref: true)
 #       predicate_types: [https://slsa.dev/provenance/v1]       # default: v1 and v0.2
-#       allow_self_hosted: false                                # default: false
+#       allow_self_hosted: false                                # default: false (hosted, as the certificate says)
 #       match_signer: true                                      # default: true
 #
 # It reads the typed fields vouch derives from each verified SLSA statement
@@ -54,24 +54,25 @@ deny contains {"msg": msg, "code": "provenance.missing", "title": "No provenance
 	msg := sprintf("no SLSA provenance (%s) from an accepted signer", [concat(", ", sort(types))])
 }
 
+# A field the provenance does not have matches no pattern (never a placeholder a glob
+# could match).
+builder_ok(p) if lib.any_glob_match(cfg.builders, p.builder_id)
+
 deny contains {"msg": msg, "code": "provenance.builder", "title": "Built by a builder that is not allowed", "solution": fix} if {
 	some a in counted
-	builder := object.get(a.provenance, "builder_id", "none")
-	not lib.any_glob_match(cfg.builders, builder)
-	msg := sprintf("the %s provenance names builder %s; allowed: %s", [a.predicate_type, builder, concat(", ", cfg.builders)])
+	not builder_ok(a.provenance)
+	msg := sprintf("the %s provenance names builder %s; allowed: %s", [a.predicate_type, object.get(a.provenance, "builder_id", "(none)"), concat(", ", cfg.builders)])
 }
 
-# HOST/PATH of the provenance's source, or "none".
-source_of(p) := sprintf("%s/%s", [p.source.host, p.source.repository]) if {
-	p.source.host
-	p.source.repository
-} else := "none"
+# HOST/PATH of the provenance's source.
+source_of(p) := sprintf("%s/%s", [p.source.host, p.source.repository])
+
+source_ok(p) if lib.any_glob_match(cfg.sources, source_of(p))
 
 deny contains {"msg": msg, "code": "provenance.source", "title": "Built from a source that is not allowed", "solution": fix} if {
 	some a in counted
-	source := source_of(a.provenance)
-	not lib.any_glob_match(cfg.sources, source)
-	msg := sprintf("the %s provenance names source %s; allowed: %s", [a.predicate_type, source, concat(", ", cfg.sources)])
+	not source_ok(a.provenance)
+	msg := sprintf("the %s provenance names source %s; allowed: %s", [a.predicate_type, object.get(object.get(a.provenance, "source", {}), "uri", "(none)"), concat(", ", cfg.sources)])
 }
 
 ref_ok(p) if cfg.any_ref == true
@@ -84,31 +85,46 @@ deny contains {"msg": msg, "code": "provenance.ref", "title": "Built from a ref 
 	msg := sprintf("the %s provenance names ref %s, which may not ship (%s)", [a.predicate_type, object.get(object.get(a.provenance, "source", {}), "ref", "none"), lib.refs_rule(object.get(cfg, "refs", {}))])
 }
 
-self_hosted(a) if a.provenance.runner.environment == "self-hosted"
+# Platform-hosted only when the signer's certificate says so (Fulcio's
+# runner_environment, from the job's ID token): GitLab's provenance does not say, and a
+# statement's own word is the signer's. A provenance that says self-hosted is believed.
+hosted := {"gitlab-hosted", "github-hosted"}
 
-self_hosted(a) if a.claims.runner_environment == "self-hosted"
-
-deny contains {"msg": msg, "code": "provenance.self_hosted", "title": "Built on a self-hosted runner", "solution": "build on platform-hosted runners, or set config.provenance.allow_self_hosted: true"} if {
-	some a in counted
-	not cfg.allow_self_hosted == true
-	self_hosted(a)
-	msg := sprintf("the %s provenance was built on a self-hosted runner (%s)", [a.predicate_type, object.get(a.provenance.runner, "name", "unnamed")])
+self_hosted(a) := "the provenance says self-hosted" if {
+	a.provenance.runner.environment == "self-hosted"
+} else := sprintf("its signer's certificate says %s", [a.claims.runner_environment]) if {
+	not a.claims.runner_environment in hosted
+	a.claims.runner_environment
+} else := "its signer's certificate does not say where it ran" if {
+	not a.claims.runner_environment
 }
 
-# What the provenance names and its certificate was issued for must agree.
-mismatch(a) := "no source repository and commit to compare with its certificate's" if {
+deny contains {"msg": msg, "code": "provenance.self_hosted", "title": "Not built on a platform-hosted runner", "solution": "build on platform-hosted runners, or set config.provenance.allow_self_hosted: true"} if {
+	some a in counted
+	not cfg.allow_self_hosted == true
+	msg := sprintf("the %s provenance cannot show a platform-hosted runner: %s (runner %s)", [a.predicate_type, self_hosted(a), object.get(a.provenance.runner, "name", "unnamed")])
+}
+
+# What the provenance names and its certificate was issued for must agree: the
+# repository, commit and ref are the statement's word, the certificate's are Fulcio's
+# (from the job's ID token). Without this a branch's pipeline could claim a tag.
+mismatch(a) := "no source repository, commit and ref to compare with its certificate's" if {
 	not comparable(a)
 } else := sprintf("source %s, its certificate %s", [a.provenance.source.uri, a.claims.source_repository_uri]) if {
 	lower(a.provenance.source.uri) != lower(a.claims.source_repository_uri)
 } else := sprintf("commit %s, its certificate %s", [a.provenance.source.commit, a.claims.source_repository_digest]) if {
 	a.provenance.source.commit != a.claims.source_repository_digest
+} else := sprintf("ref %s, its certificate %s", [a.provenance.source.ref, a.claims.source_repository_ref]) if {
+	a.provenance.source.ref != a.claims.source_repository_ref
 }
 
 comparable(a) if {
 	a.provenance.source.uri
 	a.provenance.source.commit
+	a.provenance.source.ref
 	a.claims.source_repository_uri
 	a.claims.source_repository_digest
+	a.claims.source_repository_ref
 }
 
 deny contains {"msg": msg, "code": "provenance.signer_mismatch", "title": "Provenance does not match its signer", "solution": "attest in the job that built the artifact; a provenance naming another source or commit than its signer's certificate cannot be trusted"} if {

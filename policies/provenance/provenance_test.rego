@@ -5,7 +5,7 @@ import data.vouch.provenance
 
 commit := f.gitlab_claims.source_repository_digest
 
-claims := object.union(f.gitlab_claims, {"source_repository_uri": "https://gitlab.com/acme/app"})
+claims := object.union(f.gitlab_claims, {"source_repository_uri": "https://gitlab.com/acme/app", "source_repository_ref": "refs/heads/main"})
 
 # GitLab SLSA v1 provenance as vouch types it (docs/claims.md#provenance).
 typed := {
@@ -60,22 +60,38 @@ test_predicate_types_narrow_what_counts if {
 test_builder if {
 	codes([att(object.union(typed, {"builder_id": "https://gitlab.com/evil/app/-/runners/1"}))], object.union(config, {"builders": ["https://gitlab.com/acme/app/-/runners/*"]})) == {"provenance.builder"}
 	codes([att(object.remove(typed, ["builder_id"]))], config) == {"provenance.builder"}
+	# No placeholder to match: a builder pattern of * does not pass a provenance without one.
+	codes([att(object.remove(typed, ["builder_id"]))], object.union(config, {"builders": ["*", "n*"]})) == {"provenance.builder"}
 }
 
 test_source if {
 	codes([att(with_source({"repository": "evil/app", "uri": "https://gitlab.com/evil/app"}))], config) == {"provenance.source", "provenance.signer_mismatch"}
 	codes([att(with_source({"repository": "evil/app", "uri": "https://gitlab.com/evil/app"}))], object.union(config, {"match_signer": false})) == {"provenance.source"}
-	codes([att(object.remove(typed, ["source"]))], object.union(config, {"any_ref": true, "match_signer": false})) == {"provenance.source"}
+	codes([att(object.remove(typed, ["source"]))], object.union(object.remove(config, ["refs"]), {"any_ref": true, "match_signer": false})) == {"provenance.source"}
+	codes([att(object.remove(typed, ["source"]))], object.union(object.remove(config, ["refs", "sources"]), {"sources": ["**"], "any_ref": true, "match_signer": false})) == {"provenance.source"}
 }
 
+tagged := att_by(with_source({"ref": "refs/tags/v1.2.3", "ref_type": "tag", "ref_name": "v1.2.3"}), object.union(claims, {"source_repository_ref": "refs/tags/v1.2.3"}))
+
+feature := att_by(with_source({"ref": "refs/heads/feature", "ref_name": "feature"}), object.union(claims, {"source_repository_ref": "refs/heads/feature"}))
+
 test_refs if {
-	codes([att(with_source({"ref": "refs/heads/feature", "ref_name": "feature"}))], config) == {"provenance.ref"}
-	codes([att(with_source({"ref": "refs/tags/v1.2.3", "ref_type": "tag", "ref_name": "v1.2.3"}))], config) == set()
-	codes([att(with_source({"ref": "refs/tags/v1.2.3", "ref_type": "tag", "ref_name": "v1.2.3"}))], object.union(object.remove(config, ["refs"]), {"refs": {"branches": ["main"]}})) == {"provenance.ref"}
-	codes([att(with_source({"ref": "refs/heads/feature", "ref_name": "feature"}))], object.union(object.remove(config, ["refs"]), {"any_ref": true})) == set()
-	denials := provenance.deny with input as f.input_of([att(with_source({"ref": "refs/heads/feature", "ref_name": "feature"}))]) with data.config.provenance as config
+	codes([feature], config) == {"provenance.ref"}
+	codes([tagged], config) == set()
+	codes([tagged], object.union(object.remove(config, ["refs"]), {"refs": {"branches": ["main"]}})) == {"provenance.ref"}
+	codes([feature], object.union(object.remove(config, ["refs"]), {"any_ref": true})) == set()
+	denials := provenance.deny with input as f.input_of([feature]) with data.config.provenance as config
 	some d in denials
 	d.msg == "the https://slsa.dev/provenance/v1 provenance names ref refs/heads/feature, which may not ship (branches: main; tags: v*)"
+}
+
+# A branch pipeline's statement that claims a tag: the certificate says the branch.
+test_a_claimed_ref_must_be_the_certificates if {
+	claimed := att(with_source({"ref": "refs/tags/v1.2.3", "ref_type": "tag", "ref_name": "v1.2.3"}))
+	codes([claimed], config) == {"provenance.signer_mismatch"}
+	denials := provenance.deny with input as f.input_of([claimed]) with data.config.provenance as config
+	some d in denials
+	d.msg == "the https://slsa.dev/provenance/v1 provenance names ref refs/tags/v1.2.3, its certificate refs/heads/main"
 }
 
 test_self_hosted if {
@@ -84,6 +100,12 @@ test_self_hosted if {
 	codes([att(hosted)], object.union(config, {"allow_self_hosted": true})) == set()
 	by_cert := att_by(typed, object.union(claims, {"runner_environment": "self-hosted"}))
 	codes([by_cert], config) == {"provenance.self_hosted"}
+	# Unsaid is not hosted.
+	unsaid := att_by(typed, object.remove(claims, ["runner_environment"]))
+	codes([unsaid], config) == {"provenance.self_hosted"}
+	denials := provenance.deny with input as f.input_of([unsaid]) with data.config.provenance as config
+	some d in denials
+	contains(d.msg, "does not say where it ran")
 }
 
 test_signer_mismatch if {

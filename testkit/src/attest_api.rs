@@ -54,6 +54,8 @@ pub struct ApiState {
     pub server_errors: usize,
     /// List every attestation of the project, whatever digest was asked (a lying API).
     pub list_any_digest: bool,
+    /// GitHub owners that are users (asked at /users/, not /orgs/).
+    pub users: Vec<String>,
     /// Every request's path and the auth header it carried.
     pub log: Vec<(String, Option<String>)>,
 }
@@ -217,9 +219,11 @@ fn answer(state: &Mutex<ApiState>, base: &str, head: &str) -> (&'static str, Str
             [o, r, "attestations", d] => (o.to_string(), Some(r.to_string()), d.to_string()),
             _ => return not_found(),
         }
-    } else if let Some(rest) = path.strip_prefix("/api/v3/orgs/") {
+    } else if let Some(rest) = path.strip_prefix("/api/v3/orgs/").or_else(|| path.strip_prefix("/api/v3/users/")) {
+        // An owner is an organization or a user, and answers only at its own endpoint.
+        let is_user = path.starts_with("/api/v3/users/");
         match rest.split('/').collect::<Vec<_>>().as_slice() {
-            [o, "attestations", d] => (o.to_string(), None, d.to_string()),
+            [o, "attestations", d] if st.users.iter().any(|u| u == o) == is_user => (o.to_string(), None, d.to_string()),
             _ => return not_found(),
         }
     } else {

@@ -100,8 +100,9 @@ pub struct GitHubBuild {
     pub repository_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository_owner_id: Option<String>,
-    /// The workflow that ran: repository, path and ref (reusable workflows differ from
-    /// the source).
+    /// The top-level workflow as the provenance names it (GitHub's build type: the
+    /// workflow the run started from, in the source repository). A reusable workflow it
+    /// called is not here: the signer's claims have that (`github.workflow_*`, the SAN).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_repository: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -28,6 +28,8 @@ const MAX_PAGE_BYTES: usize = 64 << 20;
 const MAX_PAGES: usize = 20;
 /// Attestations per subject and source.
 pub const MAX_ATTESTATIONS: usize = 200;
+/// Bundle bytes per subject and source, all together.
+pub const MAX_SOURCE_BYTES: usize = 256 << 20;
 
 /// Where attestations are fetched from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,6 +121,27 @@ impl Source {
     }
 }
 
+/// The hosts tokens without a host of their own belong to: `$GITLAB_HOST` (default
+/// gitlab.com) and `$GH_HOST` (default github.com), as glab and gh read them.
+fn token_hosts() -> (String, String) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let gitlab = var("GITLAB_HOST").map(|u| origin_of(&u)).unwrap_or_else(|| "https://gitlab.com".into());
+    let github = var("GH_HOST")
+        .map(|h| h.trim_end_matches('/').trim_start_matches("https://").to_ascii_lowercase())
+        .unwrap_or_else(|| "github.com".into());
+    (gitlab, github)
+}
+
+/// `gitlab.example.com` or `https://gitlab.example.com/` → `https://gitlab.example.com`.
+fn origin_of(u: &str) -> String {
+    let u = u.trim().trim_end_matches('/').to_ascii_lowercase();
+    if u.contains("://") {
+        u
+    } else {
+        format!("https://{u}")
+    }
+}
+
 /// API tokens, each only for its own host.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
@@ -134,23 +157,14 @@ impl Tokens {
     /// `GH_TOKEN` for github.com (or `$GH_HOST`), `GH_ENTERPRISE_TOKEN` for `$GH_HOST`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let origin = |u: String| {
-            let u = u.trim_end_matches('/').to_ascii_lowercase();
-            if u.contains("://") {
-                u
-            } else {
-                format!("https://{u}")
-            }
-        };
         let mut t = Tokens::default();
-        let gitlab_host = var("GITLAB_HOST").map(origin).unwrap_or_else(|| "https://gitlab.com".into());
+        let (gitlab_host, gh_host) = token_hosts();
         if let Some(token) = var("VOUCH_GITLAB_TOKEN").or_else(|| var("GITLAB_TOKEN")) {
             t.gitlab.push((gitlab_host, "PRIVATE-TOKEN", token));
         }
         if let (Some(server), Some(token)) = (var("CI_SERVER_URL"), var("CI_JOB_TOKEN")) {
-            t.gitlab.push((origin(server), "JOB-TOKEN", token));
+            t.gitlab.push((origin_of(&server), "JOB-TOKEN", token));
         }
-        let gh_host = var("GH_HOST").map(|h| h.to_ascii_lowercase()).unwrap_or_else(|| "github.com".into());
         if let Some(token) = var("VOUCH_GITHUB_TOKEN").or_else(|| var("GITHUB_TOKEN")).or_else(|| var("GH_TOKEN")) {
             t.github.push((gh_host.clone(), token));
         }
@@ -160,20 +174,20 @@ impl Tokens {
         t
     }
 
-    /// A token from a file (`--gitlab-token-file`, `--github-token-file`) for every source
-    /// of that kind the run names, ahead of the environment's.
-    pub fn with_file(mut self, kind: &str, path: &std::path::Path, sources: &[Source]) -> Result<Self> {
+    /// A token from a file (`--gitlab-token-file`, `--github-token-file`), ahead of the
+    /// environment's, for the same host the environment's would go to (`$GITLAB_HOST`,
+    /// default gitlab.com; `$GH_HOST`, default github.com): never to whatever host a
+    /// manifest names.
+    pub fn with_file(mut self, kind: &str, path: &std::path::Path) -> Result<Self> {
         let bytes = crate::trust::read_limited(path, "token file", 64 << 10)?;
         let token = String::from_utf8(bytes).map(|s| s.trim().to_string()).unwrap_or_default();
         if token.is_empty() || token.contains(['\n', '\r']) {
             return Err(Error::usage(Code::UsageAttestations, format!("{}: the token file must hold one token", path.display())));
         }
-        for s in sources {
-            match (kind, s) {
-                ("gitlab", Source::GitLab { instance, .. }) => self.gitlab.insert(0, (instance.clone(), "PRIVATE-TOKEN", token.clone())),
-                ("github", Source::GitHub { host, .. }) => self.github.insert(0, (host.clone(), token.clone())),
-                _ => {}
-            }
+        let (gitlab_host, gh_host) = token_hosts();
+        match kind {
+            "gitlab" => self.gitlab.insert(0, (gitlab_host, "PRIVATE-TOKEN", token)),
+            _ => self.github.insert(0, (gh_host, token)),
         }
         Ok(self)
     }
@@ -299,6 +313,7 @@ impl ApiClient {
         let id = project.replace('/', "%2F");
         let base = format!("{}/projects/{id}/attestations", self.root(source));
         let mut out = Vec::new();
+        let mut spent = 0usize;
         let mut page = 1usize;
         loop {
             let url = format!("{base}/{hex}?per_page=100&page={page}");
@@ -337,6 +352,7 @@ impl ApiClient {
                     .get(source, &download, "application/json", crate::evidence::MAX_BUNDLE_BYTES as usize)
                     .await?
                     .ok_or_else(|| api_error(Code::AttestInvalid, format!("{download}: listed, but 404 on download")))?;
+                budget(&mut spent, bundle.body.len(), &url)?;
                 out.push(ApiBundle {
                     source: source.clone(),
                     url: download,
@@ -377,9 +393,17 @@ impl ApiClient {
         };
         let mut url = first;
         let mut out = Vec::new();
+        let mut spent = 0usize;
+        let mut as_user = false;
         for _ in 0..MAX_PAGES {
-            // GitHub answers 404 when it holds no attestation for the digest.
+            // GitHub answers 404 when it holds no attestation for the digest; an owner
+            // that is a user, not an organization, is asked at /users/ then.
             let Some(fetched) = self.get(source, &url, "application/vnd.github+json", MAX_PAGE_BYTES).await? else {
+                if repo.is_none() && out.is_empty() && !as_user {
+                    as_user = true;
+                    url = format!("{api}/users/{owner}/attestations/sha256:{hex}?per_page=100");
+                    continue;
+                }
                 return Ok(out);
             };
             let page: Value = serde_json::from_slice(&fetched.body)
@@ -406,6 +430,7 @@ impl ApiClient {
                         (self.bundle_url(source, api, bundle_url).await?, bundle_url.to_string())
                     }
                 };
+                budget(&mut spent, bytes.len(), &url)?;
                 let listed_predicate_type =
                     entry.get("predicate_type").or_else(|| entry.get("predicateType")).and_then(Value::as_str).map(str::to_string);
                 out.push(ApiBundle {
@@ -430,6 +455,10 @@ impl ApiClient {
 
     /// A `bundle_url`: the token goes with it only on the API's own origin.
     async fn bundle_url(&self, source: &Source, api: &str, url: &str) -> std::result::Result<Vec<u8>, ApiError> {
+        // https, or http on loopback only: a listing must not send vouch anywhere else.
+        if split_url(url, url).is_err() {
+            return Err(api_error(Code::AttestInvalid, format!("{api}: a bundle_url that is not an https URL ({url})")));
+        }
         let fetched = if same_origin(url, api) {
             self.get(source, url, "application/json", crate::evidence::MAX_BUNDLE_BYTES as usize).await?
         } else {
@@ -464,6 +493,12 @@ impl ApiClient {
             }
             let response = match request.send().await {
                 Ok(r) => r,
+                Err(e) if e.is_builder() => {
+                    return Err(api_error(
+                        Code::AttestInvalid,
+                        format!("{what}: cannot ask {url}: {}", crate::oci::client::root_cause(&e)),
+                    ));
+                }
                 Err(e) => {
                     if attempt < self.options.max_attempts {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
@@ -478,9 +513,12 @@ impl ApiClient {
             };
             let status = response.status();
             let headers = response.headers().clone();
+            // GitHub's primary limit is a 403 with x-ratelimit-remaining: 0, its secondary limit a
+            // 403 with Retry-After.
             let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::FORBIDDEN
-                    && headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0"));
+                    && (headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
+                        || headers.contains_key(RETRY_AFTER)));
             match status {
                 StatusCode::OK => match crate::oci::client::read_limited(response, limit, url).await {
                     Ok(body) => return Ok(Some(Page { body, headers })),
@@ -520,6 +558,15 @@ impl ApiClient {
     fn backoff(&self, attempt: u32, wait: Option<Duration>) -> Duration {
         wait.unwrap_or_else(|| Duration::from_millis(200u64.saturating_mul(1 << attempt.min(10)))).min(self.options.max_backoff)
     }
+}
+
+/// Count a bundle against its source's byte budget.
+fn budget(spent: &mut usize, bytes: usize, url: &str) -> std::result::Result<(), ApiError> {
+    *spent = spent.saturating_add(bytes);
+    if *spent > MAX_SOURCE_BYTES {
+        return Err(api_error(Code::LimitSize, format!("{url}: more than {MAX_SOURCE_BYTES} bytes of attestations for one digest")));
+    }
+    Ok(())
 }
 
 /// `Retry-After: SECONDS`, else GitHub's `x-ratelimit-reset: EPOCH`.
@@ -570,17 +617,20 @@ pub fn check_origin(bundle: &ApiBundle, claims: Option<&Claims>) -> Result<()> {
             if !g.instance.trim_end_matches('/').eq_ignore_ascii_case(instance) {
                 return refuse(format!("signed on another GitLab instance ({})", g.instance));
             }
+            // The project is the certificate's source project (.12, or its id .15):
+            // the SAN's CI-config project says only whose config file ran, which any
+            // project can point at (and a fork's merge-request pipeline runs under).
             let ours = if project.bytes().all(|b| b.is_ascii_digit()) {
                 g.project_id.as_deref() == Some(project.as_str())
             } else {
-                g.project_path.eq_ignore_ascii_case(project) || g.ci_config_project_path.eq_ignore_ascii_case(project)
+                g.project_path.eq_ignore_ascii_case(project)
             };
             if !ours {
                 return refuse(format!(
-                    "of another project: signed by {}'s pipeline (project {}{})",
-                    g.ci_config_project_path,
+                    "of another project: signed for project {}{} (CI config of {})",
                     g.project_path,
-                    g.project_id.as_deref().map(|id| format!(", id {id}")).unwrap_or_default()
+                    g.project_id.as_deref().map(|id| format!(", id {id}")).unwrap_or_default(),
+                    g.ci_config_project_path
                 ));
             }
         }

@@ -246,6 +246,8 @@ pub struct Plan {
     pub registry: Option<RegistryClient>,
     /// Only when subjects take attestations from APIs.
     pub api: Option<ApiClient>,
+    /// Where instances' APIs are reached (`--attestations-api`), part of the setup.
+    pub api_endpoints: Vec<String>,
     /// What the report records of the plan ([`Plan::info`]).
     pub info: PlanInfo,
     /// Things the user should know that are not errors (shown on stderr).
@@ -342,14 +344,14 @@ pub fn build(req: &Request) -> Result<Plan> {
     } else {
         None
     };
-    let api = if subjects.iter().any(|s| !s.sources.is_empty()) {
-        let all: Vec<Source> = subjects.iter().flat_map(|s| s.sources.iter().cloned()).collect();
+    let subjects_have_sources = subjects.iter().any(|s| !s.sources.is_empty());
+    let api = if subjects_have_sources {
         let mut tokens = Tokens::from_env();
         if let Some(path) = &req.gitlab_token_file {
-            tokens = tokens.with_file("gitlab", path, &all)?;
+            tokens = tokens.with_file("gitlab", path)?;
         }
         if let Some(path) = &req.github_token_file {
-            tokens = tokens.with_file("github", path, &all)?;
+            tokens = tokens.with_file("github", path)?;
         }
         let endpoints = req.attestation_apis.iter().map(|e| crate::evidence::api::parse_endpoint(e)).collect::<Result<Vec<_>>>()?;
         let options =
@@ -372,6 +374,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
         registry,
         api,
+        api_endpoints: if subjects_have_sources { req.attestation_apis.clone() } else { Vec::new() },
         info: PlanInfo::default(),
         notes,
     };
@@ -521,6 +524,16 @@ fn list_subjects(
     }
     for s in &mut subjects {
         s.id = s.listed_id(base);
+        // The attestation APIs look subjects up by sha256: another digest is a subject
+        // that could never be judged on what its sources hold.
+        if let Target::Digest { input, .. } = &s.target {
+            if !s.sources.is_empty() && !input.to_ascii_lowercase().starts_with("sha256:") {
+                return Err(Error::usage(
+                    Code::UsageAttestations,
+                    format!("{input}: attestation APIs look attestations up by sha256; give the file or its sha256: digest"),
+                ));
+            }
+        }
     }
     Ok((signers, policies, subjects))
 }
@@ -610,6 +623,9 @@ impl Plan {
             };
             let sources = s.sources.iter().map(Source::name).collect::<Vec<_>>().join(" ");
             text.push_str(&format!("subject {:?} bundles {bundles:?} sources {sources:?} signer {} policy {}\n", s.id, s.signer, s.policy));
+        }
+        for endpoint in &self.api_endpoints {
+            text.push_str(&format!("attestations-api {endpoint}\n"));
         }
         let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
         PlanInfo {
