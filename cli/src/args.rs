@@ -263,6 +263,9 @@ pub struct Attestations {
     /// https://gitlab.com=https://gitlab-proxy.internal/api/v4; repeatable.
     #[arg(long, value_name = "INSTANCE=URL", env = "VOUCH_ATTESTATIONS_API", value_delimiter = ',')]
     attestations_api: Vec<String>,
+    /// A GitLab project CA that local_ca attestations may chain to: its sha256:FINGERPRINT, or a PEM file; repeatable.
+    #[arg(long, value_name = "sha256:HEX|FILE")]
+    local_ca: Vec<String>,
 }
 
 /// What every command that judges a signer takes.
@@ -413,6 +416,7 @@ impl Judging {
             gitlab_token_file: self.attestations.gitlab_token_file.clone(),
             github_token_file: self.attestations.github_token_file.clone(),
             attestation_apis: self.attestations.attestations_api.clone(),
+            local_ca: self.attestations.local_ca.clone(),
             ..Request::default()
         }
     }

@@ -742,3 +742,120 @@ fn claims_show_the_provenance_of_real_npm_bundles() {
     assert_eq!(r.json()["provenance"]["runner"]["environment"], "github-hosted");
     assert_eq!(r.json()["provenance"]["source"]["commit"], "06cd267cbdc2eeaa04294995622db9f6ad2fa7cf");
 }
+
+#[test]
+fn gitlab_local_ca_attestations_need_a_pinned_project_ca() {
+    use testkit::local_ca::LocalCa;
+    let lab = Lab::new("local-ca");
+    let gl = GitLab::default();
+    let now = jiff::Timestamp::now();
+    let day = jiff::SignedDuration::from_hours(24);
+    // A rotated project CA: the old one (inactive) signed this attestation, the new one is active.
+    let old = LocalCa::new("acme/app CA 1", now - day * 400, now + day * 365).unwrap();
+    let new = LocalCa::new("acme/app CA 2", now - day, now + day * 730).unwrap();
+    let content = Content::gitlab_slsa_v1(&gl);
+    let bundle = old.sign(b"app 1.0", "app.tgz", &gl.identity(), &content, now - day, now + day * 30).unwrap();
+    let record = lab.gitlab("acme/app", V1, Some("local_ca"), bundle.clone());
+    lab.api.with(|s| {
+        s.gitlab = vec![record.clone()];
+        s.gitlab_cas = vec![(old.pem(), false), (new.pem(), true)];
+    });
+    let san = gl.san();
+    let verify = |lab: &Lab, extra: &[&str]| {
+        let mut args = vec![
+            "verify-blob",
+            lab.artifact.as_str(),
+            "--attestations",
+            "gitlab:acme/app",
+            "--certificate-identity",
+            san.as_str(),
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        lab.vouch(&args, &[])
+    };
+
+    // Nothing pinned: refused, naming the CAs the project lists (never trusted on first use).
+    let r = verify(&lab, &[]);
+    r.assert_code(1);
+    let why = reasons(&r);
+    assert!(why.contains("vouch::attest::local-ca") && why.contains(&old.fingerprint()) && why.contains(&new.fingerprint()), "{why}");
+    // Only the active CA pinned: the attestation's CA is listed but not trusted.
+    let pin_new = format!("sha256:{}", new.fingerprint());
+    let r = verify(&lab, &["--local-ca", &pin_new]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::verify::certificate"), "{}", r.stdout);
+    // The inactive CA pinned (rotation keeps old attestations verifiable): verified, and
+    // the report says local_ca with the CA, no log entry.
+    let pin_old = format!("sha256:{}", old.fingerprint());
+    let r = verify(&lab, &["--local-ca", &pin_new, "--local-ca", &pin_old]);
+    r.assert_code(0);
+    let sig = &r.subject()["signatures"][0];
+    assert_eq!(sig["local_ca"], old.fingerprint());
+    assert_eq!(sig["tlog"], json!([]));
+    assert_eq!(sig["provenance"]["source"]["repository"], "acme/app");
+    // Or the CA as a PEM file.
+    let pem = lab.dir.join("project-ca.pem");
+    std::fs::write(&pem, old.pem()).unwrap();
+    verify(&lab, &["--local-ca", pem.to_str().unwrap()]).assert_code(0);
+
+    // No log, no signed time: the certificate must be valid at the effective time.
+    let later = crate_rfc3339(now + day * 60);
+    let r = verify(&lab, &["--local-ca", &pin_old, "--effective-time", &later]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::verify::certificate"), "{}", r.stdout);
+
+    // An expired project CA is refused even when pinned.
+    let expired = LocalCa::new("acme/app CA 0", now - day * 800, now - day * 400).unwrap();
+    let old_bundle = expired.sign(b"app 1.0", "app.tgz", &gl.identity(), &content, now - day * 500, now + day).unwrap();
+    lab.api.with(|s| {
+        s.gitlab = vec![GitLabAttestation { bundle: old_bundle.clone(), ..record.clone() }];
+        s.gitlab_cas = vec![(expired.pem(), false)];
+    });
+    let r = verify(&lab, &["--local-ca", &format!("sha256:{}", expired.fingerprint())]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("is valid from"), "{}", r.stdout);
+
+    // A local_ca bundle listed as `sigstore` is judged against the Sigstore root: refused.
+    lab.api.with(|s| {
+        s.gitlab = vec![GitLabAttestation { signing_method: Some("sigstore".into()), ..record.clone() }];
+        s.gitlab_cas = vec![(old.pem(), false)];
+    });
+    let r = verify(&lab, &["--local-ca", &pin_old]);
+    r.assert_code(1);
+    assert!(!reasons(&r).contains("\"vouch::attest::local-ca\""), "{}", r.stdout);
+
+    // Another project's local_ca attestation, under a pinned CA: refused by origin.
+    let evil = GitLab { project: "evil/app".into(), ..GitLab::default() };
+    let evil_bundle = old.sign(b"app 1.0", "app.tgz", &evil.identity(), &content, now - day, now + day * 30).unwrap();
+    lab.api.with(|s| s.gitlab = vec![GitLabAttestation { bundle: evil_bundle, ..record.clone() }]);
+    let r = lab.vouch(
+        &[
+            "verify-blob",
+            &lab.artifact,
+            "--attestations",
+            "gitlab:acme/app",
+            "--local-ca",
+            &pin_old,
+            "--certificate-identity-regexp",
+            "https://gitlab.com/.*",
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::attest::origin"), "{}", r.stdout);
+
+    // A pin that is neither a fingerprint nor a readable PEM file stops the run.
+    verify(&lab, &["--local-ca", "not-a-pin"]).assert_code(2);
+}
+
+fn crate_rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

@@ -345,7 +345,12 @@ fn verify_fetched(
     let evidence = evidence::parse_bundle(&bundle.bytes)?;
     api::check_listing(bundle, evidence.statement.as_ref().map(|s| s.predicate_type.as_str()))?;
     api::check_signing_method(bundle)?;
-    let verified = crate::verify::verify(&plan.trust, artifact, &evidence, signer)?;
+    let verified = if bundle.signing_method.as_deref() == Some("local_ca") {
+        let cas = plan.local_ca.trusted(bundle)?;
+        crate::verify::local_ca::verify(&evidence, artifact, &cas, plan.context.effective_time, signer, plan.trust.platforms())?
+    } else {
+        crate::verify::verify(&plan.trust, artifact, &evidence, signer)?
+    };
     api::check_origin(bundle, verified.claims.as_ref())?;
     Ok(verified)
 }

@@ -56,6 +56,9 @@ pub struct ApiState {
     pub list_any_digest: bool,
     /// GitHub owners that are users (asked at /users/, not /orgs/).
     pub users: Vec<String>,
+    /// The project's CA certificates for local_ca (PEM, active), as
+    /// `GET /projects/:id/attestations/signing_certificates` lists them.
+    pub gitlab_cas: Vec<(String, bool)>,
     /// Every request's path and the auth header it carried.
     pub log: Vec<(String, Option<String>)>,
 }
@@ -171,6 +174,17 @@ fn answer(state: &Mutex<ApiState>, base: &str, head: &str) -> (&'static str, Str
             return not_found();
         }
         match parts.as_slice() {
+            [_, "attestations", "signing_certificates"] => {
+                let list: Vec<Value> = st
+                    .gitlab_cas
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (pem, active))| {
+                        json!({"id": i + 1, "certificate": pem, "active": active, "expires_at": "2036-01-01T00:00:00.000Z", "created_at": "2026-01-01T00:00:00.000Z"})
+                    })
+                    .collect();
+                return ("200 OK", String::new(), Value::Array(list).to_string());
+            }
             [_, "attestations", iid, "download"] => {
                 let iid: usize = iid.parse().unwrap_or(0);
                 return match records.iter().find(|(i, _)| i + 1 == iid) {

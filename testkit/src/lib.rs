@@ -16,6 +16,7 @@ pub mod harness;
 pub mod identity;
 pub mod image;
 pub mod key;
+pub mod local_ca;
 pub mod log;
 pub mod registry;
 pub mod x509;

@@ -216,6 +216,9 @@ pub struct ApiBundle {
     pub signing_method: Option<String>,
     /// GitHub's `repository_id` of the entry.
     pub repository_id: Option<String>,
+    /// GitLab `local_ca`: the project's CA certificates (DER) as the API lists them,
+    /// active and inactive — candidates only, trusted when pinned.
+    pub project_cas: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 /// What an API did not give: its code says whether it was the network (exit 3), the
@@ -360,6 +363,7 @@ impl ApiClient {
                     listed_predicate_type: field("predicate_type"),
                     signing_method: field("signing_method"),
                     repository_id: None,
+                    project_cas: Default::default(),
                 });
             }
             match fetched.headers.get("x-next-page").and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()) {
@@ -374,9 +378,40 @@ impl ApiClient {
                     }
                     page = next;
                 }
-                None => return Ok(out),
+                None => break,
             }
         }
+        // local_ca attestations chain to the project's own CAs: list them once.
+        if out.iter().any(|b| b.signing_method.as_deref() == Some("local_ca")) {
+            let cas = std::sync::Arc::new(self.gitlab_cas(source, &id).await?);
+            for b in out.iter_mut().filter(|b| b.signing_method.as_deref() == Some("local_ca")) {
+                b.project_cas = cas.clone();
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /projects/:id/attestations/signing_certificates`: the project's unexpired CA
+    /// certificates (PEM), active and inactive.
+    async fn gitlab_cas(&self, source: &Source, id: &str) -> std::result::Result<Vec<Vec<u8>>, ApiError> {
+        let url = format!("{}/projects/{id}/attestations/signing_certificates?per_page=100", self.root(source));
+        let fetched = self
+            .get(source, &url, "application/json", 4 << 20)
+            .await?
+            .ok_or_else(|| api_error(Code::AttestLocalCa, format!("{url}: 404; the project lists no signing certificates")))?;
+        let list: Vec<Value> = serde_json::from_slice(&fetched.body)
+            .map_err(|e| api_error(Code::AttestInvalid, format!("{url}: the certificate list is not a JSON array: {e}")))?;
+        let mut out = Vec::new();
+        for entry in list.iter().take(100) {
+            let pem = entry
+                .get("certificate")
+                .and_then(Value::as_str)
+                .ok_or_else(|| api_error(Code::AttestInvalid, format!("{url}: a signing certificate without its PEM")))?;
+            let der = sigstore_types::DerCertificate::from_pem(pem)
+                .map_err(|e| api_error(Code::AttestInvalid, format!("{url}: a signing certificate that is not PEM: {e}")))?;
+            out.push(der.as_bytes().to_vec());
+        }
+        Ok(out)
     }
 
     async fn github(
@@ -440,6 +475,7 @@ impl ApiClient {
                     listed_predicate_type,
                     signing_method: None,
                     repository_id,
+                    project_cas: Default::default(),
                 });
             }
             match next_link(&fetched.headers) {
@@ -667,12 +703,68 @@ pub fn check_origin(bundle: &ApiBundle, claims: Option<&Claims>) -> Result<()> {
 /// yet, so it is refused rather than judged with weaker checks.
 pub fn check_signing_method(bundle: &ApiBundle) -> Result<()> {
     match bundle.signing_method.as_deref() {
-        None | Some("sigstore") => Ok(()),
-        Some("local_ca") => Err(Error::Attest(api_error(
-            Code::AttestLocalCa,
-            format!("{}: signed by the project's own CA (local_ca), with no transparency log entry; vouch verifies GitLab's sigstore attestations only", bundle.url),
-        ))),
+        None | Some("sigstore") | Some("local_ca") => Ok(()),
         Some(other) => Err(Error::Attest(api_error(Code::AttestInvalid, format!("{}: unknown signing method {other:?}", bundle.url)))),
+    }
+}
+
+/// The project CAs a run trusts for GitLab `local_ca` attestations: certificates given
+/// as files, and CAs an API lists whose SHA-256 fingerprint is pinned. Never a CA on the
+/// API's word alone (no trust on first use).
+#[derive(Debug, Clone, Default)]
+pub struct LocalCaPins {
+    pub fingerprints: std::collections::BTreeSet<String>,
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl LocalCaPins {
+    /// `--local-ca sha256:HEX` (a pin) or `--local-ca FILE` (PEM CA certificates).
+    pub fn add(&mut self, value: &str, base: &std::path::Path) -> Result<()> {
+        let hex = value.strip_prefix("sha256:").unwrap_or(value).to_ascii_lowercase();
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            self.fingerprints.insert(hex);
+            return Ok(());
+        }
+        let path = base.join(value);
+        let bytes = crate::trust::read_limited(&path, "project CA file", 1 << 20)?;
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        let bad = |why: String| Error::usage(Code::UsageAttestations, format!("--local-ca {}: {why}", path.display()));
+        let mut found = 0;
+        for block in text.split("-----END CERTIFICATE-----").filter(|b| b.contains("-----BEGIN CERTIFICATE-----")) {
+            let der = sigstore_types::DerCertificate::from_pem(&format!("{}-----END CERTIFICATE-----", block.trim_start()))
+                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+            self.certificates.push(der.as_bytes().to_vec());
+            found += 1;
+        }
+        if found == 0 {
+            return Err(bad("no PEM certificate in it (or give the CA's fingerprint as sha256:HEX)".into()));
+        }
+        Ok(())
+    }
+
+    /// What the plan's setup records of them.
+    pub fn describe(&self) -> String {
+        let files: Vec<String> = self.certificates.iter().map(|c| crate::claims::sha256_hex(c)).collect();
+        format!("pins {:?} files {:?}", self.fingerprints, files)
+    }
+
+    /// The CAs to verify a local_ca bundle with, or why there are none.
+    pub fn trusted(&self, bundle: &ApiBundle) -> Result<Vec<Vec<u8>>> {
+        let listed: Vec<(String, &Vec<u8>)> = bundle.project_cas.iter().map(|c| (crate::claims::sha256_hex(c), c)).collect();
+        let mut cas = self.certificates.clone();
+        cas.extend(listed.iter().filter(|(f, _)| self.fingerprints.contains(f)).map(|(_, c)| (*c).clone()));
+        if cas.is_empty() {
+            let names: Vec<String> = listed.iter().map(|(f, _)| format!("sha256:{f}")).collect();
+            return Err(Error::Attest(api_error(
+                Code::AttestLocalCa,
+                format!(
+                    "{}: signed by the project's own CA (local_ca), and no CA it lists is pinned ({}); pin the ones you trust with --local-ca sha256:HEX",
+                    bundle.url,
+                    if names.is_empty() { "it lists none".to_string() } else { names.join(", ") }
+                ),
+            )));
+        }
+        Ok(cas)
     }
 }
 

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// (`gitlab:…`, `github:…`), unless the subject names its own.
     #[serde(default)]
     pub attestations: Vec<String>,
+    /// GitLab `local_ca` project CAs the run trusts: `sha256:HEX` pins, or PEM files
+    /// relative to the manifest.
+    #[serde(default)]
+    pub local_ca: Vec<String>,
     /// The file and its text, for pointing at lines in errors.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,

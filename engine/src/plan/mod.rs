@@ -16,7 +16,7 @@ pub use shard::{Shard, MAX_SHARDS};
 
 use crate::decide::Context;
 use crate::error::{Code, Error, Result};
-use crate::evidence::api::{ApiClient, ApiOptions, Source, Tokens};
+use crate::evidence::api::{ApiClient, ApiOptions, LocalCaPins, Source, Tokens};
 use crate::evidence::ArtifactInput;
 use crate::oci::{Credentials, ImageRef, RegistryClient, RegistryOptions};
 use crate::policy::schema::Seg;
@@ -58,6 +58,8 @@ pub struct Request {
     pub github_token_file: Option<PathBuf>,
     /// `INSTANCE=URL`: reach an instance's attestation API at another URL.
     pub attestation_apis: Vec<String>,
+    /// GitLab `local_ca` project CAs: `sha256:HEX` pins or PEM files (`--local-ca`).
+    pub local_ca: Vec<String>,
 }
 
 /// A subject named by a flag.
@@ -248,6 +250,8 @@ pub struct Plan {
     pub api: Option<ApiClient>,
     /// Where instances' APIs are reached (`--attestations-api`), part of the setup.
     pub api_endpoints: Vec<String>,
+    /// The project CAs GitLab `local_ca` attestations may chain to.
+    pub local_ca: LocalCaPins,
     /// What the report records of the plan ([`Plan::info`]).
     pub info: PlanInfo,
     /// Things the user should know that are not errors (shown on stderr).
@@ -345,6 +349,14 @@ pub fn build(req: &Request) -> Result<Plan> {
         None
     };
     let subjects_have_sources = subjects.iter().any(|s| !s.sources.is_empty());
+    // Pins from the manifest (paths relative to it), then the flags'.
+    let mut local_ca = LocalCaPins::default();
+    for pin in manifest.as_ref().map(|m| m.local_ca.as_slice()).unwrap_or_default() {
+        local_ca.add(pin, &base)?;
+    }
+    for pin in &req.local_ca {
+        local_ca.add(pin, Path::new("."))?;
+    }
     let api = if subjects_have_sources {
         let mut tokens = Tokens::from_env();
         if let Some(path) = &req.gitlab_token_file {
@@ -375,6 +387,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         registry,
         api,
         api_endpoints: if subjects_have_sources { req.attestation_apis.clone() } else { Vec::new() },
+        local_ca,
         info: PlanInfo::default(),
         notes,
     };
@@ -627,6 +640,7 @@ impl Plan {
         for endpoint in &self.api_endpoints {
             text.push_str(&format!("attestations-api {endpoint}\n"));
         }
+        text.push_str(&format!("local-ca {}\n", self.local_ca.describe()));
         let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
         PlanInfo {
             id: PlanInfo::id_of(&setup_sha256, ids.clone()),

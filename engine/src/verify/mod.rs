@@ -5,6 +5,7 @@
 
 mod checks;
 pub mod identity;
+pub mod local_ca;
 
 use std::path::Path;
 
@@ -110,6 +111,10 @@ pub struct VerifiedSignature {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
     pub tlog: Vec<TlogFacts>,
+    /// GitLab `local_ca` attestations: the SHA-256 of the pinned project CA that issued
+    /// the signing certificate (no transparency log, no signed time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_ca: Option<String>,
 }
 
 /// Verify one piece of evidence over one artifact.
@@ -153,36 +158,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         Signer::Keyless(_) | Signer::AnyOf(_) | Signer::AnyIdentity => {
             let cert = bundle.signing_certificate().ok_or_else(|| Error::verify(Stage::Bundle, "bundle has no signing certificate"))?;
             let claims = Claims::from_certificate(cert.as_bytes(), signed_at.clone(), tlog.first().cloned(), trust.platforms())?;
-            let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
-            match signer {
-                Signer::Keyless(requirement) => {
-                    requirement.check(identity, issuer)?;
-                    requirement.check_workflow(&claims.extensions)?;
-                }
-                Signer::AnyOf(requirements) => {
-                    let mut first_error = None;
-                    if !requirements.iter().any(|r| match r.check(identity, issuer) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                            false
-                        }
-                    }) {
-                        return Err(match (requirements.len(), first_error) {
-                            (1, Some(e)) => e,
-                            _ => Error::IdentityMismatch {
-                                expected: format!(
-                                    "one of {} identities ({})",
-                                    requirements.len(),
-                                    requirements.iter().map(|r| format!("{} from {}", r.identity, r.issuer)).collect::<Vec<_>>().join("; ")
-                                ),
-                                actual: format!("{:?} from {:?}", identity.unwrap_or("none"), issuer.unwrap_or("none")),
-                            },
-                        });
-                    }
-                }
-                _ => {}
-            }
+            check_signer(signer, &claims)?;
             (Some(claims), None)
         }
     };
@@ -203,12 +179,51 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         provenance,
         signed_at,
         tlog,
+        local_ca: None,
     })
+}
+
+/// The certificate's identity against who must have signed.
+pub(crate) fn check_signer(signer: &Signer, claims: &Claims) -> Result<()> {
+    let (identity, issuer) = (claims.identity.as_ref().map(|i| i.value.as_str()), claims.issuer.as_deref());
+    match signer {
+        Signer::Keyless(requirement) => {
+            requirement.check(identity, issuer)?;
+            requirement.check_workflow(&claims.extensions)?;
+        }
+        Signer::AnyOf(requirements) => {
+            let mut first_error = None;
+            if !requirements.iter().any(|r| match r.check(identity, issuer) {
+                Ok(()) => true,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    false
+                }
+            }) {
+                return Err(match (requirements.len(), first_error) {
+                    (1, Some(e)) => e,
+                    _ => Error::IdentityMismatch {
+                        expected: format!(
+                            "one of {} identities ({})",
+                            requirements.len(),
+                            requirements.iter().map(|r| format!("{} from {}", r.identity, r.issuer)).collect::<Vec<_>>().join("; ")
+                        ),
+                        actual: format!("{:?} from {:?}", identity.unwrap_or("none"), issuer.unwrap_or("none")),
+                    },
+                });
+            }
+        }
+        Signer::PublicKey(_) => {
+            return Err(Error::verify(Stage::Bundle, "--key verifies a key-signed bundle; this one is signed with a certificate"))
+        }
+        Signer::AnyIdentity => {}
+    }
+    Ok(())
 }
 
 /// A DSSE statement must name the artifact. Checked here as well as in the library so
 /// the user is told which digests the statement does name.
-fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()> {
+pub(crate) fn bind_statement(statement: &InTotoStatement, artifact: &Artifact) -> Result<()> {
     if statement.matches(artifact.digest()) || (artifact.path().is_some() && statement.has_sha512_subject()) {
         // sha512-only statements are bound by the library, which hashes the file.
         return Ok(());
