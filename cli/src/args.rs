@@ -263,8 +263,8 @@ pub struct Attestations {
     /// https://gitlab.com=https://gitlab-proxy.internal/api/v4; repeatable.
     #[arg(long, value_name = "INSTANCE=URL", env = "VOUCH_ATTESTATIONS_API", value_delimiter = ',')]
     attestations_api: Vec<String>,
-    /// A GitLab project CA that local_ca attestations may chain to: its sha256:FINGERPRINT, or a PEM file; repeatable.
-    #[arg(long, value_name = "sha256:HEX|FILE")]
+    /// A GitLab project CA that a source's local_ca attestations may chain to: SOURCE=sha256:FINGERPRINT or SOURCE=FILE (PEM); repeatable.
+    #[arg(long, value_name = "SOURCE=sha256:HEX|FILE")]
     local_ca: Vec<String>,
 }
 

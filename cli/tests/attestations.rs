@@ -784,13 +784,13 @@ fn gitlab_local_ca_attestations_need_a_pinned_project_ca() {
     let why = reasons(&r);
     assert!(why.contains("vouch::attest::local-ca") && why.contains(&old.fingerprint()) && why.contains(&new.fingerprint()), "{why}");
     // Only the active CA pinned: the attestation's CA is listed but not trusted.
-    let pin_new = format!("sha256:{}", new.fingerprint());
+    let pin_new = format!("gitlab:acme/app=sha256:{}", new.fingerprint());
     let r = verify(&lab, &["--local-ca", &pin_new]);
     r.assert_code(1);
     assert!(reasons(&r).contains("vouch::verify::certificate"), "{}", r.stdout);
     // The inactive CA pinned (rotation keeps old attestations verifiable): verified, and
     // the report says local_ca with the CA, no log entry.
-    let pin_old = format!("sha256:{}", old.fingerprint());
+    let pin_old = format!("gitlab:acme/app=sha256:{}", old.fingerprint());
     let r = verify(&lab, &["--local-ca", &pin_new, "--local-ca", &pin_old]);
     r.assert_code(0);
     let sig = &r.subject()["signatures"][0];
@@ -800,7 +800,24 @@ fn gitlab_local_ca_attestations_need_a_pinned_project_ca() {
     // Or the CA as a PEM file.
     let pem = lab.dir.join("project-ca.pem");
     std::fs::write(&pem, old.pem()).unwrap();
-    verify(&lab, &["--local-ca", pem.to_str().unwrap()]).assert_code(0);
+    let pem_pin = format!("gitlab:acme/app={}", pem.display());
+    verify(&lab, &["--local-ca", &pem_pin]).assert_code(0);
+    // A CA pinned for another project never vouches for this one's attestations.
+    let elsewhere = format!("gitlab:acme/other=sha256:{}", old.fingerprint());
+    let r = verify(&lab, &["--local-ca", &elsewhere]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("vouch::attest::local-ca"), "{}", r.stdout);
+    // A pinned certificate that is not a CA (the signing leaf itself) is refused.
+    let leaf_der = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap(),
+    )
+    .unwrap();
+    let leaf_pem = lab.dir.join("leaf.pem");
+    std::fs::write(&leaf_pem, testkit::x509::pem(&leaf_der)).unwrap();
+    let r = verify(&lab, &["--local-ca", &format!("gitlab:acme/app={}", leaf_pem.display())]);
+    r.assert_code(1);
+    assert!(reasons(&r).contains("is not a CA"), "{}", r.stdout);
 
     // No log, no signed time: the certificate must be valid at the effective time.
     let later = crate_rfc3339(now + day * 60);
@@ -815,7 +832,7 @@ fn gitlab_local_ca_attestations_need_a_pinned_project_ca() {
         s.gitlab = vec![GitLabAttestation { bundle: old_bundle.clone(), ..record.clone() }];
         s.gitlab_cas = vec![(expired.pem(), false)];
     });
-    let r = verify(&lab, &["--local-ca", &format!("sha256:{}", expired.fingerprint())]);
+    let r = verify(&lab, &["--local-ca", &format!("gitlab:acme/app=sha256:{}", expired.fingerprint())]);
     r.assert_code(1);
     assert!(reasons(&r).contains("is valid from"), "{}", r.stdout);
 
@@ -854,6 +871,8 @@ fn gitlab_local_ca_attestations_need_a_pinned_project_ca() {
 
     // A pin that is neither a fingerprint nor a readable PEM file stops the run.
     verify(&lab, &["--local-ca", "not-a-pin"]).assert_code(2);
+    verify(&lab, &["--local-ca", &format!("github:org=sha256:{}", old.fingerprint())]).assert_code(2);
+    verify(&lab, &["--local-ca", "gitlab:acme/app=missing.pem"]).assert_code(2);
 }
 
 fn crate_rfc3339(t: jiff::Timestamp) -> String {

@@ -361,3 +361,34 @@ fn bearer_token_flow_against_a_token_auth_registry() {
         .assert_stderr_contains("vouch::registry::unauthorized");
     run_env(&args, &[]).assert_code(2);
 }
+
+/// An image whose only evidence is in GitLab's Attestations API (by its manifest digest),
+/// verified with `verify-image --attestations`.
+#[test]
+fn attestations_of_an_image_from_gitlabs_api() {
+    use testkit::attest_api::{AttestationApi, GitLabAttestation};
+    let mut env = Env::new("api");
+    let img = env.image("acme/api", "1.0", "api");
+    let gl = GitLab::default();
+    let minted = env.sigstore.sign(testkit::SignRequest::dsse(img.bytes.clone(), gl.identity(), Content::gitlab_slsa_v1(&gl))).unwrap();
+    let api = AttestationApi::start();
+    api.with(|s| {
+        s.gitlab.push(GitLabAttestation {
+            project: "acme/app".into(),
+            project_id: 55235664,
+            digest: img.digest.trim_start_matches("sha256:").into(),
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            signing_method: Some("sigstore".into()),
+            status: "success".into(),
+            bundle: minted.bundle.clone(),
+        })
+    });
+    let reference = format!("{}/acme/api:1.0", env.registry.host);
+    // Without the API, nothing in the registry signs it.
+    env.verify(&reference, &[]).assert_code(1);
+    let endpoints = api.endpoints();
+    let r = env.verify(&reference, &["--attestations", "gitlab:acme/app", "--attestations-api", &endpoints]);
+    r.assert_code(0);
+    assert_eq!(r.subject()["signatures"][0]["provenance"]["build_platform"], "gitlab", "{}", r.stdout);
+    assert!(api.with(|s| s.log.iter().any(|(p, _)| p.contains(img.digest.trim_start_matches("sha256:")))), "asked by the resolved digest");
+}

@@ -120,7 +120,7 @@ codes! {
     RegistryInvalid = "registry::invalid", Rejected, "the registry's answer breaks the OCI protocol (wrong digest, too large, not JSON); do not trust this image";
     AttestNotFound = "attest::not-found", Rejected, "check the project path or id (gitlab:https://INSTANCE/GROUP/PROJECT), that the token may read it, and that its Attestations API is on (GitLab 18.7+)";
     AttestInvalid = "attest::invalid", Rejected, "the attestation API's answer contradicts itself or the signed bundle (another digest, another predicate type, not JSON); do not trust it";
-    AttestLocalCa = "attest::local-ca", Rejected, "GitLab's local_ca attestations are signed by the project's own CA: pin the CAs you trust with --local-ca sha256:FINGERPRINT (or a PEM file; `local_ca:` in a manifest); see docs/attestations.md#gitlab-local_ca";
+    AttestLocalCa = "attest::local-ca", Rejected, "GitLab's local_ca attestations are signed by the project's own CA: pin the CAs you trust for that project with --local-ca gitlab:INSTANCE/PROJECT=sha256:FINGERPRINT (or =FILE; `local_ca:` in a manifest); see docs/attestations.md#gitlab-local_ca";
     AttestOrigin = "attest::origin", Rejected, "the API served an attestation signed for another project or owner than the one asked; do not trust it, and check the source you named";
     CheckNoMatch = "check::no-match", Rejected, "check the glob (it is relative to the manifest's folder) and that the build wrote its files";
     CheckGlob = "check::glob", Rejected, "write a glob: *, ?, [..], {a,b} and ** for folders";

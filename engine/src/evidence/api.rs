@@ -698,9 +698,8 @@ pub fn check_origin(bundle: &ApiBundle, claims: Option<&Claims>) -> Result<()> {
 }
 
 /// GitLab signs with Sigstore (`sigstore`) or, since 19.6, with a per-project CA and no
-/// transparency log (`local_ca`). Only the first verifies against a Sigstore trusted
-/// root; a `local_ca` bundle needs its project's CA pinned, which vouch does not take
-/// yet, so it is refused rather than judged with weaker checks.
+/// transparency log (`local_ca`, verified against pinned CAs: verify/local_ca.rs). Any
+/// other method is refused rather than guessed at.
 pub fn check_signing_method(bundle: &ApiBundle) -> Result<()> {
     match bundle.signing_method.as_deref() {
         None | Some("sigstore") | Some("local_ca") => Ok(()),
@@ -708,59 +707,74 @@ pub fn check_signing_method(bundle: &ApiBundle) -> Result<()> {
     }
 }
 
-/// The project CAs a run trusts for GitLab `local_ca` attestations: certificates given
-/// as files, and CAs an API lists whose SHA-256 fingerprint is pinned. Never a CA on the
-/// API's word alone (no trust on first use).
+/// The project CAs a run trusts for GitLab `local_ca` attestations, each pinned for one
+/// source (`gitlab:INSTANCE/PROJECT=sha256:HEX` or `=FILE`): a CA pinned for one project
+/// never vouches for another's attestations. A fingerprint pins a CA the project's API
+/// lists; a PEM file is trusted as given. Never a CA on the API's word alone (no trust on
+/// first use).
 #[derive(Debug, Clone, Default)]
 pub struct LocalCaPins {
-    pub fingerprints: std::collections::BTreeSet<String>,
-    pub certificates: Vec<Vec<u8>>,
+    /// (source, sha256 fingerprint).
+    pub fingerprints: Vec<(Source, String)>,
+    /// (source, certificate DER).
+    pub certificates: Vec<(Source, Vec<u8>)>,
 }
 
 impl LocalCaPins {
-    /// `--local-ca sha256:HEX` (a pin) or `--local-ca FILE` (PEM CA certificates).
+    /// `SOURCE=sha256:HEX` (a pin) or `SOURCE=FILE` (PEM CA certificates, relative to `base`).
     pub fn add(&mut self, value: &str, base: &std::path::Path) -> Result<()> {
-        let hex = value.strip_prefix("sha256:").unwrap_or(value).to_ascii_lowercase();
+        let bad = |why: String| Error::usage(Code::UsageAttestations, format!("--local-ca {value:?}: {why}"));
+        let (source, pin) = value.rsplit_once('=').ok_or_else(|| {
+            bad("write SOURCE=sha256:FINGERPRINT or SOURCE=FILE, e.g. gitlab:https://gitlab.example.com/acme/app=sha256:5f1c…".into())
+        })?;
+        let source = Source::parse(source)?;
+        if !matches!(source, Source::GitLab { .. }) {
+            return Err(bad("local_ca is GitLab's: the source is gitlab:…".into()));
+        }
+        let hex = pin.strip_prefix("sha256:").unwrap_or(pin).to_ascii_lowercase();
         if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            self.fingerprints.insert(hex);
+            self.fingerprints.push((source, hex));
             return Ok(());
         }
-        let path = base.join(value);
+        let path = base.join(pin);
         let bytes = crate::trust::read_limited(&path, "project CA file", 1 << 20)?;
         let text = String::from_utf8(bytes).unwrap_or_default();
-        let bad = |why: String| Error::usage(Code::UsageAttestations, format!("--local-ca {}: {why}", path.display()));
         let mut found = 0;
         for block in text.split("-----END CERTIFICATE-----").filter(|b| b.contains("-----BEGIN CERTIFICATE-----")) {
             let der = sigstore_types::DerCertificate::from_pem(&format!("{}-----END CERTIFICATE-----", block.trim_start()))
-                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-            self.certificates.push(der.as_bytes().to_vec());
+                .map_err(|e| bad(format!("{}: not a PEM certificate: {e}", path.display())))?;
+            self.certificates.push((source.clone(), der.as_bytes().to_vec()));
             found += 1;
         }
         if found == 0 {
-            return Err(bad("no PEM certificate in it (or give the CA's fingerprint as sha256:HEX)".into()));
+            return Err(bad(format!("{}: no PEM certificate in it (or give the CA's fingerprint as sha256:HEX)", path.display())));
         }
         Ok(())
     }
 
     /// What the plan's setup records of them.
     pub fn describe(&self) -> String {
-        let files: Vec<String> = self.certificates.iter().map(|c| crate::claims::sha256_hex(c)).collect();
-        format!("pins {:?} files {:?}", self.fingerprints, files)
+        let pins: Vec<String> = self.fingerprints.iter().map(|(s, f)| format!("{}={f}", s.name())).collect();
+        let files: Vec<String> = self.certificates.iter().map(|(s, c)| format!("{}={}", s.name(), crate::claims::sha256_hex(c))).collect();
+        format!("pins {pins:?} files {files:?}")
     }
 
-    /// The CAs to verify a local_ca bundle with, or why there are none.
+    /// The CAs to verify a local_ca bundle from `bundle.source` with, or why there are none.
     pub fn trusted(&self, bundle: &ApiBundle) -> Result<Vec<Vec<u8>>> {
         let listed: Vec<(String, &Vec<u8>)> = bundle.project_cas.iter().map(|c| (crate::claims::sha256_hex(c), c)).collect();
-        let mut cas = self.certificates.clone();
-        cas.extend(listed.iter().filter(|(f, _)| self.fingerprints.contains(f)).map(|(_, c)| (*c).clone()));
+        let mut cas: Vec<Vec<u8>> = self.certificates.iter().filter(|(s, _)| *s == bundle.source).map(|(_, c)| c.clone()).collect();
+        let pinned = |f: &String| self.fingerprints.iter().any(|(s, p)| *s == bundle.source && p == f);
+        cas.extend(listed.iter().filter(|(f, _)| pinned(f)).map(|(_, c)| (*c).clone()));
         if cas.is_empty() {
             let names: Vec<String> = listed.iter().map(|(f, _)| format!("sha256:{f}")).collect();
             return Err(Error::Attest(api_error(
                 Code::AttestLocalCa,
                 format!(
-                    "{}: signed by the project's own CA (local_ca), and no CA it lists is pinned ({}); pin the ones you trust with --local-ca sha256:HEX",
+                    "{}: signed by the project's own CA (local_ca), and no CA is pinned for {} (it lists {}); confirm a CA's fingerprint with GitLab itself, then pin it with --local-ca {}=sha256:HEX",
                     bundle.url,
-                    if names.is_empty() { "it lists none".to_string() } else { names.join(", ") }
+                    bundle.source.name(),
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") },
+                    bundle.source.name()
                 ),
             )));
         }

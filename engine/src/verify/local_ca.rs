@@ -11,8 +11,8 @@
 //! * the leaf's identity is read like a Fulcio certificate's and must meet the signer
 //!   requirements.
 //!
-//! What cannot be had is said: the report records `local_ca` with the CA's fingerprint
-//! and no log entry, so a policy that requires transparency can refuse it.
+//! What cannot be had is said: the report records `local_ca` with the CA's fingerprint,
+//! and the claims have no `tlog` and no `signed_at` (which a policy can see).
 
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sigstore_types::{SignatureContent, VerificationMaterialContent};
@@ -39,12 +39,18 @@ pub fn verify(
     let (SignatureContent::DsseEnvelope(envelope), Some(statement)) = (&bundle.content, &evidence.statement) else {
         return Err(Error::verify(Stage::Bundle, "a local_ca attestation must be a DSSE envelope holding an in-toto statement"));
     };
-    super::bind_statement(statement, artifact)?;
+    // The statement must name this digest itself (no library re-hashes the file here).
+    if !statement.matches(artifact.digest()) {
+        super::bind_statement(statement, artifact)?;
+        return Err(Error::verify(Stage::Artifact, "the statement does not name the artifact's sha256 digest"));
+    }
     let (leaf, intermediates): (&[u8], Vec<&[u8]>) = match &bundle.verification_material.content {
         VerificationMaterialContent::Certificate(c) => (c.raw_bytes.as_bytes(), Vec::new()),
-        VerificationMaterialContent::X509CertificateChain { certificates } => match certificates.split_first() {
-            Some((leaf, rest)) => (leaf.raw_bytes.as_bytes(), rest.iter().map(|c| c.raw_bytes.as_bytes()).collect()),
-            None => return Err(Error::verify(Stage::Bundle, "the bundle's certificate chain is empty")),
+        // GitLab's project CA issues the leaf directly: no intermediate from the bundle
+        // takes part (none could widen what the pinned CA vouches for).
+        VerificationMaterialContent::X509CertificateChain { certificates } => match certificates.as_slice() {
+            [leaf] => (leaf.raw_bytes.as_bytes(), Vec::new()),
+            _ => return Err(Error::verify(Stage::Bundle, "a local_ca bundle holds its signing certificate alone, without intermediates")),
         },
         _ => return Err(Error::verify(Stage::Bundle, "a local_ca attestation is signed with a certificate, not a bare key")),
     };
@@ -59,7 +65,7 @@ pub fn verify(
     let mut issued_by = None;
     let mut last_error = String::from("no project CA is pinned");
     for der in cas {
-        // webpki does not hold a trust anchor to its own validity: vouch does.
+        // webpki does not hold a trust anchor to its own validity or CA-ness: vouch does.
         if let Err(why) = ca_valid_at(der, at) {
             last_error = why;
             continue;
@@ -131,10 +137,19 @@ pub fn verify(
 fn ca_valid_at(der: &[u8], at: jiff::Timestamp) -> std::result::Result<(), String> {
     use der::Decode as _;
     let cert = x509_cert::Certificate::from_der(der).map_err(|e| format!("a pinned project CA does not parse: {e}"))?;
+    let fingerprint = crate::claims::sha256_hex(der);
+    // A CA: basicConstraints cA, and keyUsage keyCertSign.
+    let ext = |oid: &str| {
+        cert.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id.to_string() == oid).map(|e| e.extn_value.as_bytes().to_vec())
+    };
+    let is_ca = ext("2.5.29.19").and_then(|v| x509_cert::ext::pkix::BasicConstraints::from_der(&v).ok()).is_some_and(|b| b.ca);
+    let signs_certs = ext("2.5.29.15").and_then(|v| x509_cert::ext::pkix::KeyUsage::from_der(&v).ok()).is_some_and(|k| k.key_cert_sign());
+    if !is_ca || !signs_certs {
+        return Err(format!("the pinned certificate sha256:{fingerprint} is not a CA (basicConstraints cA and keyUsage keyCertSign)"));
+    }
     let validity = &cert.tbs_certificate.validity;
     let secs = |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
     let (from, until) = (secs(validity.not_before), secs(validity.not_after));
-    let fingerprint = crate::claims::sha256_hex(der);
     if at.as_second() < from || at.as_second() > until {
         let when = |s: i64| jiff::Timestamp::from_second(s).map(crate::claims::rfc3339).unwrap_or_default();
         return Err(format!(
