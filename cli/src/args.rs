@@ -15,6 +15,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Verify a file (or a sha256: digest) against a Sigstore or cosign bundle, and judge it with policies.
     #[command(
@@ -268,6 +269,34 @@ pub struct Attestations {
     local_ca: Vec<String>,
 }
 
+/// Where package subjects are fetched from (docs/packages.md).
+#[derive(Args)]
+pub struct Packages {
+    /// npm's registry (default https://registry.npmjs.org, or the .npmrc's registry=).
+    #[arg(long, value_name = "URL", env = "VOUCH_NPM_REGISTRY")]
+    npm_registry: Option<String>,
+    /// An .npmrc: registry=, @scope:registry=, //HOST/PATH/:_authToken=${TOKEN}.
+    #[arg(long, value_name = "FILE")]
+    npmrc: Option<PathBuf>,
+    /// Pin the npm registry's signing keys (the JSON of /-/npm/v1/keys) instead of fetching them.
+    #[arg(long, value_name = "FILE")]
+    npm_keys: Option<PathBuf>,
+    /// The PyPI index whose JSON and Integrity APIs are asked (default https://pypi.org).
+    #[arg(long, value_name = "URL", env = "VOUCH_PYPI_INDEX")]
+    pypi_index: Option<String>,
+}
+
+impl Packages {
+    fn flags(&self) -> vouch_engine::plan::packages::RegistryFlags {
+        vouch_engine::plan::packages::RegistryFlags {
+            npm_registry: self.npm_registry.clone(),
+            npmrc: self.npmrc.clone(),
+            npm_keys: self.npm_keys.clone(),
+            pypi_index: self.pypi_index.clone(),
+        }
+    }
+}
+
 /// What every command that judges a signer takes.
 #[derive(Args)]
 pub struct Judging {
@@ -321,6 +350,14 @@ pub struct Check {
     /// Where a --blob's bundle is; {path} is the file.
     #[arg(long, value_name = "TEMPLATE", default_value = "{path}.sigstore.json")]
     bundle_template: String,
+    /// A package in its registry: npm:NAME@VERSION or pypi:PROJECT==VERSION/FILENAME; repeatable.
+    #[arg(long, value_name = "SPEC")]
+    package: Vec<String>,
+    /// Every package locked in a lockfile: package-lock.json / npm-shrinkwrap.json (v2, v3) or a requirements.txt with --hash; repeatable.
+    #[arg(long, value_name = "FILE")]
+    lockfile: Vec<PathBuf>,
+    #[command(flatten)]
+    packages: Packages,
     #[command(flatten)]
     pub j: Judging,
     #[command(flatten)]
@@ -467,9 +504,12 @@ impl VerifyImage {
 impl Check {
     pub fn request(&self) -> Request {
         let images = self.image.iter().map(|r| SubjectRequest::Image { reference: r.clone(), platform: None });
-        let subjects = self.blob.iter().map(|g| SubjectRequest::Blob(g.clone())).chain(images).collect();
+        let packages = self.package.iter().map(|p| SubjectRequest::Package(p.clone()));
+        let lockfiles = self.lockfile.iter().map(|p| SubjectRequest::Lockfile(p.clone()));
+        let subjects = self.blob.iter().map(|g| SubjectRequest::Blob(g.clone())).chain(images).chain(packages).chain(lockfiles).collect();
         Request {
             manifest: self.manifest.clone(),
+            registries: self.packages.flags(),
             bundle_template: Some(self.bundle_template.clone()),
             registry: self.registry.flags(),
             shard: self.shard.clone(),

@@ -69,9 +69,11 @@ codes! {
     UsageImage = "usage::image", Usage, "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST";
     UsageShard = "usage::shard", Usage, "write --shard I/N with 1 <= I <= N <= 10000, e.g. --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\"";
     UsageFormat = "usage::format", Usage, "formats: text, json, junit, sarif, markdown, gitlab-codequality; --format F for stdout, --output F=PATH for a file";
-    UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB)";
+    UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB, --package npm:NAME@VERSION, --lockfile FILE)";
     UsagePolicy = "usage::policy", Usage, "pass the policies to explain with --policy DIR";
     UsageAttestations = "usage::attestations", Usage, "write an attestation source as gitlab:https://INSTANCE/GROUP/PROJECT (or gitlab:GROUP/PROJECT on gitlab.com, or a project id) or github:OWNER[/REPO] (github:https://HOST/OWNER[/REPO] for GHE); see docs/attestations.md";
+    UsagePackage = "usage::package", Usage, "write a package as npm:NAME@VERSION (npm:@scope/name@1.2.3) or pypi:PROJECT==VERSION/FILENAME; registries are https:// URLs (http on loopback only); see docs/packages.md";
+    PackageLockfile = "package::lockfile", Usage, "give a package-lock.json / npm-shrinkwrap.json (lockfileVersion 2 or 3) or a requirements.txt whose every requirement is NAME==VERSION with --hash=sha256:…";
     TrustRoot = "trust::root", Usage, "pass a Sigstore TrustedRoot JSON (trusted_root.json) with --trusted-root, or omit it to use the embedded production root (--staging for staging)";
     TrustTufSetup = "trust::tuf-setup", Usage, "pin a private mirror's first root (--root FILE or --root-checksum SHA256; the manifest's `tuf:`), or run `vouch trust update` first (without --offline)";
     TrustKey = "trust::key", Usage, "pass a PEM-encoded public key (-----BEGIN PUBLIC KEY-----)";
@@ -90,6 +92,7 @@ codes! {
     ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
     RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
     AttestUnauthorized = "attest::unauthorized", Usage, "give the API a token that can read the project: GITLAB_TOKEN (for $GITLAB_HOST, default gitlab.com) or CI_JOB_TOKEN (for $CI_SERVER_URL), GITHUB_TOKEN; or --gitlab-token-file / --github-token-file";
+    PackageUnauthorized = "package::unauthorized", Usage, "give the registry a token: //HOST/PATH/:_authToken=… in the .npmrc passed with --npmrc (${NPM_TOKEN} is read from the environment)";
     BundleJson = "bundle::json", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
     BundleFormat = "bundle::format", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
     BundleMediaType = "bundle::media-type", Rejected, "vouch reads Sigstore bundles v0.1, v0.2 and v0.3";
@@ -122,6 +125,14 @@ codes! {
     AttestInvalid = "attest::invalid", Rejected, "the attestation API's answer contradicts itself or the signed bundle (another digest, another predicate type, not JSON); do not trust it";
     AttestLocalCa = "attest::local-ca", Rejected, "GitLab's local_ca attestations are signed by the project's own CA: pin the CAs you trust for that project with --local-ca gitlab:INSTANCE/PROJECT=sha256:FINGERPRINT (or =FILE; `local_ca:` in a manifest); see docs/attestations.md#gitlab-local_ca";
     AttestOrigin = "attest::origin", Rejected, "the API served an attestation signed for another project or owner than the one asked; do not trust it, and check the source you named";
+    PackageNotFound = "package::not-found", Rejected, "the registry does not have this package version (or file); check the name, version and registry (--npm-registry, .npmrc scopes, --pypi-index)";
+    PackageInvalid = "package::invalid", Rejected, "the registry's answer contradicts itself or breaks its protocol (not JSON, missing fields, another package's data); do not trust it";
+    PackageIntegrity = "package::integrity", Rejected, "the lockfile's digest and the registry's differ: the package was republished or the lockfile was edited; regenerate the lockfile from a registry you trust and compare";
+    PackageSignature = "package::signature", Rejected, "the registry signature does not verify (unknown key, a key expired when the version was published, or a bad signature): do not install it";
+    PackageSignatureMissing = "package::signature-missing", Rejected, "the registry signs its packages but not this one: it may come from a mirror that rewrote it; do not install it";
+    PackageAttestation = "package::attestation", Rejected, "the attestation is for another package, version or file than the one it was served for; do not trust it";
+    PackagePublisher = "package::publisher", Rejected, "the attestation's signer is not the Trusted Publisher the index lists for it; do not trust it";
+    PackageUnjudgeable = "package::unjudgeable", Rejected, "a git, file or URL dependency has no registry signature or provenance to judge: publish it to a registry, or leave it out of the lockfile subjects";
     CheckNoMatch = "check::no-match", Rejected, "check the glob (it is relative to the manifest's folder) and that the build wrote its files";
     CheckGlob = "check::glob", Rejected, "write a glob: *, ?, [..], {a,b} and ** for folders";
     TrustTufUnreachable = "trust::tuf-unreachable", Infrastructure, "the TUF mirror could not be reached; the last good cache is kept, retry later (or verify with --offline)";
@@ -131,6 +142,9 @@ codes! {
     AttestUnreachable = "attest::unreachable", Infrastructure, "the attestation API could not be asked; nothing was judged for this subject, and retrying later may help";
     AttestRateLimited = "attest::rate-limited", Infrastructure, "the attestation API kept rate-limiting (429, or GitHub's x-ratelimit-remaining: 0); use a token (higher limits) or retry later";
     AttestServer = "attest::server", Infrastructure, "the attestation API kept failing (5xx); nothing was judged for this subject, and retrying later may help";
+    PackageUnreachable = "package::unreachable", Infrastructure, "the package registry could not be asked; nothing was judged for this package, and retrying later may help";
+    PackageRateLimited = "package::rate-limited", Infrastructure, "the package registry kept rate-limiting (429); retry later, or use a token";
+    PackageServer = "package::server", Infrastructure, "the package registry kept failing (5xx); nothing was judged for this package, and retrying later may help";
     Runtime = "runtime", Infrastructure, "the machine refused threads or sockets for the registry client; nothing was judged, retrying may help";
 }
 

@@ -14,11 +14,14 @@ use rayon::prelude::*;
 use crate::decide::{Decider, SubjectInfo};
 use crate::error::{Error, Reason};
 use crate::evidence::api::{self, ApiBundle, Source};
+use crate::evidence::packages::{FetchedPackage, PackageBundle, RegistrySignature};
 use crate::evidence::{self, Artifact, ArtifactInput};
 use crate::oci::{self, Discovery, ImageRef};
+use crate::plan::packages::{Ecosystem, PackageSpec};
 use crate::plan::{Plan, SubjectPlan, Target};
 use crate::policy::Policy;
 use crate::report::{Report, SubjectResult};
+use crate::verify::VerifiedSignature;
 
 /// Called with (done, total) as work items finish (the CLI draws a progress bar).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -36,6 +39,7 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Report {
 enum Work {
     Blob { artifact: Artifact, kind: &'static str, bundles: Vec<PathBuf>, fetched: Fetched, signer: usize, policy: usize },
     Image { discovery: Box<Discovery>, fetched: Fetched, signer: usize, policy: usize },
+    Package { package: Box<FetchedPackage>, fetched: Fetched, signer: usize, policy: usize },
 }
 
 /// A subject's attestation sources, and what they served: each bundle, or a source
@@ -49,13 +53,13 @@ struct Fetched {
 impl Work {
     fn fetched(&self) -> &Fetched {
         match self {
-            Work::Blob { fetched, .. } | Work::Image { fetched, .. } => fetched,
+            Work::Blob { fetched, .. } | Work::Image { fetched, .. } | Work::Package { fetched, .. } => fetched,
         }
     }
 
     fn fetched_mut(&mut self) -> &mut Fetched {
         match self {
-            Work::Blob { fetched, .. } | Work::Image { fetched, .. } => fetched,
+            Work::Blob { fetched, .. } | Work::Image { fetched, .. } | Work::Package { fetched, .. } => fetched,
         }
     }
 }
@@ -79,9 +83,18 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             _ => None,
         })
         .collect();
+    let packages: Vec<(usize, PackageSpec)> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.target {
+            Target::Package(spec) => Some((i, spec.clone())),
+            _ => None,
+        })
+        .collect();
     let sourced = subjects.iter().any(|s| !s.sources.is_empty());
-    let runtime = if images.is_empty() && !sourced { None } else { Some(runtime()) };
+    let runtime = if images.is_empty() && !sourced && packages.is_empty() { None } else { Some(runtime()) };
     let mut discoveries = discover_all(plan, runtime.as_ref(), images);
+    let mut fetched_packages = fetch_packages(plan, runtime.as_ref(), packages);
     let prepared: Vec<Prepared> = subjects.par_iter().map(|s| prepare(s)).collect();
     let prepared: Vec<Prepared> = prepared
         .into_iter()
@@ -102,6 +115,18 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
                     None,
                     &ImageRef::parse(reference).err().unwrap_or(Error::ImageNotFound(reference.clone())),
                 )),
+            },
+            Target::Package(spec) => match fetched_packages.remove(&i) {
+                Some(Ok(package)) => Prepared::Work(Work::Package {
+                    package: Box::new(package),
+                    fetched: Fetched::of(&[]),
+                    signer: s.signer,
+                    policy: s.policy,
+                }),
+                Some(Err(e)) => Prepared::Done(SubjectResult::failed("package", spec.id(), None, &e)),
+                None => {
+                    Prepared::Done(SubjectResult::failed("package", spec.id(), None, &Error::Runtime("the package was not fetched".into())))
+                }
             },
             _ => p,
         })
@@ -210,6 +235,8 @@ fn prepare(s: &SubjectPlan) -> Prepared {
         Target::Image { reference, .. } => {
             Err(SubjectResult::failed("image", reference.clone(), None, &Error::ImageNotFound(reference.clone())))
         }
+        // Filled in from what the registries served.
+        Target::Package(spec) => Err(SubjectResult::failed("package", spec.id(), None, &Error::Runtime("not fetched".into()))),
     };
     match result {
         Ok(work) => Prepared::Work(work),
@@ -268,7 +295,7 @@ fn discover_all(
 fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectResult {
     let decider = Decider { context: &plan.context, fail_on_warn: plan.fail_on_warn, detail: plan.detail };
     let (signer, policy) = match work {
-        Work::Blob { signer, policy, .. } | Work::Image { signer, policy, .. } => (*signer, *policy),
+        Work::Blob { signer, policy, .. } | Work::Image { signer, policy, .. } | Work::Package { signer, policy, .. } => (*signer, *policy),
     };
     let Some(signer) = plan.signers.get(signer) else {
         return SubjectResult::not_verified("blob", String::new(), None, Reason::new(crate::Code::VerifyNone, "no signer in the plan"));
@@ -309,7 +336,177 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
             let info = SubjectInfo::new("image", subject.name(), &subject.sha256().into());
             decider.decide(info, results, policy)
         }
+        Work::Package { package, .. } => judge_package(plan, package, signer, &decider, policy),
     }
+}
+
+/// A package: the registry's signature, then each attestation it served, verified over
+/// the package's digest and bound to its name (and, on PyPI, to its Trusted Publisher).
+fn judge_package(
+    plan: &Plan,
+    package: &FetchedPackage,
+    signer: &crate::verify::Signer,
+    decider: &Decider<'_>,
+    policy: Option<&mut Policy>,
+) -> SubjectResult {
+    let (_, name) = package_name(package);
+    let refuse = |code, message: String| Error::Attest(crate::evidence::api::ApiError { code, message });
+    let mut results = Vec::new();
+    match &package.signature {
+        RegistrySignature::Verified { keyid, key_sha256 } => results.push(Ok(VerifiedSignature::registry(keyid, key_sha256))),
+        RegistrySignature::Missing => results.push(Err(refuse(
+            crate::Code::PackageSignatureMissing,
+            format!("{}: the registry publishes signing keys, but this version has no registry signature", package.registry),
+        ))),
+        RegistrySignature::Invalid(why) => results.push(Err(refuse(crate::Code::PackageSignature, format!("registry signature: {why}")))),
+        RegistrySignature::Unsigned => {}
+    }
+    let mut invalid = 0;
+    match Artifact::open(ArtifactInput::Digest(package.digest.clone())) {
+        Ok(artifact) => {
+            for bundle in &package.attestations {
+                let result =
+                    bundle.as_ref().map_err(Error::shared).and_then(|b| verify_package_bundle(plan, package, &artifact, b, signer));
+                invalid += usize::from(result.is_err());
+                results.push(result);
+            }
+        }
+        Err(e) => results.push(Err(e)),
+    }
+    // Identity flags name who must have built it: the registry's signature alone is not that.
+    if matches!(signer, crate::verify::Signer::Keyless(_) | crate::verify::Signer::AnyOf(_))
+        && !results.iter().any(|r| r.as_ref().is_ok_and(|s| s.claims.is_some()))
+    {
+        results.push(Err(Error::Shared {
+            code: crate::Code::VerifyNone,
+            message: "no provenance from the required identity (the registry's signature says who published, not who built)".into(),
+        }));
+    }
+    let spec = &package.spec;
+    let mut info = SubjectInfo::new("package", name, &package.digest);
+    info.package = Some(crate::decide::PackageFacts {
+        ecosystem: spec.ecosystem.as_str(),
+        name: spec.name.clone(),
+        version: spec.version.clone(),
+        scope: spec.scope().map(str::to_string),
+        file: package.file.clone(),
+        purl: match spec.ecosystem {
+            Ecosystem::Npm => crate::evidence::packages::npm_purls(&spec.name, &spec.version)[1].clone(),
+            Ecosystem::Pypi => format!("pkg:pypi/{}@{}", spec.name, spec.version),
+        },
+        registry: package.registry.clone(),
+        registry_signature: package.signature.as_str(),
+        published_at: package.published_at.clone(),
+        locked: spec.locked.is_some(),
+        provenance_before: package.provenance_before.clone(),
+        invalid_attestations: invalid,
+    });
+    decider.decide(info, results, policy)
+}
+
+/// An attestation a registry served for a package.
+fn verify_package_bundle(
+    plan: &Plan,
+    package: &FetchedPackage,
+    artifact: &Artifact,
+    bundle: &PackageBundle,
+    signer: &crate::verify::Signer,
+) -> Result<VerifiedSignature, Error> {
+    use crate::evidence::packages as pkg;
+    let refuse =
+        |code, message: String| Error::Attest(crate::evidence::api::ApiError { code, message: format!("{}: {message}", bundle.url) });
+    let evidence = evidence::parse_bundle(&bundle.bytes)?;
+    let Some(statement) = &evidence.statement else {
+        return Err(refuse(crate::Code::PackageAttestation, "not an attestation (no in-toto statement)".into()));
+    };
+    if let Some(listed) = bundle.listed_predicate_type.as_deref().filter(|l| *l != statement.predicate_type) {
+        return Err(refuse(
+            crate::Code::PackageInvalid,
+            format!("listed as {listed}, the signed statement says {}", statement.predicate_type),
+        ));
+    }
+    pkg::check_subject(package, statement)?;
+    if package.spec.ecosystem == Ecosystem::Npm && statement.predicate_type == pkg::NPM_PUBLISH_PREDICATE {
+        // npm's publish attestation is the registry's, signed with its key.
+        pkg::check_publish_predicate(package, &statement.json)?;
+        let hint = match &evidence.bundle.verification_material.content {
+            sigstore_types::VerificationMaterialContent::PublicKey(k) => k.hint.clone(),
+            _ => return Err(refuse(crate::Code::PackageAttestation, "a publish attestation not signed by the registry's key".into())),
+        };
+        let key = package.keys.iter().find(|k| k.keyid == hint).ok_or_else(|| {
+            refuse(
+                crate::Code::PackageAttestation,
+                format!("the publish attestation names key {hint:?}, which is not one of the registry's keys"),
+            )
+        })?;
+        let mut verified = crate::verify::verify(&plan.trust, artifact, &evidence, &crate::verify::Signer::PublicKey(key.key.clone()))?;
+        // A rotated-out key signs nothing after it expired (by the log's signed time).
+        let signed = verified.signed_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        if let (Some(expires), Some(signed)) = (key.expires, signed) {
+            if signed >= expires {
+                return Err(refuse(
+                    crate::Code::PackageAttestation,
+                    format!("the publish attestation was signed at {signed} by key {hint}, which expired at {expires}"),
+                ));
+            }
+        }
+        verified.registry_keyid = Some(hint);
+        return Ok(verified);
+    }
+    let verified = crate::verify::verify(&plan.trust, artifact, &evidence, signer)?;
+    if let Some(publisher) = &bundle.publisher {
+        pkg::check_publisher(publisher, verified.claims.as_ref())?;
+    }
+    Ok(verified)
+}
+
+/// A package's kind and name in reports: its id, with a locked PyPI file's name.
+fn package_name(package: &FetchedPackage) -> (&'static str, String) {
+    let spec = &package.spec;
+    let name = match (spec.ecosystem, &package.file) {
+        (Ecosystem::Pypi, Some(file)) => format!("pypi:{}=={}/{file}", spec.name, spec.version),
+        _ => spec.id(),
+    };
+    ("package", name)
+}
+
+/// Every package subject's registry answers, fetched concurrently on the run's runtime
+/// (each packument and key set once, at most `PER_HOST` requests at once per host).
+fn fetch_packages(
+    plan: &Plan,
+    runtime: Option<&Result<tokio::runtime::Runtime, Error>>,
+    packages: Vec<(usize, PackageSpec)>,
+) -> HashMap<usize, Result<FetchedPackage, Error>> {
+    let mut out = HashMap::new();
+    if packages.is_empty() {
+        return out;
+    }
+    let (runtime, client) = match (runtime, plan.api.as_ref()) {
+        (Some(Ok(rt)), Some(client)) => (rt, client),
+        (Some(Err(e)), _) => {
+            out.extend(packages.into_iter().map(|(i, _)| (i, Err(e.shared()))));
+            return out;
+        }
+        _ => {
+            out.extend(packages.into_iter().map(|(i, _)| (i, Err(Error::Runtime("no registry client was set up for this plan".into())))));
+            return out;
+        }
+    };
+    let cache = crate::evidence::packages::Cache::default();
+    let concurrency = (plan.jobs * 16).clamp(8, 128);
+    runtime.block_on(async {
+        use futures_util::StreamExt as _;
+        let (cache, registries, at) = (&cache, &plan.registries, plan.context.effective_time);
+        let results: Vec<(usize, Result<FetchedPackage, Error>)> = futures_util::stream::iter(packages)
+            .map(|(i, spec)| async move {
+                (i, crate::evidence::packages::fetch(client, registries, cache, &spec, at).await.map_err(Error::Attest))
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        out.extend(results);
+    });
+    out
 }
 
 /// A subject's own kind and name (duplicates share a judgement, not a name).
@@ -317,6 +514,7 @@ fn work_name(work: &Work) -> (&'static str, String) {
     match work {
         Work::Blob { artifact, kind, .. } => (kind, artifact.name()),
         Work::Image { discovery, .. } => ("image", discovery.subject.name()),
+        Work::Package { package, .. } => package_name(package),
     }
 }
 
@@ -329,6 +527,9 @@ fn work_key(work: &Work) -> String {
         Work::Image { discovery, fetched, signer, policy } => {
             let r = &discovery.subject.reference;
             format!("image {}/{} {} {:?} {signer} {policy}", r.registry, r.repository, discovery.subject.sha256().to_hex(), names(fetched))
+        }
+        Work::Package { package, signer, policy, .. } => {
+            format!("package {} {} {signer} {policy}", package.spec.id(), crate::evidence::digest_string(&package.digest))
         }
     }
 }
@@ -374,6 +575,7 @@ fn fetch_all(plan: &Plan, runtime: Option<&Result<tokio::runtime::Runtime, Error
                 )),
             },
             Work::Image { discovery, .. } => Ok(discovery.subject.sha256().to_hex()),
+            Work::Package { package, .. } => Ok(hex::encode(package.digest.as_bytes())),
         }
     };
     let mut wanted: BTreeSet<(Source, String)> = BTreeSet::new();

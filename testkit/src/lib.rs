@@ -18,6 +18,7 @@ pub mod image;
 pub mod key;
 pub mod local_ca;
 pub mod log;
+pub mod packages;
 pub mod registry;
 pub mod x509;
 
@@ -187,6 +188,24 @@ pub struct SignRequest {
     /// When the entry is logged; default: an hour before the instance was created, so
     /// the 10-minute certificate has long expired when verified, as in real life.
     pub signed_at: Option<jiff::Timestamp>,
+    /// DSSE: name the artifact by its sha512 (npm's attestations), not its sha256.
+    pub sha512: bool,
+    /// Sign with this managed key (its hint in the bundle) instead of a certificate, as
+    /// npm's registry signs its publish attestations.
+    pub managed_key: Option<ManagedKey>,
+}
+
+/// A key that signs bundles itself (no certificate), with its hint.
+#[derive(Clone)]
+pub struct ManagedKey {
+    pub key: std::sync::Arc<key::Key>,
+    pub hint: String,
+}
+
+impl std::fmt::Debug for ManagedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ManagedKey({})", self.hint)
+    }
 }
 
 impl SignRequest {
@@ -199,7 +218,27 @@ impl SignRequest {
             content: Content::Message,
             defect: None,
             signed_at: None,
+            sha512: false,
+            managed_key: None,
         }
+    }
+
+    /// Name the artifact by its sha512 in the statement.
+    pub fn sha512(mut self) -> Self {
+        self.sha512 = true;
+        self
+    }
+
+    /// Sign with a managed key instead of a certificate.
+    pub fn with_key(mut self, key: ManagedKey) -> Self {
+        self.managed_key = Some(key);
+        self
+    }
+
+    /// Logged at this time.
+    pub fn at(mut self, t: jiff::Timestamp) -> Self {
+        self.signed_at = Some(t);
+        self
     }
 
     pub fn dsse(artifact: impl Into<Vec<u8>>, identity: CertIdentity, content: Content) -> Self {
@@ -339,8 +378,16 @@ impl VirtualSigstore {
             extensions.push(x509::sct_extension(self.ct.sct_list(&precert, &issuer_spki, sct_time)?)?);
         }
         let leaf_der = x509::sign_tbs(x509::tbs(params(extensions))?, &issuer.key)?;
-        let cert_pem_b64 = STANDARD.encode(x509::pem(&leaf_der));
-        let signing_key = if r.defect == Some(Break::WrongKey) { key::Key::p256()? } else { key };
+        let (cert_pem_b64, leaf_der) = match &r.managed_key {
+            Some(m) => (STANDARD.encode(x509::public_key_pem(m.key.spki())), Vec::new()),
+            None => (STANDARD.encode(x509::pem(&leaf_der)), leaf_der),
+        };
+        let fresh = if r.defect == Some(Break::WrongKey) { Some(key::Key::p256()?) } else { None };
+        let signing_key: &key::Key = match (&fresh, &r.managed_key) {
+            (Some(k), _) => k,
+            (None, Some(m)) => &m.key,
+            (None, None) => &key,
+        };
 
         let mut subject_bytes = r.artifact.clone();
         if r.defect == Some(Break::SubjectDigestMismatch) {
@@ -364,9 +411,14 @@ impl VirtualSigstore {
                 (content, "messageSignature", sig_b64, body)
             }
             Content::Dsse { statement_type, predicate_type, predicate } => {
+                let named = if r.sha512 {
+                    json!({"sha512": hex::encode(sigstore_verify::crypto::sha512(&subject_bytes).as_bytes())})
+                } else {
+                    json!({"sha256": digest.to_hex()})
+                };
                 let statement = json!({
                     "_type": statement_type,
-                    "subject": [{"name": r.name, "digest": {"sha256": digest.to_hex()}}],
+                    "subject": [{"name": r.name, "digest": named}],
                     "predicateType": predicate_type,
                     "predicate": predicate,
                 });
@@ -499,6 +551,23 @@ fn assemble(log: &log::TransparencyLog, r: &SignRequest, s: Signed, index: u64, 
         "canonicalizedBody": body_b64,
     });
     let cert = STANDARD.encode(&s.leaf_der);
+    if let Some(m) = &r.managed_key {
+        let bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": m.hint}, "tlogEntries": [entry], "timestampVerificationData": {}},
+            s.content_key: s.content,
+        });
+        let envelope = (s.content_key == "dsseEnvelope").then(|| s.content.clone());
+        return Ok(Minted {
+            bundle,
+            identity: String::new(),
+            issuer: String::new(),
+            certificate_der: Vec::new(),
+            signature_b64: s.signature_b64,
+            rekor_bundle: json!({}),
+            envelope,
+        });
+    }
     let rekor_bundle = json!({
         "SignedEntryTimestamp": STANDARD.encode(&set),
         "Payload": {"body": body_b64, "integratedTime": s.integrated_time, "logIndex": index, "logID": hex::encode(log.log_id)}

@@ -64,6 +64,11 @@ pub fn pem(der: &[u8]) -> String {
     out
 }
 
+/// A public key (SPKI DER) as PEM.
+pub fn public_key_pem(spki: &[u8]) -> String {
+    pem(spki).replace("CERTIFICATE", "PUBLIC KEY")
+}
+
 pub fn spki_der(key: &crate::key::Key) -> Result<Vec<u8>> {
     Ok(key.spki().to_vec())
 }

@@ -15,18 +15,51 @@ use crate::verify::{SignatureKind, VerifiedSignature};
 /// (`sha384`/`sha512` for a subject given by such a digest).
 #[derive(Debug, Clone)]
 pub struct SubjectInfo {
-    /// `image`, `blob` or `digest`.
+    /// `image`, `blob`, `digest` or `package`.
     pub kind: &'static str,
     pub name: String,
     /// `sha256`, `sha384` or `sha512`.
     pub algorithm: &'static str,
     pub hex: String,
+    /// A package subject's facts (docs/packages.md).
+    pub package: Option<PackageFacts>,
 }
 
 impl SubjectInfo {
     pub fn new(kind: &'static str, name: String, digest: &sigstore_types::ArtifactDigest) -> Self {
-        Self { kind, name, algorithm: digest.algorithm().as_rekor_str(), hex: hex::encode(digest.as_bytes()) }
+        Self { kind, name, algorithm: digest.algorithm().as_rekor_str(), hex: hex::encode(digest.as_bytes()), package: None }
     }
+}
+
+/// What the policy sees of a package: `input.subject.package`. The registry's own word
+/// (publish time, earlier versions' provenance) is marked as such in docs/packages.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageFacts {
+    /// `npm` or `pypi`.
+    pub ecosystem: &'static str,
+    pub name: String,
+    pub version: String,
+    /// npm's scope (`@acme`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// PyPI: the file judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub purl: String,
+    pub registry: String,
+    /// `verified`, `missing` (the registry signs, but not this), `invalid`, or `none`
+    /// (the registry signs nothing).
+    pub registry_signature: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    /// Whether a lockfile pinned its digest (and it agreed with the registry's).
+    pub locked: bool,
+    /// npm: the latest earlier version that had attestations, when this one has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance_before: Option<String>,
+    /// Attestations served that did not verify (for the report's counts).
+    #[serde(skip)]
+    pub invalid_attestations: usize,
 }
 
 impl Serialize for SubjectInfo {
@@ -36,8 +69,11 @@ impl Serialize for SubjectInfo {
             kind: &'a str,
             name: &'a str,
             digest: std::collections::BTreeMap<&'a str, &'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            package: Option<&'a PackageFacts>,
         }
-        Shape { kind: self.kind, name: &self.name, digest: [(self.algorithm, self.hex.as_str())].into() }.serialize(serializer)
+        Shape { kind: self.kind, name: &self.name, digest: [(self.algorithm, self.hex.as_str())].into(), package: self.package.as_ref() }
+            .serialize(serializer)
     }
 }
 
@@ -59,6 +95,9 @@ pub struct SignatureInput<'a> {
     pub claims: &'a Option<Claims>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_fingerprint_sha256: Option<&'a str>,
+    /// A registry signature's key id (npm's `SHA256:…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_keyid: Option<&'a str>,
     /// DSSE only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate_type: Option<Option<&'a str>>,
@@ -115,6 +154,7 @@ pub fn build_input<'a>(
                 bundle_media_type: &s.bundle_media_type,
                 claims: &s.claims,
                 key_fingerprint_sha256: s.key_fingerprint_sha256.as_deref(),
+                registry_keyid: s.registry_keyid.as_deref(),
                 predicate_type: dsse(s).then_some(s.predicate_type.as_deref()),
                 statement: dsse(s).then_some(s.statement.as_ref()),
             })

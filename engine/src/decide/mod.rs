@@ -5,7 +5,7 @@
 
 mod input;
 
-pub use input::{build_input, AttestationInput, ContextInput, Input, SignatureInput, SubjectInfo};
+pub use input::{build_input, AttestationInput, ContextInput, Input, PackageFacts, SignatureInput, SubjectInfo};
 
 use crate::error::{Code, Error, Reason};
 use crate::plan::Detail;
@@ -47,6 +47,12 @@ impl Decider<'_> {
         // Failed evidence beside a verified signature does not fail the subject (it is
         // still listed in verification_errors); policy findings always do.
         let mut reasons: Vec<Reason> = Vec::new();
+        // A package's evidence is all the registry's: an invalid signature or attestation
+        // is a package that was tampered with, whatever else verified (npm audit
+        // signatures fails it too).
+        if subject.package.is_some() && !signatures.is_empty() {
+            reasons.extend(failures.iter().cloned());
+        }
         if signatures.is_empty() {
             reasons.extend(failures.iter().cloned());
             if failures.is_empty() {
@@ -111,7 +117,17 @@ impl Decider<'_> {
         }
         let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };
         let full = self.detail != Detail::Summary;
+        let package = subject.package.as_ref().map(|p| crate::report::PackageSummary {
+            ecosystem: p.ecosystem.to_string(),
+            name: p.name.clone(),
+            version: p.version.clone(),
+            file: p.file.clone(),
+            registry_signature: p.registry_signature.to_string(),
+            attestations: signatures.iter().filter(|s| s.kind == SignatureKind::Dsse).count(),
+            invalid_attestations: p.invalid_attestations,
+        });
         SubjectResult {
+            package,
             id: String::new(),
             kind: subject.kind.to_string(),
             sha256: (subject.algorithm == "sha256").then(|| subject.hex.clone()),
@@ -144,6 +160,7 @@ fn summary(s: &VerifiedSignature) -> SignerSummary {
             .claims
             .as_ref()
             .and_then(|c| c.identity.as_ref().map(|i| i.value.clone()))
+            .or_else(|| s.registry_keyid.as_ref().map(|k| format!("registry key {k}")))
             .or_else(|| s.key_fingerprint_sha256.as_ref().map(|k| format!("key sha256:{k}"))),
         issuer: s.claims.as_ref().and_then(|c| c.issuer.clone()),
         predicate_type: s.predicate_type.clone(),

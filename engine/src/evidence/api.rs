@@ -40,7 +40,7 @@ pub enum Source {
     GitHub { host: String, api: String, owner: String, repo: Option<String> },
 }
 
-fn loopback(host: &str) -> bool {
+pub(crate) fn loopback(host: &str) -> bool {
     let name = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
     name == "localhost" || name == "[::1]" || name.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
@@ -282,6 +282,42 @@ struct Page {
     headers: HeaderMap,
 }
 
+/// One GET: who it is for (messages), what to send, the codes its failures carry.
+struct Request<'a> {
+    what: &'a str,
+    url: &'a str,
+    accept: &'a str,
+    limit: usize,
+    token: Option<(HeaderName, String)>,
+    header: Option<(&'static str, &'static str)>,
+    codes: &'static Codes,
+}
+
+/// The codes an HTTP failure carries, by what was asked.
+struct Codes {
+    invalid: Code,
+    unreachable: Code,
+    rate_limited: Code,
+    unauthorized: Code,
+    server: Code,
+}
+
+const ATTEST_CODES: Codes = Codes {
+    invalid: Code::AttestInvalid,
+    unreachable: Code::AttestUnreachable,
+    rate_limited: Code::AttestRateLimited,
+    unauthorized: Code::AttestUnauthorized,
+    server: Code::AttestServer,
+};
+
+const PACKAGE_CODES: Codes = Codes {
+    invalid: Code::PackageInvalid,
+    unreachable: Code::PackageUnreachable,
+    rate_limited: Code::PackageRateLimited,
+    unauthorized: Code::PackageUnauthorized,
+    server: Code::PackageServer,
+};
+
 impl ApiClient {
     pub fn new(options: ApiOptions) -> std::result::Result<Self, ApiError> {
         let http = reqwest::Client::builder()
@@ -514,26 +550,44 @@ impl ApiClient {
     /// GET with the source's token, bounded retries on 429/5xx/unreachable (honouring
     /// `Retry-After` and GitHub's `x-ratelimit-reset`), and a size limit. `Ok(None)`: 404.
     async fn get(&self, source: &Source, url: &str, accept: &str, limit: usize) -> std::result::Result<Option<Page>, ApiError> {
-        let what = source.name();
+        let token = self.options.tokens.for_source(source);
+        let github = matches!(source, Source::GitHub { .. }).then_some(("X-GitHub-Api-Version", "2022-11-28"));
+        let request = Request { what: &source.name(), url, accept, limit, token, header: github, codes: &ATTEST_CODES };
+        self.get_page(request).await
+    }
+
+    /// GET for a package registry: its own token only, the package codes.
+    pub(crate) async fn get_package(
+        &self,
+        what: &str,
+        url: &str,
+        accept: &str,
+        limit: usize,
+        token: Option<&str>,
+    ) -> std::result::Result<Option<(Vec<u8>, HeaderMap)>, ApiError> {
+        let token = token.map(|t| (AUTHORIZATION, format!("Bearer {t}")));
+        let request = Request { what, url, accept, limit, token, header: None, codes: &PACKAGE_CODES };
+        Ok(self.get_page(request).await?.map(|p| (p.body, p.headers)))
+    }
+
+    async fn get_page(&self, r: Request<'_>) -> std::result::Result<Option<Page>, ApiError> {
+        let Request { what, url, accept, limit, token, header, codes } = r;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut request = self.http.get(url).header(ACCEPT, accept);
-            if let Some((name, value)) = self.options.tokens.for_source(source) {
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    request = request.header(name, value);
+            if let Some((name, value)) = &token {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    request = request.header(name.clone(), value);
                 }
             }
-            if matches!(source, Source::GitHub { .. }) {
-                request = request.header("X-GitHub-Api-Version", "2022-11-28");
+            if let Some((name, value)) = header {
+                request = request.header(name, value);
             }
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) if e.is_builder() => {
-                    return Err(api_error(
-                        Code::AttestInvalid,
-                        format!("{what}: cannot ask {url}: {}", crate::oci::client::root_cause(&e)),
-                    ));
+                    return Err(api_error(codes.invalid, format!("{what}: cannot ask {url}: {}", crate::oci::client::root_cause(&e))));
                 }
                 Err(e) => {
                     if attempt < self.options.max_attempts {
@@ -542,7 +596,7 @@ impl ApiClient {
                     }
                     let how = if e.is_timeout() { "timed out" } else { "connection failed" };
                     return Err(api_error(
-                        Code::AttestUnreachable,
+                        codes.unreachable,
                         format!("{what}: {how} for {url} after {attempt} attempts ({})", crate::oci::client::root_cause(&e)),
                     ));
                 }
@@ -561,7 +615,7 @@ impl ApiClient {
                     Err(e) if e.is_infrastructure() && attempt < self.options.max_attempts => {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                     }
-                    Err(e) if e.is_infrastructure() => return Err(api_error(Code::AttestUnreachable, format!("{what}: {e}"))),
+                    Err(e) if e.is_infrastructure() => return Err(api_error(codes.unreachable, format!("{what}: {e}"))),
                     Err(e) => return Err(api_error(Code::LimitSize, format!("{what}: {e}"))),
                 },
                 StatusCode::NOT_FOUND => return Ok(None),
@@ -571,22 +625,22 @@ impl ApiClient {
                         continue;
                     }
                     return Err(api_error(
-                        Code::AttestRateLimited,
+                        codes.rate_limited,
                         format!("{what}: rate limited ({status}) for {url} after {attempt} attempts"),
                     ));
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    let sent = if self.options.tokens.for_source(source).is_some() { "the token was refused" } else { "no token was sent" };
-                    return Err(api_error(Code::AttestUnauthorized, format!("{what}: {status} for {url}: {sent}")));
+                    let sent = if token.is_some() { "the token was refused" } else { "no token was sent" };
+                    return Err(api_error(codes.unauthorized, format!("{what}: {status} for {url}: {sent}")));
                 }
                 s if s.is_server_error() => {
                     if attempt < self.options.max_attempts {
                         tokio::time::sleep(self.backoff(attempt, retry_after(&headers))).await;
                         continue;
                     }
-                    return Err(api_error(Code::AttestServer, format!("{what}: {status} for {url} {attempt} times")));
+                    return Err(api_error(codes.server, format!("{what}: {status} for {url} {attempt} times")));
                 }
-                s => return Err(api_error(Code::AttestInvalid, format!("{what}: unexpected {s} for {url}"))),
+                s => return Err(api_error(codes.invalid, format!("{what}: unexpected {s} for {url}"))),
             }
         }
     }

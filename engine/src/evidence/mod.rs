@@ -5,6 +5,7 @@
 pub mod api;
 mod artifact;
 pub mod cosign;
+pub mod packages;
 pub mod statement;
 
 use std::path::Path;
@@ -28,6 +29,8 @@ pub enum BundleFormat {
     Sigstore,
     /// A cosign 2.x `sign-blob --bundle` file, translated into a v0.1 bundle.
     CosignLegacy,
+    /// A package registry's signature (npm's `dist.signatures`), not a bundle.
+    RegistrySignature,
 }
 
 /// A parsed piece of evidence, ready for verification.

@@ -34,6 +34,8 @@ pub struct Manifest {
     /// relative to the manifest.
     #[serde(default)]
     pub local_ca: Vec<String>,
+    /// Where package subjects are fetched from (docs/packages.md).
+    pub registries: Option<RegistriesSpec>,
     /// The file and its text, for pointing at lines in errors.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
@@ -48,6 +50,31 @@ pub struct TufSpec {
     pub root: Option<PathBuf>,
     /// Its SHA-256 (of `root`, or else of the mirror's `1.root.json`).
     pub root_checksum: Option<String>,
+}
+
+/// `registries: {npm, npmrc, npm_keys, pypi}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistriesSpec {
+    /// npm's default registry URL.
+    pub npm: Option<String>,
+    /// An `.npmrc` (relative to the manifest): registry, scopes, tokens.
+    pub npmrc: Option<PathBuf>,
+    /// The npm registry's keys pinned (the `/-/npm/v1/keys` JSON), relative to the manifest.
+    pub npm_keys: Option<PathBuf>,
+    /// The PyPI index URL.
+    pub pypi: Option<String>,
+}
+
+impl RegistriesSpec {
+    pub fn flags(&self, base: &Path) -> super::packages::RegistryFlags {
+        super::packages::RegistryFlags {
+            npm_registry: self.npm.clone(),
+            npmrc: self.npmrc.as_ref().map(|p| base.join(p)),
+            npm_keys: self.npm_keys.as_ref().map(|p| base.join(p)),
+            pypi_index: self.pypi.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +119,12 @@ pub struct SubjectSpec {
     pub image: Option<String>,
     /// A bare digest (`sha256:`, `sha384:` or `sha512:`), with `bundle`.
     pub digest: Option<String>,
+    /// A package in its registry: `npm:NAME@VERSION`, `pypi:PROJECT==VERSION/FILE`.
+    pub package: Option<String>,
+    /// A lockfile (relative to the manifest): every package locked in it.
+    pub lockfile: Option<String>,
+    /// A lockfile's packages to judge, by name (globs, e.g. "@acme/*"); default all.
+    pub only: Option<Vec<String>>,
     /// A digest subject's name in reports and in the policy input.
     pub name: Option<String>,
     /// The bundle: a path, or a template with `{path}` (the matched file) — default
@@ -156,9 +189,25 @@ impl Manifest {
             return Err(invalid(path, format!("version {} is not supported (this vouch reads version 1)", manifest.version)));
         }
         for (i, s) in manifest.subjects.iter().enumerate() {
-            let kinds = [s.blob.is_some(), s.image.is_some(), s.digest.is_some()].iter().filter(|k| **k).count();
+            let kinds = [s.blob.is_some(), s.image.is_some(), s.digest.is_some(), s.package.is_some(), s.lockfile.is_some()]
+                .iter()
+                .filter(|k| **k)
+                .count();
             if kinds != 1 {
-                return Err(invalid(path, format!("subjects[{i}] needs exactly one of blob, image, digest")));
+                return Err(invalid(path, format!("subjects[{i}] needs exactly one of blob, image, digest, package, lockfile")));
+            }
+            let package = s.package.is_some() || s.lockfile.is_some();
+            if package && (s.bundle.is_some() || s.attestations.is_some() || s.platform.is_some()) {
+                return Err(invalid(
+                    path,
+                    format!("subjects[{i}]: a package's evidence comes from its registry; remove bundle, attestations and platform"),
+                ));
+            }
+            if s.only.is_some() && s.lockfile.is_none() {
+                return Err(invalid(path, format!("subjects[{i}]: `only` selects a lockfile's packages; it needs `lockfile`")));
+            }
+            if s.only.as_ref().is_some_and(Vec::is_empty) {
+                return Err(invalid(path, format!("subjects[{i}].only is empty: it would select no package")));
             }
             if s.name.is_some() && s.digest.is_none() {
                 return Err(invalid(

@@ -6,6 +6,7 @@
 
 mod glob;
 pub mod manifest;
+pub mod packages;
 mod shard;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,9 @@ pub struct Request {
     pub attestation_apis: Vec<String>,
     /// GitLab `local_ca` project CAs: `sha256:HEX` pins or PEM files (`--local-ca`).
     pub local_ca: Vec<String>,
+    /// Where package subjects are fetched from (`--npm-registry`, `--npmrc`, `--npm-keys`,
+    /// `--pypi-index`), over the manifest's `registries:`.
+    pub registries: packages::RegistryFlags,
 }
 
 /// A subject named by a flag.
@@ -75,6 +79,10 @@ pub enum SubjectRequest {
     File { input: String, bundle: Option<PathBuf> },
     /// A bundle alone: the artifact is the digest it names (`claims`, `explain`).
     Bundle(PathBuf),
+    /// `npm:NAME@VERSION` or `pypi:PROJECT==VERSION/FILE` (docs/packages.md).
+    Package(String),
+    /// Every locked package of a lockfile.
+    Lockfile(PathBuf),
 }
 
 /// cosign's identity flags, or a key.
@@ -196,6 +204,8 @@ impl SubjectPlan {
             }
             Target::Image { reference, platform: Some(p) } => format!("image:{reference}#{p}"),
             Target::Image { reference, platform: None } => format!("image:{reference}"),
+            Target::Package(spec) => spec.id(),
+            Target::Invalid { kind: "package", name, .. } => name.clone(),
             Target::Invalid { kind, name, .. } => format!("{kind}:{name}"),
         }
     }
@@ -222,6 +232,8 @@ pub enum Target {
         reference: String,
         platform: Option<String>,
     },
+    /// A package (npm) or a release file (PyPI) in its registry.
+    Package(packages::PackageSpec),
     /// Could not even be listed (a glob that matched nothing, a bad pattern).
     Invalid {
         kind: &'static str,
@@ -246,8 +258,10 @@ pub struct Plan {
     pub jobs: usize,
     /// Only when there are images to fetch (TLS roots, credentials).
     pub registry: Option<RegistryClient>,
-    /// Only when subjects take attestations from APIs.
+    /// Only when subjects take attestations from APIs or packages from registries.
     pub api: Option<ApiClient>,
+    /// Where package subjects come from.
+    pub registries: packages::Registries,
     /// Where instances' APIs are reached (`--attestations-api`), part of the setup.
     pub api_endpoints: Vec<String>,
     /// The project CAs GitLab `local_ca` attestations may chain to.
@@ -270,7 +284,7 @@ pub fn build(req: &Request) -> Result<Plan> {
     };
     let manifest = req.manifest.as_deref().map(Manifest::load).transpose()?;
     if manifest.is_none() && req.subjects.is_empty() {
-        return Err(Error::usage(Code::UsageSubjects, "nothing to check: give a manifest, or --image / --blob"));
+        return Err(Error::usage(Code::UsageSubjects, "nothing to check: give a manifest, or --image / --blob / --package / --lockfile"));
     }
     let base = req
         .manifest
@@ -349,6 +363,21 @@ pub fn build(req: &Request) -> Result<Plan> {
         None
     };
     let subjects_have_sources = subjects.iter().any(|s| !s.sources.is_empty());
+    let has_packages = subjects.iter().any(|s| matches!(s.target, Target::Package(_)));
+    let registries = if has_packages {
+        if matches!(signers.first(), Some(Signer::PublicKey(_))) || signers.iter().any(|s| matches!(s, Signer::PublicKey(_))) {
+            return Err(Error::usage(
+                Code::UsagePackage,
+                "--key does not apply to packages: registry keys come from the registry (/-/npm/v1/keys) or --npm-keys, provenance is keyless",
+            ));
+        }
+        packages::RegistryFlags::resolve(
+            &req.registries,
+            manifest.as_ref().and_then(|m| m.registries.as_ref()).map(|r| r.flags(&base)).as_ref(),
+        )?
+    } else {
+        packages::Registries::default()
+    };
     // Pins from the manifest (paths relative to it), then the flags'.
     let mut local_ca = LocalCaPins::default();
     for pin in manifest.as_ref().map(|m| m.local_ca.as_slice()).unwrap_or_default() {
@@ -357,7 +386,7 @@ pub fn build(req: &Request) -> Result<Plan> {
     for pin in &req.local_ca {
         local_ca.add(pin, Path::new("."))?;
     }
-    let api = if subjects_have_sources {
+    let api = if subjects_have_sources || has_packages {
         let mut tokens = Tokens::from_env();
         if let Some(path) = &req.gitlab_token_file {
             tokens = tokens.with_file("gitlab", path)?;
@@ -386,6 +415,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         jobs: req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1),
         registry,
         api,
+        registries,
         api_endpoints: if subjects_have_sources { req.attestation_apis.clone() } else { Vec::new() },
         local_ca,
         info: PlanInfo::default(),
@@ -490,9 +520,15 @@ fn list_subjects(
         } else if let Some(digest) = &s.digest {
             let bundles = s.bundle.iter().map(|b| base.join(b)).collect();
             subjects.push(SubjectPlan::new(Target::Digest { input: digest.clone(), bundles, name: s.name.clone() }, signer, policy_slot));
+        } else if let Some(package) = &s.package {
+            subjects.push(SubjectPlan::new(Target::Package(packages::PackageSpec::parse(package)?), signer, policy_slot));
+        } else if let Some(lockfile) = &s.lockfile {
+            add_lockfile(&base.join(lockfile), s.only.as_deref(), signer, policy_slot, &mut subjects, notes)?;
         }
         for subject in subjects.iter_mut().skip(first) {
-            subject.sources = sources.clone();
+            if !matches!(subject.target, Target::Package(_) | Target::Invalid { kind: "package", .. }) {
+                subject.sources = sources.clone();
+            }
         }
     }
     if !flags.is_empty() {
@@ -530,10 +566,14 @@ fn list_subjects(
                 notes.push(format!("no artifact given: verifying the bundle against the sha256 it names ({digest})"));
                 subjects.push(SubjectPlan::new(named_file(&digest, Some(bundle), &flag_sources)?, 0, 0));
             }
+            SubjectRequest::Package(spec) => subjects.push(SubjectPlan::new(Target::Package(packages::PackageSpec::parse(spec)?), 0, 0)),
+            SubjectRequest::Lockfile(path) => add_lockfile(path, None, 0, 0, &mut subjects, notes)?,
         }
     }
     for subject in subjects.iter_mut().skip(first) {
-        subject.sources = flag_sources.clone();
+        if !matches!(subject.target, Target::Package(_) | Target::Invalid { kind: "package", .. }) {
+            subject.sources = flag_sources.clone();
+        }
     }
     for s in &mut subjects {
         s.id = s.listed_id(base);
@@ -549,6 +589,55 @@ fn list_subjects(
         }
     }
     Ok((signers, policies, subjects))
+}
+
+/// Every locked package of a lockfile as a subject (those matching `only`, when given);
+/// what cannot be judged (git and URL dependencies) is a subject that fails.
+fn add_lockfile(
+    path: &Path,
+    only: Option<&[String]>,
+    signer: usize,
+    policy: usize,
+    subjects: &mut Vec<SubjectPlan>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let locked = packages::read_lockfile(path)?;
+    let only = match only {
+        Some(globs) => {
+            let mut set = globset::GlobSetBuilder::new();
+            for g in globs {
+                let glob = globset::GlobBuilder::new(g)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {g:?}: {e}", path.display())))?;
+                set.add(glob);
+            }
+            Some(set.build().map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    let wanted = |name: &str| only.as_ref().is_none_or(|set| set.is_match(name));
+    let before = subjects.len();
+    notes.extend(locked.notes);
+    for spec in locked.packages.into_iter().filter(|p| wanted(&p.name)) {
+        subjects.push(SubjectPlan::new(Target::Package(spec), signer, policy));
+    }
+    for (name, message) in
+        locked.unjudgeable.into_iter().filter(|(n, _)| wanted(n.trim_start_matches("npm:").rsplit_once('@').map_or(n.as_str(), |(n, _)| n)))
+    {
+        subjects.push(SubjectPlan::new(Target::Invalid { kind: "package", name, code: Code::PackageUnjudgeable, message }, signer, policy));
+    }
+    if subjects.len() == before {
+        return Err(Error::usage(
+            Code::PackageLockfile,
+            format!(
+                "{}: no package {}: a gate that judges nothing cannot pass",
+                path.display(),
+                if only.is_some() { "matches `only`" } else { "is locked in it" }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The same planning error again, for each subject it concerns (policy errors keep
@@ -635,12 +724,19 @@ impl Plan {
                 _ => String::new(),
             };
             let sources = s.sources.iter().map(Source::name).collect::<Vec<_>>().join(" ");
+            let bundles = match &s.target {
+                Target::Package(spec) => format!("{bundles}locked {}", spec.locked.as_deref().unwrap_or("-")),
+                _ => bundles,
+            };
             text.push_str(&format!("subject {:?} bundles {bundles:?} sources {sources:?} signer {} policy {}\n", s.id, s.signer, s.policy));
         }
         for endpoint in &self.api_endpoints {
             text.push_str(&format!("attestations-api {endpoint}\n"));
         }
         text.push_str(&format!("local-ca {}\n", self.local_ca.describe()));
+        if self.subjects.iter().any(|s| matches!(s.target, Target::Package(_))) {
+            text.push_str(&format!("registries {}\n", self.registries.describe()));
+        }
         let setup_sha256 = sigstore_verify::crypto::sha256(text.as_bytes()).to_hex();
         PlanInfo {
             id: PlanInfo::id_of(&setup_sha256, ids.clone()),

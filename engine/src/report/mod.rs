@@ -54,6 +54,21 @@ pub struct SignerSummary {
     pub log_index: Option<u64>,
 }
 
+/// A package subject's registry evidence, in brief: what `npm audit signatures` counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageSummary {
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    /// `verified`, `missing`, `invalid` or `none` (the registry signs nothing).
+    pub registry_signature: String,
+    /// Attestations that verified, and that did not.
+    pub attestations: usize,
+    pub invalid_attestations: usize,
+}
+
 /// One subject's result. In a batch ([`crate::plan::Detail::Summary`]) it is small, so
 /// that a batch's memory is its results; the single-subject commands keep everything.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +109,9 @@ pub struct SubjectResult {
     /// `explain`: the policy input.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub input: Option<serde_json::Value>,
+    /// A package subject's registry evidence.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub package: Option<PackageSummary>,
 }
 
 impl SubjectResult {
@@ -120,6 +138,7 @@ impl SubjectResult {
             verification_errors: Vec::new(),
             decision: None,
             input: None,
+            package: None,
         }
     }
 }
@@ -127,7 +146,10 @@ impl SubjectResult {
 /// A subject that failed for this reason was not judged: the registry could not be
 /// asked, or refused the credentials (configuration, exit 2 when nothing else was).
 fn not_judged(code: Code) -> bool {
-    code.class() == Class::Infrastructure || code == Code::RegistryUnauthorized || code == Code::AttestUnauthorized
+    code.class() == Class::Infrastructure
+        || code == Code::RegistryUnauthorized
+        || code == Code::AttestUnauthorized
+        || code == Code::PackageUnauthorized
 }
 
 /// A string from outside (a file name, a tag, a claim, a message quoting them) made safe

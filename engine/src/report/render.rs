@@ -60,6 +60,7 @@ fn text(r: &Report) -> String {
             }
         }
     }
+    package_counts(r, &mut out);
     let m = &r.summary;
     let _ = writeln!(
         out,
@@ -72,6 +73,45 @@ fn text(r: &Report) -> String {
         r.shards.join(", ")
     );
     out
+}
+
+/// The counts `npm audit signatures` prints, for the package subjects of a report
+/// (docs/packages.md#parity-with-npm-audit-signatures).
+fn package_counts(r: &Report, out: &mut String) {
+    let packages: Vec<&crate::report::SubjectResult> = r.subjects.iter().filter(|s| s.kind == "package").collect();
+    if packages.is_empty() {
+        return;
+    }
+    let count = |f: &dyn Fn(&crate::report::PackageSummary) -> bool| packages.iter().filter(|s| s.package.as_ref().is_some_and(f)).count();
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let _ = writeln!(out, "\naudited {}", n(packages.len(), "package", "packages"));
+    let verified = count(&|p| p.registry_signature == "verified");
+    let _ = writeln!(out, "{} verified registry signatures", n(verified, "package has", "packages have"));
+    let attested = count(&|p| p.attestations > 0 && p.invalid_attestations == 0);
+    let _ = writeln!(out, "{} verified attestations", n(attested, "package has", "packages have"));
+    let lines = [
+        (
+            count(&|p| p.registry_signature == "missing"),
+            "a missing registry signature but the registry is providing signing keys",
+            "missing registry signatures but the registry is providing signing keys",
+        ),
+        (count(&|p| p.registry_signature == "invalid"), "an invalid registry signature", "invalid registry signatures"),
+        (count(&|p| p.invalid_attestations > 0), "invalid attestations", "invalid attestations"),
+    ];
+    for (k, one, many) in lines {
+        if k > 0 {
+            let _ = writeln!(out, "{} {}", n(k, "package has", "packages have"), if k == 1 { one } else { many });
+        }
+    }
+    let unjudged = packages.iter().filter(|s| s.package.is_none()).count();
+    if unjudged > 0 {
+        let _ = writeln!(
+            out,
+            "{} (the registry's evidence could not be read)",
+            n(unjudged, "package could not be judged", "packages could not be judged")
+        );
+    }
+    let _ = writeln!(out);
 }
 
 /// XML text or attribute: escaped markup, and control characters as visible escapes

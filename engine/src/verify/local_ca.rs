@@ -130,6 +130,7 @@ pub fn verify(
         signed_at: None,
         tlog: Vec::new(),
         local_ca: Some(issued_by),
+        registry_keyid: None,
     })
 }
 

@@ -87,6 +87,8 @@ pub fn require_signer_decision(signer: Option<Signer>, policy: Option<&crate::po
 pub enum SignatureKind {
     Message,
     Dsse,
+    /// A package registry's signature over the package (npm's `dist.signatures`).
+    Registry,
 }
 
 /// A signature that verified, with everything a report or policy may use.
@@ -115,6 +117,29 @@ pub struct VerifiedSignature {
     /// the signing certificate (no transparency log, no signed time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_ca: Option<String>,
+    /// A registry signature's key id (npm's `SHA256:…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_keyid: Option<String>,
+}
+
+impl VerifiedSignature {
+    /// A package registry's signature that verified with its key `keyid`.
+    pub fn registry(keyid: &str, key_sha256: &str) -> Self {
+        VerifiedSignature {
+            kind: SignatureKind::Registry,
+            bundle_format: BundleFormat::RegistrySignature,
+            bundle_media_type: "application/vnd.npm.registry-signature".into(),
+            claims: None,
+            key_fingerprint_sha256: Some(key_sha256.to_string()),
+            predicate_type: None,
+            statement: None,
+            provenance: None,
+            signed_at: None,
+            tlog: Vec::new(),
+            local_ca: None,
+            registry_keyid: Some(keyid.to_string()),
+        }
+    }
 }
 
 /// Verify one piece of evidence over one artifact.
@@ -180,6 +205,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         signed_at,
         tlog,
         local_ca: None,
+        registry_keyid: None,
     })
 }
 

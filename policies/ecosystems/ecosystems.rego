@@ -1,0 +1,166 @@
+# Packages from npm and PyPI: which must have provenance, who may publish them.
+#
+#   config:
+#     ecosystems:
+#       provenance:
+#         required: ["@acme/*"]             # these need provenance from their publisher;
+#                                           #   [] : the registry's signature suffices
+#         exceptions:                       # allowed without provenance, with a reason
+#           - {package: "@acme/legacy", version: "0.1.0", reason: "ACME-42"}
+#         allow_dropped: false              # default: a version that lost the provenance
+#                                           #   earlier versions had is denied
+#       publishers:                         # who may publish which packages
+#         - packages: ["@acme/*"]
+#           gitlab: {projects: [acme/*], refs: {branches: [main], tags: ["v*"]}}
+#         - packages: [sigstore]
+#           github: {repositories: [sigstore/sigstore-js], refs: {branches: [main]}}
+#
+# vouch itself checks what the registry signs (npm's registry signature, every
+# attestation bound to the package's digest and name, PyPI's Trusted Publisher); this
+# package decides which signers count. `accepted`: the registry's own signatures, and
+# provenance whose signer is a publisher listed for the package (any signer, for a
+# package no publisher lists). Subjects that are not packages are denied: this package
+# cannot judge their signers.
+package vouch.ecosystems
+
+import data.vouch.lib
+
+cfg := data.config.ecosystems
+
+pkg := input.subject.package
+
+provenance_types := {
+	"https://slsa.dev/provenance/v1",
+	"https://slsa.dev/provenance/v0.2",
+	"https://docs.pypi.org/attestations/publish/v1",
+}
+
+# The publishers listed for this package.
+publishers contains p if {
+	some p in object.get(cfg, "publishers", [])
+	lib.any_glob_match(p.packages, pkg.name)
+}
+
+# A registry's own signature (npm's dist.signatures, its publish attestation).
+registry_signed(s) if s.kind == "registry"
+
+registry_signed(s) if s.registry_keyid
+
+publisher_signed(s, p) if {
+	g := s.claims.gitlab
+	g.instance in object.get(p.gitlab, "instances", ["https://gitlab.com"])
+	lib.any_glob_match(p.gitlab.projects, g.project_path)
+	g.ci_config_project_path == g.project_path
+	ref_ok(p.gitlab, g)
+}
+
+publisher_signed(s, p) if {
+	g := s.claims.github
+	g.host in object.get(p.github, "hosts", ["github.com"])
+	lib.any_glob_match(p.github.repositories, g.repository)
+	g.workflow_repository == g.repository
+	lib.any_glob_match(object.get(p.github, "workflows", ["**"]), g.workflow_path)
+	ref_ok(p.github, g)
+}
+
+ref_ok(rule, _) if rule.any_ref == true
+
+ref_ok(rule, g) if lib.ref_allowed(rule.refs, g.ref_type, g.ref_name)
+
+accepted contains i if {
+	cfg
+	pkg
+	some i, s in input.signatures
+	registry_signed(s)
+}
+
+accepted contains i if {
+	cfg
+	pkg
+	some i, s in input.signatures
+	s.claims
+	some p in publishers
+	publisher_signed(s, p)
+}
+
+accepted contains i if {
+	cfg
+	pkg
+	count(publishers) == 0
+	some i, s in input.signatures
+	s.claims
+}
+
+# Provenance that counts: from an accepted signer.
+provenance contains a if {
+	some a in input.attestations
+	a.signer_accepted == true
+	a.claims
+	a.predicate_type in provenance_types
+}
+
+excepted if {
+	some e in object.get(cfg.provenance, "exceptions", [])
+	lib.glob_match(e.package, pkg.name)
+	object.get(e, "version", pkg.version) == pkg.version
+}
+
+required if lib.any_glob_match(cfg.provenance.required, pkg.name)
+
+deny contains {"msg": msg, "code": "ecosystems.not_a_package", "title": "Not a package", "solution": "judge images and files with config.gitlab or config.github, or load this package only for package subjects"} if {
+	cfg
+	not pkg
+	msg := sprintf("%s is a %s, not a package: config.ecosystems judges npm and PyPI packages only", [input.subject.name, input.subject.kind])
+}
+
+deny contains {"msg": msg, "code": "ecosystems.publisher", "title": "Provenance from a publisher not allowed", "solution": "publish from a project listed in config.ecosystems.publishers, or list it"} if {
+	cfg
+	count(publishers) > 0
+	some s in input.signatures
+	s.claims
+	not registry_signed(s)
+	not publisher_signed_any(s)
+	msg := sprintf("%s was built and signed by %s, which is not a publisher allowed for it", [pkg.name, lib.signer(s)])
+}
+
+publisher_signed_any(s) if {
+	some p in publishers
+	publisher_signed(s, p)
+}
+
+deny contains {"msg": msg, "code": "ecosystems.provenance_missing", "title": "Package without provenance", "solution": "publish it from CI with provenance (npm publish --provenance, PyPI Trusted Publishing), or add an exception with its reason"} if {
+	cfg
+	required
+	not excepted
+	count(provenance) == 0
+	msg := sprintf("%s@%s has no provenance from an allowed publisher (config.ecosystems.provenance.required: %s)", [pkg.name, pkg.version, concat(", ", cfg.provenance.required)])
+}
+
+deny contains {"msg": msg, "code": "ecosystems.provenance_dropped", "title": "Provenance disappeared", "solution": "find out why this version was published without provenance (a token leak publishes from a laptop); allow it with an exception or allow_dropped"} if {
+	cfg
+	pkg.provenance_before
+	not excepted
+	not cfg.provenance.allow_dropped == true
+	count(provenance) == 0
+	msg := sprintf("%s@%s has no provenance, but %s had", [pkg.name, pkg.version, pkg.provenance_before])
+}
+
+# A package that needs provenance with no publisher listed for it: nobody could pass it,
+# and "any signer" must be said, not implied.
+deny contains {"msg": msg, "code": "ecosystems.config", "title": "No publisher listed", "solution": "list the package's publisher in config.ecosystems.publishers"} if {
+	cfg
+	required
+	not excepted
+	count(publishers) == 0
+	msg := sprintf("%s needs provenance (config.ecosystems.provenance.required), but no publisher is listed for it", [pkg.name])
+}
+
+warn contains {"msg": msg, "code": "ecosystems.exception", "title": "Package allowed without provenance"} if {
+	cfg
+	required
+	excepted
+	count(provenance) == 0
+	some e in cfg.provenance.exceptions
+	lib.glob_match(e.package, pkg.name)
+	msg := sprintf("%s@%s has no provenance; allowed: %s", [pkg.name, pkg.version, e.reason])
+}
