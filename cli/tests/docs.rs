@@ -86,7 +86,7 @@ fn policy_docs_show_each_packages_schema() {
     let docs_path = repo("docs/policies.md");
     let mut docs = std::fs::read_to_string(&docs_path).unwrap();
     let mut stale = Vec::new();
-    for name in ["gitlab", "github", "signing_age", "attestations", "provenance"] {
+    for name in ["gitlab", "github", "signing_age", "attestations", "provenance", "ecosystems"] {
         let schema: Value = serde_json::from_slice(&std::fs::read(repo(&format!("policies/{name}/config.schema.json"))).unwrap()).unwrap();
         let table = render(name, &schema);
         let start_tag = format!("<!-- config:{name} ");

@@ -66,6 +66,8 @@ pub fn command(bin: &Path, args: &[&str]) -> Command {
         "VOUCH_POLICY",
         "VOUCH_TRUSTED_ROOT",
         "VOUCH_ATTESTATIONS_API",
+        "VOUCH_NPM_REGISTRY",
+        "VOUCH_PYPI_INDEX",
         "GITLAB_TOKEN",
         "VOUCH_GITLAB_TOKEN",
         "CI_JOB_TOKEN",

@@ -622,7 +622,7 @@ mod tests {
         std::fs::write(&p, lock.to_string()).unwrap();
         let l = read_lockfile(&p).unwrap();
         let ids: Vec<String> = l.packages.iter().map(PackageSpec::id).collect();
-        assert_eq!(ids, ["npm:a@1.0.0", "npm:@s/c@2.0.0", "npm:real@3.0.0"]);
+        assert_eq!(ids, ["npm:@s/c@2.0.0", "npm:a@1.0.0", "npm:real@3.0.0"]);
         assert_eq!(l.unjudgeable.len(), 1);
         assert_eq!(l.notes.len(), 2);
         std::fs::write(&p, r#"{"lockfileVersion": 1, "dependencies": {}}"#).unwrap();
