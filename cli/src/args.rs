@@ -125,7 +125,7 @@ pub enum PolicyCommand {
     List,
     /// Print a bundled package's Rego and configuration schema.
     Show {
-        /// gitlab, github, signing_age, attestations or provenance.
+        /// gitlab, github, signing_age, attestations, provenance or ecosystems.
         #[arg(value_name = "NAME")]
         name: String,
     },

@@ -49,7 +49,7 @@ fn the_bundled_library_travels_with_the_binary() {
     run_alone(&dir, &["check", "vouch.yaml", "--policy", "builtin:gitlb"])
         .assert_code(2)
         .assert_stderr_contains("vouch::policy::io")
-        .assert_stderr_contains("attestations, github, gitlab, provenance, signing_age");
+        .assert_stderr_contains("attestations, ecosystems, github, gitlab, provenance, signing_age");
 
     // What is bundled, and its tests.
     let list = run_alone(&dir, &["policy", "list", "--format", "json"]);

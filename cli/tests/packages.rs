@@ -97,6 +97,7 @@ fn npm_packages_verified_and_every_hostile_registry_answer_refused() {
     let mut lab = Lab::new("npm");
     let gl = GitLab::default();
     let good = lab.publish("@acme/app", "1.0.0", &gl);
+    let good_tarball = good.tarball.clone();
     lab.registry.add_npm(good.clone());
 
     // The provenance is over other bytes than the tarball the registry signed.
@@ -161,7 +162,7 @@ fn npm_packages_verified_and_every_hostile_registry_answer_refused() {
     assert_eq!(good["kind"], "package");
     assert!(good["sha512"].as_str().is_some_and(|h| h.len() == 128));
     let expect = [
-        ("npm:tampered@1.0.0", "vouch::verify::artifact"),
+        ("npm:tampered@1.0.0", "vouch::package::attestation"),
         ("npm:unknownkey@1.0.0", "vouch::package::signature"),
         ("npm:expiredkey@1.0.0", "vouch::package::signature"),
         ("npm:dropped@1.0.0", "vouch::package::signature-missing"),
@@ -195,6 +196,32 @@ fn npm_packages_verified_and_every_hostile_registry_answer_refused() {
     let r = lab.vouch(&args);
     r.assert_code(1);
     assert!(codes(&r.subject()).contains("vouch::package::integrity"), "{}", r.stdout);
+
+    // An empty integrity is no integrity: npm would install `resolved` unchecked.
+    let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
+        "node_modules/@acme/app": {"version": "1.0.0", "resolved": "https://evil.example/x.tgz", "integrity": ""}
+    }});
+    std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
+    lab.vouch(&args).assert_code(2).assert_stderr_contains("vouch::package::lockfile");
+
+    // `only` never drops what cannot be judged: a scoped git dependency without an
+    // integrity is still a subject, and it fails.
+    let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
+        "node_modules/@acme/app": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/@acme/app/-/app-1.0.0.tgz", "integrity": integrity(&good_tarball)},
+        "node_modules/@acme/core": {"version": "1.0.0", "resolved": "git+ssh://git@example.com/acme/core.git#abc"}
+    }});
+    std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
+    let manifest = format!(
+        "version: 1\ntrusted_root: trusted_root.json\nregistries: {{npm: {}}}\nidentities:\n  - {{issuer: https://gitlab.com, subject: \"{}\"}}\nsubjects:\n  - lockfile: package-lock.json\n    only: [\"@acme/*\"]\n",
+        lab.registry.url,
+        gl.san()
+    );
+    std::fs::write(lab.dir.join("vouch.yaml"), manifest).unwrap();
+    let r = finish(command(&vouch_bin(), &["check", &lab.dir.join("vouch.yaml").display().to_string(), "--format", "json"]));
+    r.assert_code(1);
+    let report = r.json();
+    assert_eq!(subject(&report, "npm:@acme/app@1.0.0")["verdict"], "pass");
+    assert!(codes(subject(&report, "npm:@acme/core")).contains("vouch::package::unjudgeable"));
 }
 
 #[test]
@@ -310,6 +337,17 @@ fn the_ecosystems_policy_maps_scopes_to_publishers() {
     let cli = subject(&report, "npm:@acme/cli@1.1.0");
     assert!(codes(cli).contains("ecosystems.provenance_dropped"), "{cli}");
     assert!(codes(cli).contains("ecosystems.provenance_missing"), "{cli}");
+
+    // A lockfile that installs left-pad as @acme/core: judged as the name it is installed as too.
+    let left_pad = integrity(b"left-pad");
+    let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
+        "node_modules/@acme/core": {"name": "left-pad", "version": "1.3.0", "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz", "integrity": left_pad}
+    }});
+    std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
+    let lockfile = lab.dir.join("package-lock.json").display().to_string();
+    let r = lab.vouch(&["check", "--lockfile", &lockfile, "--policy", "builtin:ecosystems", "--policy", &g, "--format", "json"]);
+    r.assert_code(1);
+    assert!(codes(&r.subject()).contains("ecosystems.provenance_missing"), "{}", r.stdout);
 
     // A configuration the policy cannot check is exit 2 before any package is fetched.
     let before = lab.registry.requests();
@@ -475,13 +513,6 @@ fn pypi_files_with_their_trusted_publishers() {
             Some(read_json("github-pypi/pypi_attestations-0.0.19.tar.gz.provenance")),
         ));
         s.pypi.push(file(
-            "lying",
-            "0.0.3",
-            "gitlab_oidc_project-0.0.3.tar.gz",
-            sha("gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz"),
-            Some(lying),
-        ));
-        s.pypi.push(file(
             "acme",
             "1.0",
             "acme-1.0.tar.gz",
@@ -496,6 +527,8 @@ fn pypi_files_with_their_trusted_publishers() {
             Some(pypi_provenance(gh_publisher.clone(), &[wrong_file])),
         ));
         s.pypi.push(file("acme", "1.0", "acme-1.0-cp312-none-any.whl", testkit::sha256_hex(b"unsigned wheel"), None));
+        // The index lists another project's file under acme 1.0.
+        s.pypi.push(file("acme", "1.0", "evil-1.0.tar.gz", testkit::sha256_hex(b"evil"), None));
     });
     let real_gitlab_signer = [
         "--certificate-identity",
@@ -503,31 +536,31 @@ fn pypi_files_with_their_trusted_publishers() {
         "--certificate-oidc-issuer",
         "https://gitlab.com",
     ];
+    let spec = "pypi:gitlab-oidc-project==0.0.3/gitlab_oidc_project-0.0.3.tar.gz";
     let r = finish(command(
         &vouch_bin(),
-        &[
-            &[
-                "check",
-                "--package",
-                "pypi:gitlab-oidc-project==0.0.3/gitlab_oidc_project-0.0.3.tar.gz",
-                "--package",
-                "pypi:lying==0.0.3/gitlab_oidc_project-0.0.3.tar.gz",
-                "--pypi-index",
-                &lab.registry.url,
-                "--format",
-                "json",
-            ][..],
-            &real_gitlab_signer[..],
-        ]
-        .concat(),
+        &[&["check", "--package", spec, "--pypi-index", &lab.registry.url, "--format", "json"][..], &real_gitlab_signer[..]].concat(),
+    ));
+    r.assert_code(0);
+    assert_eq!(r.subject()["package"]["registry_signature"], "none");
+    // A mirror that lists the same real attestation under another Trusted Publisher.
+    let mirror = PackageRegistry::start();
+    mirror.with(|s| {
+        s.pypi.push(PypiFile {
+            project: "gitlab-oidc-project".into(),
+            version: "0.0.3".into(),
+            filename: "gitlab_oidc_project-0.0.3.tar.gz".into(),
+            sha256: sha("gitlab-pypi/gitlab_oidc_project-0.0.3.tar.gz"),
+            provenance: Some(lying),
+            upload_time: PUBLISHED.into(),
+        })
+    });
+    let r = finish(command(
+        &vouch_bin(),
+        &[&["check", "--package", spec, "--pypi-index", &mirror.url, "--format", "json"][..], &real_gitlab_signer[..]].concat(),
     ));
     r.assert_code(1);
-    let report = r.json();
-    let good = subject(&report, "pypi:gitlab-oidc-project==0.0.3/gitlab_oidc_project-0.0.3.tar.gz");
-    assert_eq!(good["verdict"], "pass", "{good}");
-    assert_eq!(good["package"]["registry_signature"], "none");
-    let lying = subject(&report, "pypi:lying==0.0.3/gitlab_oidc_project-0.0.3.tar.gz");
-    assert!(codes(lying).contains("vouch::package::publisher"), "{lying}");
+    assert!(codes(&r.subject()).contains("vouch::package::publisher"), "{}", r.stdout);
 
     // Real GitHub provenance, through a requirements.txt with hashes.
     std::fs::write(
@@ -565,7 +598,7 @@ fn pypi_files_with_their_trusted_publishers() {
             testkit::sha256_hex(b"acme-1.0-py3-none-any.whl"),
             testkit::sha256_hex(b"unsigned wheel"),
             "0".repeat(64)
-        ),
+        ) + &format!("acme==1.0 --hash=sha256:{}\n", testkit::sha256_hex(b"evil")),
     )
     .unwrap();
     let gh_id = ["--certificate-identity".to_string(), gh.san(), "--certificate-oidc-issuer".into(), testkit::GITHUB_ISSUER.to_string()];
@@ -584,6 +617,7 @@ fn pypi_files_with_their_trusted_publishers() {
     assert!(codes(&by_hash(b"unsigned wheel")).contains("vouch::verify::none"));
     let missing = subject(&report, &format!("pypi:acme==1.0#sha256:{}", "0".repeat(64)));
     assert!(codes(missing).contains("vouch::package::integrity"), "{missing}");
+    assert!(codes(&by_hash(b"evil")).contains("vouch::package::invalid"), "{}", by_hash(b"evil"));
 }
 
 #[test]

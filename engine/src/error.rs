@@ -85,7 +85,7 @@ codes! {
     PolicyPackage = "policy::package", Usage, "vouch evaluates `deny` and `warn` in packages under `vouch.` (e.g. `package vouch.release`)";
     PolicySchema = "policy::schema", Usage, "a config.schema.json is JSON Schema of the subset in docs/policies.md#configuration-schemas, beside the .rego of one vouch.* package";
     PolicyConfig = "policy::config", Usage, "fix the configuration; the keys each bundled package takes are in docs/policies.md";
-    PolicyNoSignerDecision = "policy::no-signer-decision", Usage, "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github)";
+    PolicyNoSignerDecision = "policy::no-signer-decision", Usage, "say who may sign: identity flags (--certificate-identity/-regexp with --certificate-oidc-issuer/-regexp), --key, `identities` in the manifest, or configure a package that judges signers (config.gitlab or config.github; config.ecosystems for npm and PyPI packages)";
     PolicyNondeterministic = "policy::nondeterministic", Usage, "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network";
     PolicyUnconfigured = "policy::unconfigured", Usage, "configure the package (its keys are in docs/policies.md), or do not load it";
     ReportMerge = "report::merge", Usage, "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once";

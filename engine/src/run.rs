@@ -389,6 +389,7 @@ fn judge_package(
         name: spec.name.clone(),
         version: spec.version.clone(),
         scope: spec.scope().map(str::to_string),
+        installed_as: spec.installed_as.clone(),
         file: package.file.clone(),
         purl: match spec.ecosystem {
             Ecosystem::Npm => crate::evidence::packages::npm_purls(&spec.name, &spec.version)[1].clone(),
@@ -442,12 +443,23 @@ fn verify_package_bundle(
         let mut verified = crate::verify::verify(&plan.trust, artifact, &evidence, &crate::verify::Signer::PublicKey(key.key.clone()))?;
         // A rotated-out key signs nothing after it expired (by the log's signed time).
         let signed = verified.signed_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        if let (Some(expires), Some(signed)) = (key.expires, signed) {
-            if signed >= expires {
-                return Err(refuse(
-                    crate::Code::PackageAttestation,
-                    format!("the publish attestation was signed at {signed} by key {hint}, which expired at {expires}"),
-                ));
+        if let Some(expires) = key.expires {
+            match signed {
+                Some(signed) if signed < expires => {}
+                Some(signed) => {
+                    return Err(refuse(
+                        crate::Code::PackageAttestation,
+                        format!("the publish attestation was signed at {signed} by key {hint}, which expired at {expires}"),
+                    ))
+                }
+                None => {
+                    return Err(refuse(
+                        crate::Code::PackageAttestation,
+                        format!(
+                            "key {hint} expired at {expires}, and the publish attestation has no verified signing time to check it against"
+                        ),
+                    ))
+                }
             }
         }
         verified.registry_keyid = Some(hint);

@@ -18,9 +18,15 @@
 # vouch itself checks what the registry signs (npm's registry signature, every
 # attestation bound to the package's digest and name, PyPI's Trusted Publisher); this
 # package decides which signers count. `accepted`: the registry's own signatures, and
-# provenance whose signer is a publisher listed for the package (any signer, for a
-# package no publisher lists). Subjects that are not packages are denied: this package
-# cannot judge their signers.
+# provenance whose signer is a publisher listed for the package; provenance of a package
+# no publisher lists counts for nothing (PyPI signs nothing itself: list its
+# publishers). Subjects that are not packages are denied: this package cannot judge
+# their signers.
+#
+# Package patterns are globs over the whole name (`*` crosses the `/` of a scoped name),
+# matched against the package's name, the name a lockfile installs it as, and
+# `ECOSYSTEM:NAME` (`npm:@acme/*`, `pypi:acme-*`); PyPI names compare normalized
+# (PEP 503: `Zope.Interface` is `zope-interface`).
 package vouch.ecosystems
 
 import data.vouch.lib
@@ -35,10 +41,30 @@ provenance_types := {
 	"https://docs.pypi.org/attestations/publish/v1",
 }
 
+# The names a pattern may match.
+plain_names contains pkg.name
+
+plain_names contains pkg.installed_as
+
+names contains n if some n in plain_names
+
+names contains sprintf("%s:%s", [pkg.ecosystem, n]) if some n in plain_names
+
+normalized(p) := p if pkg.ecosystem != "pypi"
+
+normalized(p) := lower(regex.replace(p, `[-_.]+`, "-")) if pkg.ecosystem == "pypi"
+
+# name_match(patterns): one of the patterns matches one of the package's names.
+name_match(patterns) if {
+	some p in patterns
+	some n in names
+	glob.match(normalized(p), [], n)
+}
+
 # The publishers listed for this package.
 publishers contains p if {
 	some p in object.get(cfg, "publishers", [])
-	lib.any_glob_match(p.packages, pkg.name)
+	name_match(p.packages)
 }
 
 # A registry's own signature (npm's dist.signatures, its publish attestation).
@@ -83,14 +109,6 @@ accepted contains i if {
 	publisher_signed(s, p)
 }
 
-accepted contains i if {
-	cfg
-	pkg
-	count(publishers) == 0
-	some i, s in input.signatures
-	s.claims
-}
-
 # Provenance that counts: from an accepted signer.
 provenance contains a if {
 	some a in input.attestations
@@ -101,11 +119,11 @@ provenance contains a if {
 
 excepted if {
 	some e in object.get(cfg.provenance, "exceptions", [])
-	lib.glob_match(e.package, pkg.name)
+	name_match([e.package])
 	object.get(e, "version", pkg.version) == pkg.version
 }
 
-required if lib.any_glob_match(cfg.provenance.required, pkg.name)
+required if name_match(cfg.provenance.required)
 
 deny contains {"msg": msg, "code": "ecosystems.not_a_package", "title": "Not a package", "solution": "judge images and files with config.gitlab or config.github, or load this package only for package subjects"} if {
 	cfg
@@ -161,6 +179,16 @@ warn contains {"msg": msg, "code": "ecosystems.exception", "title": "Package all
 	excepted
 	count(provenance) == 0
 	some e in cfg.provenance.exceptions
-	lib.glob_match(e.package, pkg.name)
+	name_match([e.package])
 	msg := sprintf("%s@%s has no provenance; allowed: %s", [pkg.name, pkg.version, e.reason])
+}
+
+# Provenance, and nothing else, from a signer nobody listed: say what to list.
+deny contains {"msg": msg, "code": "ecosystems.unlisted_publisher", "title": "No publisher listed for the package", "solution": "list the package's publisher in config.ecosystems.publishers"} if {
+	cfg
+	count(publishers) == 0
+	count(accepted) == 0
+	some s in input.signatures
+	s.claims
+	msg := sprintf("%s is signed only by %s, and no publisher is listed for it in config.ecosystems.publishers", [pkg.name, lib.signer(s)])
 }

@@ -15,9 +15,11 @@ package_of(name, extra) := object.union({"ecosystem": "npm", "name": name, "vers
 
 # The input vouch builds for a package: which signatures the judge accepts decides which
 # attestations count, as in vouch (asked first, then evaluated).
-input_for(name, sigs, extra) := inp if {
+input_for(name, sigs, extra) := input_with(cfg, name, sigs, extra)
+
+input_with(conf, name, sigs, extra) := inp if {
 	base := object.union(f.input_of(sigs), {"subject": {"kind": "package", "name": name, "digest": {"sha512": "00"}, "package": package_of(name, extra)}})
-	accepted := ecosystems.accepted with input as base with data.config.ecosystems as cfg
+	accepted := ecosystems.accepted with input as base with data.config.ecosystems as conf
 	inp := object.union(f.input_accepting(sigs, accepted), {"subject": base.subject})
 }
 
@@ -101,9 +103,28 @@ test_required_without_publisher_is_a_config_error if {
 	"ecosystems.config" in c
 }
 
-test_unlisted_package_accepts_any_provenance if {
+test_unlisted_package_counts_only_the_registry_signature if {
 	a := ecosystems.accepted with input as input_for("other", [registry_sig, github_prov], {}) with data.config.ecosystems as cfg
-	a == {0, 1}
+	a == {0}
+}
+
+test_unlisted_pypi_provenance_is_denied_with_what_to_list if {
+	inp := input_for("acme", [github_prov], {"ecosystem": "pypi", "registry_signature": "none"})
+	c := f.codes(ecosystems.deny) with input as inp with data.config.ecosystems as cfg
+	c == {"ecosystems.unlisted_publisher"}
+}
+
+test_patterns_cross_scopes_normalize_pypi_and_name_ecosystems if {
+	conf := {"provenance": {"required": ["*"]}, "publishers": [{"packages": ["pypi:Zope.*", "npm:*"], "gitlab": {"projects": ["acme/*"], "any_ref": true}}]}
+	c1 := f.codes(ecosystems.deny) with input as input_with(conf, "@acme/app", [registry_sig], {}) with data.config.ecosystems as conf
+	c1 == {"ecosystems.provenance_missing"}
+	c2 := f.codes(ecosystems.deny) with input as input_with(conf, "zope-interface", [gitlab_prov], {"ecosystem": "pypi", "registry_signature": "none"})
+		with data.config.ecosystems as conf
+	c2 == set()
+}
+
+test_an_alias_is_matched_by_the_name_it_is_installed_as if {
+	codes("evil-pkg", [registry_sig], {"installed_as": "@acme/core"}) == {"ecosystems.provenance_missing"}
 }
 
 test_not_a_package_is_denied if {

@@ -42,6 +42,9 @@ pub struct PackageFacts {
     /// npm's scope (`@acme`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// npm: the name it is installed as, when a lockfile aliases it (`node_modules/NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_as: Option<String>,
     /// PyPI: the file judged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,

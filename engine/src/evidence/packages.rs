@@ -28,7 +28,7 @@ use crate::evidence::api::{ApiClient, ApiError};
 use crate::plan::packages::{Ecosystem, PackageSpec, Registries};
 
 /// A full packument of a popular package is tens of MiB.
-const MAX_PACKUMENT_BYTES: usize = 128 << 20;
+const MAX_PACKUMENT_BYTES: usize = 64 << 20;
 const MAX_KEYS_BYTES: usize = 1 << 20;
 const MAX_LISTING_BYTES: usize = 16 << 20;
 /// Attestations one package version may have.
@@ -157,11 +157,45 @@ fn npm_path(name: &str) -> String {
     name.replace('/', "%2f")
 }
 
-/// The facts of one version in a packument, and which versions had attestations.
+/// What vouch keeps of a packument: each version's name, version and `dist` (typed, so
+/// that nothing else of a large packument is held), each version's publish time, and
+/// which versions had attestations, by publish time.
 #[derive(Debug, Default)]
 pub struct Packument {
-    versions: HashMap<String, Value>,
+    versions: HashMap<String, RawVersion>,
     time: HashMap<String, String>,
+    /// (publish time, version) of the versions with `dist.attestations`, sorted.
+    attested: Vec<(jiff::Timestamp, String)>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RawPackument {
+    name: Option<String>,
+    #[serde(default)]
+    versions: HashMap<String, RawVersion>,
+    #[serde(default)]
+    time: HashMap<String, Value>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RawVersion {
+    name: Option<String>,
+    version: Option<String>,
+    dist: Option<RawDist>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RawDist {
+    integrity: Option<String>,
+    shasum: Option<String>,
+    signatures: Option<Vec<RawSignature>>,
+    attestations: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RawSignature {
+    keyid: Option<String>,
+    sig: Option<String>,
 }
 
 /// One answer per URL, asked once however many subjects need it.
@@ -201,16 +235,16 @@ pub async fn fetch(
     }
 }
 
+/// GET through the host's limit, with `token` (npm's, for its own registry only).
 async fn get(
     client: &ApiClient,
     cache: &Cache,
-    registries: &Registries,
+    token: Option<&str>,
     url: &str,
     accept: &str,
     limit: usize,
 ) -> std::result::Result<Option<Vec<u8>>, ApiError> {
     let _permit = cache.permit(url).await;
-    let token = registries.npm_token_for(url);
     Ok(client.get_package(url, url, accept, limit, token).await?.map(|(body, _)| body))
 }
 
@@ -224,21 +258,25 @@ async fn packument(
     let url = format!("{registry}/{}", npm_path(name));
     let cell = cache.packuments.lock().await.entry(url.clone()).or_default().clone();
     cell.get_or_init(|| async {
-        let body = get(client, cache, registries, &url, "application/json", MAX_PACKUMENT_BYTES)
+        let body = get(client, cache, registries.npm_token_for(&url), &url, "application/json", MAX_PACKUMENT_BYTES)
             .await?
             .ok_or_else(|| pkg_error(Code::PackageNotFound, format!("{url}: the registry has no package {name} (404)")))?;
-        let doc: Value =
-            serde_json::from_slice(&body).map_err(|e| pkg_error(Code::PackageInvalid, format!("{url}: the packument is not JSON: {e}")))?;
-        if doc.get("name").and_then(Value::as_str) != Some(name) {
+        let doc: RawPackument = serde_json::from_slice(&body)
+            .map_err(|e| pkg_error(Code::PackageInvalid, format!("{url}: the packument is not a packument: {e}")))?;
+        drop(body);
+        if doc.name.as_deref() != Some(name) {
             return Err(pkg_error(Code::PackageInvalid, format!("{url}: the registry answered with another package's packument")));
         }
-        let versions = doc.get("versions").and_then(Value::as_object).cloned().unwrap_or_default().into_iter().collect();
-        let time = doc
-            .get("time")
-            .and_then(Value::as_object)
-            .map(|t| t.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-            .unwrap_or_default();
-        Ok(Arc::new(Packument { versions, time }))
+        let time: HashMap<String, String> = doc.time.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect();
+        let mut attested: Vec<(jiff::Timestamp, String)> = doc
+            .versions
+            .iter()
+            .filter(|(_, v)| v.dist.as_ref().is_some_and(|d| d.attestations.is_some()))
+            .filter_map(|(v, _)| Some((time.get(v)?.parse::<jiff::Timestamp>().ok()?, v.clone())))
+            .collect();
+        attested.sort();
+        let versions = doc.versions;
+        Ok(Arc::new(Packument { versions, time, attested }))
     })
     .await
     .clone()
@@ -257,7 +295,7 @@ async fn registry_keys(
     let url = format!("{registry}/-/npm/v1/keys");
     let cell = cache.keys.lock().await.entry(url.clone()).or_default().clone();
     cell.get_or_init(|| async {
-        match get(client, cache, registries, &url, "application/json", MAX_KEYS_BYTES).await? {
+        match get(client, cache, registries.npm_token_for(&url), &url, "application/json", MAX_KEYS_BYTES).await? {
             None => Ok(None),
             Some(body) => parse_keys(&body).map(|k| Some(Arc::new(k))).map_err(|e| pkg_error(Code::PackageInvalid, format!("{url}: {e}"))),
         }
@@ -290,27 +328,28 @@ async fn fetch_npm(
         .get(&spec.version)
         .ok_or_else(|| pkg_error(Code::PackageNotFound, format!("{id}: {registry} has no version {} of {}", spec.version, spec.name)))?;
     let invalid = |why: String| pkg_error(Code::PackageInvalid, format!("{id}: {registry}: {why}"));
-    if version.get("name").and_then(Value::as_str).is_some_and(|n| n != spec.name)
-        || version.get("version").and_then(Value::as_str).is_some_and(|v| v != spec.version)
-    {
+    if version.name.as_deref().is_some_and(|n| n != spec.name) || version.version.as_deref().is_some_and(|v| v != spec.version) {
         return Err(invalid("the version's manifest names another package or version".into()));
     }
-    let dist = version.get("dist").ok_or_else(|| invalid("the version has no `dist`".into()))?;
-    let integrity = dist.get("integrity").and_then(Value::as_str).ok_or_else(|| invalid("the version has no dist.integrity".into()))?;
+    let dist = version.dist.as_ref().ok_or_else(|| invalid("the version has no `dist`".into()))?;
+    let integrity = dist.integrity.as_deref().ok_or_else(|| invalid("the version has no dist.integrity".into()))?;
     let sha512 = sri_sha512(integrity).ok_or_else(|| invalid(format!("dist.integrity {integrity:?} has no sha512")))?;
-    // The lockfile's digest must be the registry's: compare every algorithm both name.
+    // The lockfile's digest must be the registry's: every hash it names, and at least one.
     if let Some(locked) = &spec.locked {
         let registry_hashes: Vec<&str> = integrity.split_whitespace().collect();
-        let shasum = dist.get("shasum").and_then(Value::as_str).unwrap_or_default();
-        let agrees = locked.split_whitespace().all(|h| match h.split_once('-') {
-            Some(("sha512", _)) => sri_sha512(h).as_deref() == Some(sha512.as_slice()),
-            Some(("sha1", b64)) => base64::engine::general_purpose::STANDARD.decode(b64).is_ok_and(|b| hex::encode(b) == shasum),
-            _ => registry_hashes.contains(&h),
-        });
+        let shasum = dist.shasum.as_deref().unwrap_or_default();
+        let agrees = crate::plan::packages::sri_ok(locked)
+            && locked.split_whitespace().all(|h| match h.split_once('-') {
+                Some(("sha512", _)) => sri_sha512(h).as_deref() == Some(sha512.as_slice()),
+                Some(("sha1", b64)) => {
+                    !shasum.is_empty() && base64::engine::general_purpose::STANDARD.decode(b64).is_ok_and(|b| hex::encode(b) == shasum)
+                }
+                _ => registry_hashes.contains(&h),
+            });
         if !agrees {
             return Err(pkg_error(
                 Code::PackageIntegrity,
-                format!("{id}: the lockfile's integrity {locked} is not the registry's ({integrity})"),
+                format!("{id}: the lockfile's integrity {locked:?} is not the registry's ({integrity})"),
             ));
         }
     }
@@ -319,31 +358,29 @@ async fn fetch_npm(
     let signature = registry_signature(spec, dist, integrity, keys.as_deref(), published_at.as_deref(), effective_time);
 
     let mut attestations = Vec::new();
-    let listed = dist.get("attestations");
-    if listed.is_some() {
+    let listed = dist.attestations.is_some();
+    if listed {
         let url = format!("{registry}/-/npm/v1/attestations/{}@{}", npm_path(&spec.name), spec.version);
-        match get(client, cache, registries, &url, "application/json", MAX_LISTING_BYTES).await? {
+        match get(client, cache, registries.npm_token_for(&url), &url, "application/json", MAX_LISTING_BYTES).await? {
             None => attestations.push(Err(Error::Attest(pkg_error(
                 Code::PackageInvalid,
                 format!("{id}: the packument lists attestations, but {url} answered 404"),
             )))),
             Some(body) => attestations = npm_attestations(&url, &body)?,
         }
+        if attestations.is_empty() {
+            attestations.push(Err(Error::Attest(pkg_error(
+                Code::PackageInvalid,
+                format!("{id}: the packument lists attestations, but {url} lists none"),
+            ))));
+        }
     }
-    // Which earlier versions had attestations: provenance that appeared and then
-    // disappeared is worth a look.
-    let provenance_before = if listed.is_none() {
-        let this = published_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        packument
-            .versions
-            .iter()
-            .filter(|(v, m)| *v != &spec.version && m.pointer("/dist/attestations").is_some())
-            .filter_map(|(v, _)| Some((packument.time.get(v)?.parse::<jiff::Timestamp>().ok()?, v)))
-            .filter(|(t, _)| this.is_some_and(|this| *t < this))
-            .max()
-            .map(|(_, v)| v.clone())
-    } else {
-        None
+    // The latest earlier version that had attestations: provenance that appeared and
+    // then disappeared is worth a look.
+    let this = published_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let provenance_before = match (listed, this) {
+        (false, Some(this)) => packument.attested.iter().rev().find(|(t, v)| *t < this && *v != spec.version).map(|(_, v)| v.clone()),
+        _ => None,
     };
     let digest = ArtifactDigest::new(HashAlgorithm::Sha2512, sha512).map_err(|e| invalid(e.to_string()))?;
     Ok(FetchedPackage {
@@ -363,13 +400,13 @@ async fn fetch_npm(
 /// by a known key, valid when the version was published, over `NAME@VERSION:INTEGRITY`.
 fn registry_signature(
     spec: &PackageSpec,
-    dist: &Value,
+    dist: &RawDist,
     integrity: &str,
     keys: Option<&Vec<RegistryKey>>,
     published_at: Option<&str>,
     effective_time: jiff::Timestamp,
 ) -> RegistrySignature {
-    let signatures = dist.get("signatures").and_then(Value::as_array).filter(|s| !s.is_empty());
+    let signatures = dist.signatures.as_ref().filter(|s| !s.is_empty());
     let (keys, signatures) = match (keys, signatures) {
         (None, None) => return RegistrySignature::Unsigned,
         (Some(_), None) => return RegistrySignature::Missing,
@@ -389,7 +426,7 @@ fn registry_signature(
     let message = format!("{}@{}:{integrity}", spec.name, spec.version);
     let mut first = None;
     for s in signatures {
-        let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
+        let keyid = s.keyid.as_deref().unwrap_or_default();
         let Some(key) = keys.iter().find(|k| k.keyid == keyid) else {
             return RegistrySignature::Invalid(format!("signed by an unknown key {keyid:?} (not in the registry's keys)"));
         };
@@ -410,7 +447,7 @@ fn registry_signature(
                 }
             }
         }
-        let sig = match base64::engine::general_purpose::STANDARD.decode(s.get("sig").and_then(Value::as_str).unwrap_or_default()) {
+        let sig = match base64::engine::general_purpose::STANDARD.decode(s.sig.as_deref().unwrap_or_default()) {
             Ok(sig) => sig,
             Err(_) => return RegistrySignature::Invalid(format!("the signature by {keyid} is not base64")),
         };
@@ -464,7 +501,7 @@ async fn fetch_pypi(
     let index = registries.pypi.clone();
     let id = spec.id();
     let url = format!("{index}/pypi/{}/{}/json", spec.name, spec.version);
-    let body = get(client, cache, registries, &url, "application/json", MAX_LISTING_BYTES)
+    let body = get(client, cache, None, &url, "application/json", MAX_LISTING_BYTES)
         .await?
         .ok_or_else(|| pkg_error(Code::PackageNotFound, format!("{id}: {index} has no release {} of {} (404)", spec.version, spec.name)))?;
     let invalid = |why: String| pkg_error(Code::PackageInvalid, format!("{id}: {url}: {why}"));
@@ -498,15 +535,16 @@ async fn fetch_pypi(
         .ok()
         .filter(|b| b.len() == 32)
         .ok_or_else(|| invalid(format!("{filename}: sha256 {sha256:?} is not 64 hex digits")))?;
-    if !filename.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'!')) {
-        return Err(invalid(format!("the file name {filename:?} is not a distribution file name")));
+    // The file must be this project's and version's (the index could list another's).
+    match pypi_file_release(&filename) {
+        Some((project, version)) if project == spec.name && version.eq_ignore_ascii_case(&spec.version) => {}
+        _ => return Err(invalid(format!("the file {filename:?} is not a distribution of {} {}", spec.name, spec.version))),
     }
     let published_at = found.get("upload_time_iso_8601").and_then(Value::as_str).map(str::to_string);
 
     let provenance_url = format!("{index}/integrity/{}/{}/{filename}/provenance", spec.name, spec.version);
     let mut attestations = Vec::new();
-    if let Some(body) = get(client, cache, registries, &provenance_url, "application/vnd.pypi.integrity.v1+json", MAX_LISTING_BYTES).await?
-    {
+    if let Some(body) = get(client, cache, None, &provenance_url, "application/vnd.pypi.integrity.v1+json", MAX_LISTING_BYTES).await? {
         attestations = pypi_provenance(&provenance_url, &body)?;
     }
     let digest = ArtifactDigest::new(HashAlgorithm::Sha2256, bytes).map_err(|e| invalid(e.to_string()))?;
@@ -521,6 +559,23 @@ async fn fetch_pypi(
         provenance_before: None,
         keys: Default::default(),
     })
+}
+
+/// A distribution file's project (normalized) and version: a wheel's
+/// `NAME-VERSION(-BUILD)?-PY-ABI-PLATFORM.whl`, an sdist's `NAME-VERSION.tar.gz` / `.zip`.
+pub fn pypi_file_release(filename: &str) -> Option<(String, String)> {
+    if !crate::plan::packages::pypi_file_ok(filename) {
+        return None;
+    }
+    let (name, version) = if let Some(stem) = filename.strip_suffix(".whl") {
+        let mut parts = stem.split('-');
+        let (name, version) = (parts.next()?, parts.next()?);
+        (parts.count() >= 3).then_some((name, version))?
+    } else {
+        let stem = [".tar.gz", ".zip", ".tar.bz2"].iter().find_map(|ext| filename.strip_suffix(ext))?;
+        stem.rsplit_once('-')?
+    };
+    (!name.is_empty() && !version.is_empty()).then(|| (crate::plan::packages::normalize_pypi(name), version.to_string()))
 }
 
 /// A PEP 740 provenance object: `{"version": 1, "attestation_bundles": [{"publisher",
@@ -591,12 +646,19 @@ pub fn npm_purls(name: &str, version: &str) -> [String; 2] {
 /// PyPI's the file name (PEP 740); the digest is bound by the verification itself.
 pub fn check_subject(fetched: &FetchedPackage, statement: &crate::evidence::InTotoStatement) -> Result<()> {
     let names: Vec<&str> = statement.subjects.iter().map(|s| s.name.as_str()).collect();
+    // One subject must carry both this package's name and its digest: a name from one
+    // subject and the digest from another bind nothing.
+    let digest = fetched.digest.as_bytes();
+    let ours = |s: &crate::evidence::statement::StatementSubject| {
+        s.sha512.as_ref().is_some_and(|d| d.as_bytes() == digest) || s.sha256.as_ref().is_some_and(|d| d.as_bytes() == digest)
+    };
     let ok = match (fetched.spec.ecosystem, &fetched.file) {
         (Ecosystem::Npm, _) => {
             let purls = npm_purls(&fetched.spec.name, &fetched.spec.version);
-            names.iter().any(|n| purls.iter().any(|p| p == n))
+            statement.subjects.iter().any(|s| ours(s) && purls.contains(&s.name))
         }
-        (Ecosystem::Pypi, Some(file)) => names.iter().any(|n| n == file),
+        // PEP 740: exactly one subject, the file.
+        (Ecosystem::Pypi, Some(file)) => statement.subjects.len() == 1 && statement.subjects.iter().all(|s| ours(s) && s.name == *file),
         (Ecosystem::Pypi, None) => false,
     };
     if ok {
@@ -685,6 +747,15 @@ mod tests {
             serde_json::json!({"nokeys": []}),
         ] {
             assert!(parse_keys(bad.to_string().as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pypi_files_name_their_release() {
+        assert_eq!(pypi_file_release("Zope.Interface-7.1-cp312-cp312-manylinux_x86_64.whl"), Some(("zope-interface".into(), "7.1".into())));
+        assert_eq!(pypi_file_release("gitlab_oidc_project-0.0.3.tar.gz"), Some(("gitlab-oidc-project".into(), "0.0.3".into())));
+        for bad in ["x.whl", "a-1.whl", "..", ".hidden-1.tar.gz", "a-1.exe", "a/b-1.tar.gz", "noversion.tar.gz"] {
+            assert_eq!(pypi_file_release(bad), None, "{bad}");
         }
     }
 

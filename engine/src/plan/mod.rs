@@ -606,8 +606,9 @@ fn add_lockfile(
         Some(globs) => {
             let mut set = globset::GlobSetBuilder::new();
             for g in globs {
+                // `*` crosses the `/` of a scoped name: "*" means every package.
                 let glob = globset::GlobBuilder::new(g)
-                    .literal_separator(true)
+                    .literal_separator(false)
                     .build()
                     .map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {g:?}: {e}", path.display())))?;
                 set.add(glob);
@@ -616,16 +617,29 @@ fn add_lockfile(
         }
         None => None,
     };
-    let wanted = |name: &str| only.as_ref().is_none_or(|set| set.is_match(name));
     let before = subjects.len();
     notes.extend(locked.notes);
-    for spec in locked.packages.into_iter().filter(|p| wanted(&p.name)) {
-        subjects.push(SubjectPlan::new(Target::Package(spec), signer, policy));
+    let mut left_out = 0;
+    for spec in locked.packages {
+        if only.as_ref().is_none_or(|set| spec.selected_by(set)) {
+            subjects.push(SubjectPlan::new(Target::Package(spec), signer, policy));
+        } else {
+            left_out += 1;
+        }
     }
-    for (name, message) in
-        locked.unjudgeable.into_iter().filter(|(n, _)| wanted(n.trim_start_matches("npm:").rsplit_once('@').map_or(n.as_str(), |(n, _)| n)))
-    {
-        subjects.push(SubjectPlan::new(Target::Invalid { kind: "package", name, code: Code::PackageUnjudgeable, message }, signer, policy));
+    for u in locked.unjudgeable {
+        if only.as_ref().is_none_or(|set| u.names.iter().any(|n| set.is_match(n) || set.is_match(format!("npm:{n}")))) {
+            subjects.push(SubjectPlan::new(
+                Target::Invalid { kind: "package", name: u.id, code: Code::PackageUnjudgeable, message: u.message },
+                signer,
+                policy,
+            ));
+        } else {
+            left_out += 1;
+        }
+    }
+    if left_out > 0 {
+        notes.push(format!("{}: `only` left out {left_out} of its packages", path.display()));
     }
     if subjects.len() == before {
         return Err(Error::usage(

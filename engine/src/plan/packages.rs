@@ -44,6 +44,9 @@ pub struct PackageSpec {
     /// What a lockfile says the digest is: npm's SRI `integrity` (`sha512-…`, possibly
     /// several, space-separated), or a PyPI file's sha256 (hex).
     pub locked: Option<String>,
+    /// npm: the name it is installed as (`node_modules/NAME`), when that is not its own
+    /// (an alias): `only`, and policies, match either.
+    pub installed_as: Option<String>,
 }
 
 fn bad(what: &str, why: impl std::fmt::Display) -> Error {
@@ -99,7 +102,7 @@ fn pypi_name_ok(name: &str) -> bool {
         && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
-fn pypi_file_ok(file: &str) -> bool {
+pub(crate) fn pypi_file_ok(file: &str) -> bool {
     !file.is_empty()
         && file.len() <= 255
         && !file.starts_with('.')
@@ -119,7 +122,14 @@ impl PackageSpec {
             if !version_ok(version) {
                 return Err(bad(s, format!("{version:?} is not an exact version (ranges and tags are not judged: pin one version)")));
             }
-            Ok(PackageSpec { ecosystem: Ecosystem::Npm, name: name.into(), version: version.into(), file: None, locked: None })
+            Ok(PackageSpec {
+                ecosystem: Ecosystem::Npm,
+                name: name.into(),
+                version: version.into(),
+                file: None,
+                locked: None,
+                installed_as: None,
+            })
         } else if let Some(rest) = s.strip_prefix("pypi:") {
             let (name, rest) = rest.split_once("==").ok_or_else(|| bad(s, "write pypi:PROJECT==VERSION/FILENAME"))?;
             let (version, file) = rest.split_once('/').ok_or_else(|| {
@@ -140,6 +150,7 @@ impl PackageSpec {
                 version: version.into(),
                 file: Some(file.into()),
                 locked: None,
+                installed_as: None,
             })
         } else {
             Err(bad(s, "write npm:NAME@VERSION or pypi:PROJECT==VERSION/FILENAME"))
@@ -157,6 +168,14 @@ impl PackageSpec {
         }
     }
 
+    /// Whether a name pattern set (`only:`) selects it: by its name, the name it is
+    /// installed as, or `ECOSYSTEM:NAME`.
+    pub fn selected_by(&self, set: &globset::GlobSet) -> bool {
+        set.is_match(&self.name)
+            || self.installed_as.as_deref().is_some_and(|n| set.is_match(n))
+            || set.is_match(format!("{}:{}", self.ecosystem.as_str(), self.name))
+    }
+
     /// npm's scope (`@acme`), if any.
     pub fn scope(&self) -> Option<&str> {
         (self.ecosystem == Ecosystem::Npm).then(|| self.name.split_once('/').map(|(s, _)| s)).flatten().filter(|s| s.starts_with('@'))
@@ -170,7 +189,40 @@ pub struct Locked {
     /// Entries that are not registry packages (workspace links), said in the plan's notes.
     pub notes: Vec<String>,
     /// Entries vouch cannot judge (git or URL dependencies): subjects that fail.
-    pub unjudgeable: Vec<(String, String)>,
+    pub unjudgeable: Vec<Unjudgeable>,
+}
+
+/// A locked entry that no registry signs: a subject that fails, never one left out.
+#[derive(Debug)]
+pub struct Unjudgeable {
+    /// `npm:NAME@VERSION` (or `npm:NAME` without a version).
+    pub id: String,
+    /// The names `only` is matched against: its own and the one it is installed as.
+    pub names: Vec<String>,
+    pub message: String,
+}
+
+/// npm's Subresource Integrity: one or more `ALG-BASE64` with a known algorithm and a
+/// digest of its length. Anything else is not an integrity (an empty one least of all).
+pub fn sri_ok(integrity: &str) -> bool {
+    use base64::Engine as _;
+    let mut any = false;
+    for h in integrity.split_whitespace() {
+        let Some((alg, b64)) = h.split_once('-') else { return false };
+        let len = match alg {
+            "sha1" => 20,
+            "sha256" => 32,
+            "sha384" => 48,
+            "sha512" => 64,
+            _ => return false,
+        };
+        let b64 = b64.split('?').next().unwrap_or_default();
+        if base64::engine::general_purpose::STANDARD.decode(b64).map(|b| b.len()) != Ok(len) {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Read a lockfile: `package-lock.json` / `npm-shrinkwrap.json` (lockfileVersion 2 or
@@ -224,24 +276,47 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
             continue; // the project itself
         }
         let field = |k: &str| entry.get(k).and_then(serde_json::Value::as_str);
+        let installed_at = key.rsplit_once("node_modules/").map(|(_, n)| n);
+        let resolved = field("resolved").unwrap_or_default();
         if entry.get("link").and_then(serde_json::Value::as_bool) == Some(true) {
-            out.notes.push(format!(
-                "{}: {key} is a link to {} (the project's own code, not a registry package)",
-                path.display(),
-                field("resolved").unwrap_or("a folder")
-            ));
+            // A link to a folder of the project (a workspace) is the project's own code; a
+            // link into node_modules or outside the project could be anything.
+            let inside = !resolved.is_empty()
+                && !resolved.contains("node_modules")
+                && !resolved.starts_with('/')
+                && !resolved.contains(':')
+                && !resolved.split(['/', '\\']).any(|s| s == "..");
+            if inside {
+                out.notes.push(format!("{}: {key} is a link to the project's folder {resolved}, not a registry package", path.display()));
+            } else {
+                let name = installed_at.unwrap_or(key).to_string();
+                out.unjudgeable.push(Unjudgeable {
+                    id: format!("npm:{name}"),
+                    names: vec![name],
+                    message: format!(
+                        "{key} in {} is a link to {resolved:?}, which is not a folder of the project: nothing signs it",
+                        path.display()
+                    ),
+                });
+            }
             continue;
         }
         // A folder of the project (workspace member): no version from a registry.
-        let Some(installed_at) = key.rsplit_once("node_modules/").map(|(_, n)| n) else {
+        let Some(installed_at) = installed_at else {
             out.notes.push(format!("{}: {key} is a workspace folder, not a registry package", path.display()));
             continue;
         };
+        // Bundled dependencies come inside their parent's tarball, which its integrity covers.
+        if entry.get("inBundle").and_then(serde_json::Value::as_bool) == Some(true) {
+            out.notes.push(format!("{}: {key} is bundled in its parent's tarball (judged with it)", path.display()));
+            continue;
+        }
         // Aliases (`"x": "npm:real@1"`) record the real name.
         let name = field("name").unwrap_or(installed_at);
-        let resolved = field("resolved").unwrap_or_default();
+        let names = if name == installed_at { vec![name.to_string()] } else { vec![name.to_string(), installed_at.to_string()] };
+        let unjudgeable = |id: String, message: String| Unjudgeable { id, names: names.clone(), message };
         let (Some(version), Some(integrity)) = (field("version"), field("integrity")) else {
-            out.unjudgeable.push((
+            out.unjudgeable.push(unjudgeable(
                 format!("npm:{name}"),
                 format!(
                     "{key} in {} has no version and integrity from a registry ({})",
@@ -252,7 +327,7 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
             continue;
         };
         if resolved.starts_with("git") || resolved.starts_with("file:") {
-            out.unjudgeable.push((
+            out.unjudgeable.push(unjudgeable(
                 format!("npm:{name}@{version}"),
                 format!("{key} in {} is not from a registry ({resolved}): nothing signs it", path.display()),
             ));
@@ -260,11 +335,15 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
         }
         let spec =
             PackageSpec::parse(&format!("npm:{name}@{version}")).map_err(|e| lockfile_error(path, format!("packages[{key:?}]: {e}")))?;
-        if !integrity.split_whitespace().all(|i| i.contains('-')) {
-            return Err(lockfile_error(path, format!("packages[{key:?}].integrity is not Subresource Integrity (sha512-…)")));
+        if !sri_ok(integrity) {
+            return Err(lockfile_error(
+                path,
+                format!("packages[{key:?}].integrity {integrity:?} is not Subresource Integrity (sha512-BASE64): npm would install it unchecked"),
+            ));
         }
-        if seen.insert((spec.name.clone(), spec.version.clone(), integrity.to_string())) {
-            out.packages.push(PackageSpec { locked: Some(integrity.to_string()), ..spec });
+        let installed_as = (name != installed_at).then(|| installed_at.to_string());
+        if seen.insert((spec.name.clone(), spec.version.clone(), integrity.to_string(), installed_as.clone())) {
+            out.packages.push(PackageSpec { locked: Some(integrity.to_string()), installed_as, ..spec });
         }
     }
     Ok(out)
@@ -275,6 +354,17 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
 /// (relative to the file, at most 8 deep); options vouch does not act on are refused
 /// rather than ignored when they would change what is installed.
 fn requirements(path: &Path, text: &str, depth: usize) -> Result<Locked> {
+    let mut visited = std::collections::HashSet::new();
+    if let Ok(canonical) = path.canonicalize() {
+        visited.insert(canonical);
+    }
+    requirements_in(path, text, depth, &mut visited)
+}
+
+/// Files one requirements file may include, all together.
+const MAX_INCLUDES: usize = 256;
+
+fn requirements_in(path: &Path, text: &str, depth: usize, visited: &mut std::collections::HashSet<PathBuf>) -> Result<Locked> {
     let mut out = Locked::default();
     // Continuation lines join first; comments end at ` #`.
     let mut logical = Vec::new();
@@ -318,9 +408,17 @@ fn requirements(path: &Path, text: &str, depth: usize) -> Result<Locked> {
                 return Err(at("-r includes nest more than 8 deep".into()));
             }
             let included = path.parent().unwrap_or(Path::new(".")).join(include);
+            // Each file once: a file included twice (or in a loop) adds nothing.
+            let canonical = included.canonicalize().map_err(|source| Error::Io { path: included.clone(), what: "lockfile", source })?;
+            if !visited.insert(canonical) {
+                continue;
+            }
+            if visited.len() > MAX_INCLUDES {
+                return Err(at(format!("more than {MAX_INCLUDES} files included with -r")));
+            }
             let bytes = crate::trust::read_limited(&included, "lockfile", MAX_LOCKFILE_BYTES)?;
             let text = String::from_utf8(bytes).map_err(|_| lockfile_error(&included, "not UTF-8 text"))?;
-            let inner = requirements(&included, &text, depth + 1)?;
+            let inner = requirements_in(&included, &text, depth + 1, visited)?;
             out.packages.extend(inner.packages);
             out.notes.extend(inner.notes);
             continue;
@@ -390,6 +488,7 @@ fn requirements(path: &Path, text: &str, depth: usize) -> Result<Locked> {
                 version: version.trim().to_string(),
                 file: None,
                 locked: Some(hex.to_ascii_lowercase()),
+                installed_as: None,
             });
         }
     }
@@ -430,8 +529,12 @@ pub fn registry_url(what: &str, url: &str) -> Result<String> {
     let bad = |why: &str| Error::usage(Code::UsagePackage, format!("{what} {url:?}: {why}"));
     let (scheme, rest) = url.trim().split_once("://").ok_or_else(|| bad("not a URL"))?;
     let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains('@') || rest.contains(['?', '#', ' ']) {
+    if host.is_empty() || host.contains('@') || rest.contains(['?', '#', ' ', '%', '\\']) {
         return Err(bad("write https://HOST[/PATH] (credentials go in .npmrc's _authToken)"));
+    }
+    // The path a token is scoped to must be the path requested: no dot segments.
+    if rest.split('/').any(|s| s == "." || s == "..") {
+        return Err(bad("the URL has . or .. segments"));
     }
     match scheme {
         "https" => {}
@@ -471,16 +574,26 @@ impl Registries {
                 continue;
             }
             let at = |why: String| Error::usage(Code::UsagePackage, format!("{}: line {}: {why}", path.display(), i + 1));
-            let (key, value) = line.split_once('=').ok_or_else(|| at("not KEY=VALUE".into()))?;
-            let (key, value) = (key.trim(), expand_env(value.trim()).map_err(at)?);
+            let (key, raw) = line.split_once('=').ok_or_else(|| at("not KEY=VALUE".into()))?;
+            let (key, raw) = (key.trim(), raw.trim());
+            if key.contains("${") {
+                return Err(at(format!("{key}: vouch expands ${{VAR}} in values only")));
+            }
+            let value = expand_env(raw).map_err(at)?;
             let value = value.trim_matches('"').to_string();
+            // Errors quote the value as written, never what a variable put in it.
+            let url_of = |what: &str| {
+                registry_url(what, &value).map_err(|_| {
+                    at(format!("{what}={raw}: write https://HOST[/PATH] (http on loopback only; no credentials, %, . or .. segments)"))
+                })
+            };
             if key == "registry" {
-                self.npm = registry_url("registry", &value).map_err(|e| at(e.to_string()))?;
+                self.npm = url_of("registry")?;
             } else if let Some(scope) = key.strip_suffix(":registry") {
                 if !scope.starts_with('@') || scope.len() < 2 {
                     return Err(at(format!("{key}: a scope starts with @")));
                 }
-                let url = registry_url(key, &value).map_err(|e| at(e.to_string()))?;
+                let url = url_of(key)?;
                 self.npm_scopes.retain(|(s, _)| s != scope);
                 self.npm_scopes.push((scope.to_string(), url));
             } else if let Some(prefix) = key.strip_prefix("//").and_then(|k| k.strip_suffix(":_authToken")) {
@@ -606,25 +719,39 @@ mod tests {
 
     #[test]
     fn npm_lockfiles() {
+        use base64::Engine as _;
         let dir = std::env::temp_dir().join(format!("vouch-lock-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("package-lock.json");
+        let sri = |b: u8| format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode([b; 64]));
         let lock = serde_json::json!({"name": "app", "lockfileVersion": 3, "packages": {
             "": {"name": "app"},
-            "node_modules/a": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": "sha512-AAAA"},
-            "node_modules/b/node_modules/a": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": "sha512-AAAA"},
-            "node_modules/@s/c": {"version": "2.0.0", "integrity": "sha512-CCCC"},
-            "node_modules/alias": {"name": "real", "version": "3.0.0", "integrity": "sha512-DDDD"},
-            "node_modules/g": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/g.git#abc", "integrity": "sha512-EEEE"},
+            "node_modules/a": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": sri(1)},
+            "node_modules/b/node_modules/a": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz", "integrity": sri(1)},
+            "node_modules/@s/c": {"version": "2.0.0", "integrity": sri(2)},
+            "node_modules/alias": {"name": "real", "version": "3.0.0", "integrity": sri(3)},
+            "node_modules/g": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/g.git#abc", "integrity": sri(4)},
+            "node_modules/@s/nointegrity": {"version": "1.0.0", "resolved": "https://example.com/x.tgz"},
+            "node_modules/x/node_modules/bundled": {"version": "1.0.0", "inBundle": true},
             "packages/w": {"name": "w", "version": "0.0.0"},
-            "node_modules/w": {"resolved": "packages/w", "link": true}
+            "node_modules/w": {"resolved": "packages/w", "link": true},
+            "node_modules/sneaky": {"resolved": "node_modules/other", "link": true}
         }});
         std::fs::write(&p, lock.to_string()).unwrap();
         let l = read_lockfile(&p).unwrap();
         let ids: Vec<String> = l.packages.iter().map(PackageSpec::id).collect();
         assert_eq!(ids, ["npm:@s/c@2.0.0", "npm:a@1.0.0", "npm:real@3.0.0"]);
-        assert_eq!(l.unjudgeable.len(), 1);
-        assert_eq!(l.notes.len(), 2);
+        assert_eq!(l.packages[2].installed_as.as_deref(), Some("alias"));
+        let unjudged: Vec<&str> = l.unjudgeable.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(unjudged, ["npm:@s/nointegrity", "npm:g@1.0.0", "npm:sneaky"]);
+        assert_eq!(l.unjudgeable[0].names, ["@s/nointegrity"]);
+        assert_eq!(l.notes.len(), 3, "{:?}", l.notes);
+        // An integrity that is not one is refused, not taken as agreeing.
+        for bad in ["", " ", "sha512-AAAA", "md5-AAAA", "sha512"] {
+            let lock = serde_json::json!({"lockfileVersion": 3, "packages": {"node_modules/a": {"version": "1.0.0", "integrity": bad}}});
+            std::fs::write(&p, lock.to_string()).unwrap();
+            assert_eq!(read_lockfile(&p).unwrap_err().code(), Code::PackageLockfile, "{bad:?}");
+        }
         std::fs::write(&p, r#"{"lockfileVersion": 1, "dependencies": {}}"#).unwrap();
         assert_eq!(read_lockfile(&p).unwrap_err().code(), Code::PackageLockfile);
     }

@@ -1,6 +1,6 @@
 //! The bundled policy library, embedded at build time (engine/build.rs), so that an
 //! installed `vouch` has it wherever it runs: `--policy builtin` loads every package,
-//! `--policy builtin:NAME` one (`gitlab`, `github`, `signing_age`, `attestations`, `provenance`), in
+//! `--policy builtin:NAME` one (`gitlab`, `github`, `signing_age`, `attestations`, `provenance`, `ecosystems`), in
 //! manifests too. Its files are named `builtin:NAME/FILE` in diagnostics.
 
 use std::path::{Path, PathBuf};
