@@ -430,7 +430,9 @@ pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize, 
             format!("{url} is {} bytes, over the {limit}-byte limit", response.content_length().unwrap_or_default()),
         ));
     }
-    let mut body = Vec::new();
+    // Sized once from the declared length (already bounded by the limit, and a guess
+    // only: a body that runs past it still grows up to the limit, then stops).
+    let mut body = Vec::with_capacity(response.content_length().map_or(0, |len| len.min(limit as u64) as usize).min(16 << 20));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {

@@ -34,18 +34,23 @@ fn tarball(work: &Path, name: &str, version: &str) -> Vec<u8> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("package")).unwrap();
     std::fs::write(dir.join("package/package.json"), json!({"name": name, "version": version}).to_string()).unwrap();
-    let out = work.join("pkg.tgz");
-    let status = std::process::Command::new("tar")
-        .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf"])
-        .arg(&out)
-        .arg("-C")
+    let tar = std::process::Command::new("tar")
+        .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-cf", "-", "-C"])
         .arg(&dir)
         .arg("package")
-        .env("GZIP", "-n")
-        .status()
+        .output()
         .expect("tar");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
+    assert!(tar.status.success());
+    let mut gzip = std::process::Command::new("gzip")
+        .arg("-nc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    gzip.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    let out = gzip.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
 }
 
 fn main() {
@@ -116,5 +121,5 @@ fn main() {
             break;
         }
     }
-    println!("served {} requests", registry.requests());
+    eprintln!("served {} requests", registry.requests());
 }
