@@ -719,3 +719,56 @@ fn registry_faults_tokens_and_misconfiguration() {
     r.assert_code(2).assert_stderr_contains("lockfileVersion");
     assert_eq!(lab.registry.requests(), before, "nothing is fetched for a refused invocation");
 }
+
+#[test]
+fn the_example_dependency_gate_loads_and_judges() {
+    let lab = Lab::new("example");
+    lab.registry.add_npm(NpmVersion::new("left-pad", "1.3.0", b"left-pad".to_vec(), PUBLISHED).signed(&lab.key));
+    let example =
+        |f: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/npm-dependency-gate").join(f).display().to_string();
+    let (npmrc, gate) = (example("npmrc"), example("gate.yaml"));
+    let mut cmd = command(
+        &vouch_bin(),
+        &[
+            "check",
+            "--package",
+            "npm:left-pad@1.3.0",
+            "--npmrc",
+            &npmrc,
+            "--npm-registry",
+            &lab.registry.url,
+            "--policy",
+            "builtin:ecosystems",
+            "--policy",
+            &gate,
+            "--trusted-root",
+            &lab.root,
+        ],
+    );
+    cmd.env("NPM_TOKEN", "example-token");
+    let r = finish(cmd);
+    r.assert_code(0).assert_stdout_contains("1 package has verified registry signatures");
+    // The .npmrc's token went nowhere but its own registry (gitlab.com, not asked here).
+    assert!(lab.registry.with(|s| s.log.iter().all(|(_, auth)| auth.is_none())));
+    // Without NPM_TOKEN the .npmrc cannot be read: exit 2, nothing fetched.
+    let before = lab.registry.requests();
+    let mut cmd = command(
+        &vouch_bin(),
+        &[
+            "check",
+            "--package",
+            "npm:left-pad@1.3.0",
+            "--npmrc",
+            &npmrc,
+            "--npm-registry",
+            &lab.registry.url,
+            "--policy",
+            "builtin:ecosystems",
+            "--policy",
+            &gate,
+        ],
+    );
+    cmd.env_remove("NPM_TOKEN");
+    finish(cmd).assert_code(2).assert_stderr_contains("NPM_TOKEN");
+    assert_eq!(lab.registry.requests(), before);
+}

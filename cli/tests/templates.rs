@@ -42,7 +42,11 @@ fn check_gitlab_schema(files: &[PathBuf]) {
 #[test]
 fn components_and_example_pipelines_validate() {
     let dir = scratch("templates-schema");
-    let mut files = vec![repo("examples/gitlab-release-gate/.gitlab-ci.yml"), repo("examples/gitlab-sharded-gate/.gitlab-ci.yml")];
+    let mut files = vec![
+        repo("examples/gitlab-release-gate/.gitlab-ci.yml"),
+        repo("examples/gitlab-sharded-gate/.gitlab-ci.yml"),
+        repo("examples/npm-dependency-gate/.gitlab-ci.yml"),
+    ];
     let mut components = 0;
     for entry in std::fs::read_dir(repo("templates")).unwrap() {
         let path = entry.unwrap().path();
