@@ -356,6 +356,9 @@ pub struct Check {
     /// Every package locked in a lockfile: package-lock.json / npm-shrinkwrap.json (v2, v3) or a requirements.txt with --hash; repeatable.
     #[arg(long, value_name = "FILE")]
     lockfile: Vec<PathBuf>,
+    /// Judge only these packages of the --lockfiles (name globs: "@acme/*", "npm:*", "pypi:acme-*"); repeatable.
+    #[arg(long, value_name = "GLOB", requires = "lockfile")]
+    only: Vec<String>,
     #[command(flatten)]
     packages: Packages,
     #[command(flatten)]
@@ -510,6 +513,7 @@ impl Check {
         Request {
             manifest: self.manifest.clone(),
             registries: self.packages.flags(),
+            only: self.only.clone(),
             bundle_template: Some(self.bundle_template.clone()),
             registry: self.registry.flags(),
             shard: self.shard.clone(),

@@ -55,8 +55,9 @@ fn the_bundled_library_travels_with_the_binary() {
     let list = run_alone(&dir, &["policy", "list", "--format", "json"]);
     list.assert_code(0);
     let names: Vec<String> = list.json().as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["attestations", "github", "gitlab", "provenance", "signing_age"]);
-    assert_eq!(list.json()[2]["judges_signer"], true);
+    assert_eq!(names, ["attestations", "ecosystems", "github", "gitlab", "provenance", "signing_age"]);
+    assert_eq!(list.json()[1]["judges_signer"], true);
+    assert_eq!(list.json()[3]["judges_signer"], true);
     let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gitlab/gitlab.rego")).unwrap();
     run_alone(&dir, &["policy", "show", "gitlab"]).assert_code(0).assert_stdout_contains(&source);
     run_alone(&dir, &["test", "builtin"]).assert_code(0).assert_stdout_contains(" passed, 0 failed");

@@ -199,7 +199,7 @@ fn npm_packages_verified_and_every_hostile_registry_answer_refused() {
 
     // An empty integrity is no integrity: npm would install `resolved` unchecked.
     let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
-        "node_modules/@acme/app": {"version": "1.0.0", "resolved": "https://evil.example/x.tgz", "integrity": ""}
+        "node_modules/@acme/app": {"version": "1.0.0", "resolved": "https://registry.npmjs.org/@acme/app/-/app-1.0.0.tgz", "integrity": ""}
     }});
     std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
     lab.vouch(&args).assert_code(2).assert_stderr_contains("vouch::package::lockfile");
@@ -698,6 +698,8 @@ fn registry_faults_tokens_and_misconfiguration() {
     for bad in [
         vec!["check", "--package", "npm:left-pad"],
         vec!["check", "--package", "npm:left-pad@^1.3.0"],
+        vec!["check", "--package", "npm:left-pad@latest", "--policy", "builtin:ecosystems", "--policy", &g],
+        vec!["check", "--package", "npm:left-pad@1.3.0", "--only", "x", "--policy", "builtin:ecosystems", "--policy", &g],
         vec!["check", "--package", "pypi:requests==2.32.3"],
         vec!["check", "--package", "npm:left-pad@1.3.0"],
         vec!["check", "--package", "npm:left-pad@1.3.0", "--key", "/dev/null"],
@@ -724,51 +726,65 @@ fn registry_faults_tokens_and_misconfiguration() {
 fn the_example_dependency_gate_loads_and_judges() {
     let lab = Lab::new("example");
     lab.registry.add_npm(NpmVersion::new("left-pad", "1.3.0", b"left-pad".to_vec(), PUBLISHED).signed(&lab.key));
-    let example =
-        |f: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/npm-dependency-gate").join(f).display().to_string();
-    let (npmrc, gate) = (example("npmrc"), example("gate.yaml"));
-    let mut cmd = command(
-        &vouch_bin(),
-        &[
-            "check",
-            "--package",
-            "npm:left-pad@1.3.0",
-            "--npmrc",
-            &npmrc,
-            "--npm-registry",
-            &lab.registry.url,
-            "--policy",
-            "builtin:ecosystems",
-            "--policy",
-            &gate,
-            "--trusted-root",
-            &lab.root,
-        ],
-    );
-    cmd.env("NPM_TOKEN", "example-token");
-    let r = finish(cmd);
-    r.assert_code(0).assert_stdout_contains("1 package has verified registry signatures");
-    // The .npmrc's token went nowhere but its own registry (gitlab.com, not asked here).
-    assert!(lab.registry.with(|s| s.log.iter().all(|(_, auth)| auth.is_none())));
-    // Without NPM_TOKEN the .npmrc cannot be read: exit 2, nothing fetched.
-    let before = lab.registry.requests();
-    let mut cmd = command(
-        &vouch_bin(),
-        &[
-            "check",
-            "--package",
-            "npm:left-pad@1.3.0",
-            "--npmrc",
-            &npmrc,
-            "--npm-registry",
-            &lab.registry.url,
-            "--policy",
-            "builtin:ecosystems",
-            "--policy",
-            &gate,
-        ],
-    );
-    cmd.env_remove("NPM_TOKEN");
-    finish(cmd).assert_code(2).assert_stderr_contains("NPM_TOKEN");
-    assert_eq!(lab.registry.requests(), before);
+    lab.registry.add_npm(NpmVersion::new("@acme/widgets", "2.4.0", b"widgets".to_vec(), PUBLISHED).signed(&lab.key));
+    let gate = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/npm-dependency-gate/gate.yaml").display().to_string();
+    let args = |spec: &'static str| -> Vec<String> {
+        ["check", "--package", spec, "--policy", "builtin:ecosystems", "--policy", &gate].iter().map(|s| s.to_string()).collect()
+    };
+    let a = args("npm:left-pad@1.3.0");
+    lab.vouch(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .assert_code(0)
+        .assert_stdout_contains("1 package has verified registry signatures");
+    // An @acme package without provenance from acme's projects does not pass.
+    let a = args("npm:@acme/widgets@2.4.0");
+    lab.vouch(&a.iter().map(String::as_str).collect::<Vec<_>>()).assert_code(1).assert_stdout_contains("ecosystems.provenance_missing");
+}
+
+#[test]
+fn pinned_keys_the_effective_time_and_url_dependencies() {
+    let lab = Lab::new("pinned");
+    lab.registry.add_npm(NpmVersion::new("left-pad", "1.3.0", b"left-pad".to_vec(), PUBLISHED).signed(&lab.key));
+    let gate = lab.dir.join("gate.yaml");
+    std::fs::write(&gate, "config:\n  ecosystems:\n    provenance:\n      required: []\n").unwrap();
+    let g = gate.display().to_string();
+    let base = ["check", "--package", "npm:left-pad@1.3.0", "--policy", "builtin:ecosystems", "--policy", g.as_str(), "--format", "json"];
+    // Keys pinned by a file are used instead of the registry's answer.
+    let pinned = lab.dir.join("keys.json");
+    std::fs::write(&pinned, json!({"keys": [lab.key.entry()]}).to_string()).unwrap();
+    let p = pinned.display().to_string();
+    lab.vouch(&[&base[..], &["--npm-keys", &p]].concat()).assert_code(0);
+    let stranger = RegistryKey::new("SHA256:somebody-else");
+    std::fs::write(&pinned, json!({"keys": [stranger.entry()]}).to_string()).unwrap();
+    let r = lab.vouch(&[&base[..], &["--npm-keys", &p]].concat());
+    r.assert_code(1);
+    assert!(codes(&r.subject()).contains("vouch::package::signature"), "{}", r.stdout);
+    std::fs::write(&pinned, "{\"keys\": [{\"keyid\": \"k\", \"keytype\": \"rsa\"}]}").unwrap();
+    lab.vouch(&[&base[..], &["--npm-keys", &p]].concat()).assert_code(2);
+    // Judged as of a time before the version was published: its signature cannot count.
+    let r = lab.vouch(&[&base[..], &["--effective-time", "2025-06-01T00:00:00Z"]].concat());
+    r.assert_code(1);
+    assert!(r.stdout.contains("after the effective time"), "{}", r.stdout);
+    // A tarball-URL dependency is unjudgeable, and --only selects a lockfile's packages.
+    let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
+        "node_modules/left-pad": {"version": "1.3.0", "resolved": format!("{}/left-pad/-/left-pad-1.3.0.tgz", lab.registry.url), "integrity": integrity(b"left-pad")},
+        "node_modules/from-url": {"version": "1.0.0", "resolved": "https://example.com/from-url.tgz", "integrity": integrity(b"x")},
+        "node_modules/lodash.merge": {"version": "4.6.2", "resolved": "https://registry.npmjs.org/lodash.merge/-/lodash.merge-4.6.2.tgz", "integrity": integrity(b"y")}
+    }});
+    std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
+    let l = lab.dir.join("package-lock.json").display().to_string();
+    let judge = |extra: &[&str]| {
+        let mut args =
+            vec!["check", "--lockfile", l.as_str(), "--policy", "builtin:ecosystems", "--policy", g.as_str(), "--format", "json"];
+        args.extend(extra);
+        lab.vouch(&args)
+    };
+    let r = judge(&[]);
+    r.assert_code(1);
+    let report = r.json();
+    assert!(codes(subject(&report, "npm:from-url@1.0.0")).contains("vouch::package::unjudgeable"));
+    assert!(codes(subject(&report, "npm:lodash.merge@4.6.2")).contains("vouch::package::not-found"));
+    let r = judge(&["--only", "left-*"]);
+    r.assert_code(0);
+    assert_eq!(r.json()["subjects"].as_array().unwrap().len(), 1);
+    r.assert_stderr_contains("left out 2");
 }

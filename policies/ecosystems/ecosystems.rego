@@ -58,7 +58,9 @@ normalized(p) := lower(regex.replace(p, `[-_.]+`, "-")) if pkg.ecosystem == "pyp
 name_match(patterns) if {
 	some p in patterns
 	some n in names
-	glob.match(normalized(p), [], n)
+	# A delimiter no package name has: an empty list would mean ".", and `*` would stop
+	# at the dot of lodash.merge.
+	glob.match(normalized(p), ["\n"], n)
 }
 
 # The publishers listed for this package.
@@ -117,11 +119,14 @@ provenance contains a if {
 	a.predicate_type in provenance_types
 }
 
-excepted if {
+# The exceptions that cover this version.
+exceptions contains e if {
 	some e in object.get(cfg.provenance, "exceptions", [])
 	name_match([e.package])
 	object.get(e, "version", pkg.version) == pkg.version
 }
+
+excepted if count(exceptions) > 0
 
 required if name_match(cfg.provenance.required)
 
@@ -173,14 +178,20 @@ deny contains {"msg": msg, "code": "ecosystems.config", "title": "No publisher l
 	msg := sprintf("%s needs provenance (config.ecosystems.provenance.required), but no publisher is listed for it", [pkg.name])
 }
 
+# An exception that was used: what it let through, and why.
 warn contains {"msg": msg, "code": "ecosystems.exception", "title": "Package allowed without provenance"} if {
 	cfg
-	required
-	excepted
+	needs_provenance
 	count(provenance) == 0
-	some e in cfg.provenance.exceptions
-	name_match([e.package])
+	some e in exceptions
 	msg := sprintf("%s@%s has no provenance; allowed: %s", [pkg.name, pkg.version, e.reason])
+}
+
+needs_provenance if required
+
+needs_provenance if {
+	pkg.provenance_before
+	not cfg.provenance.allow_dropped == true
 }
 
 # Provenance, and nothing else, from a signer nobody listed: say what to list.

@@ -123,6 +123,23 @@ test_patterns_cross_scopes_normalize_pypi_and_name_ecosystems if {
 	c2 == set()
 }
 
+test_globs_cross_dots_and_slashes if {
+	conf := {"provenance": {"required": ["*"]}, "publishers": [{"packages": ["*"], "gitlab": {"projects": ["acme/*"], "any_ref": true}}]}
+	every name in ["lodash.merge", "@acme/config.utils", "left-pad"] {
+		c := f.codes(ecosystems.deny) with input as input_with(conf, name, [registry_sig], {}) with data.config.ecosystems as conf
+		c == {"ecosystems.provenance_missing"}
+	}
+}
+
+test_an_exception_for_a_dropped_provenance_warns_and_versions_count if {
+	conf := {"provenance": {"required": [], "exceptions": [{"package": "left-pad", "version": "1.0.0", "reason": "R1"}, {"package": "left-pad", "version": "9.9.9", "reason": "R9"}]}}
+	inp := input_with(conf, "left-pad", [registry_sig], {"provenance_before": "0.9.0"})
+	d := f.codes(ecosystems.deny) with input as inp with data.config.ecosystems as conf
+	d == set()
+	w := ecosystems.warn with input as inp with data.config.ecosystems as conf
+	[x.msg | some x in w] == ["left-pad@1.0.0 has no provenance; allowed: R1"]
+}
+
 test_an_alias_is_matched_by_the_name_it_is_installed_as if {
 	codes("evil-pkg", [registry_sig], {"installed_as": "@acme/core"}) == {"ecosystems.provenance_missing"}
 }

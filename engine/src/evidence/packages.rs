@@ -289,7 +289,8 @@ async fn registry_keys(
     cache: &Cache,
     registry: &str,
 ) -> std::result::Result<Option<Arc<Vec<RegistryKey>>>, ApiError> {
-    if let Some(pinned) = &registries.npm_keys {
+    // Pinned keys are the default registry's; a scope's registry has its own.
+    if let Some(pinned) = registries.npm_keys.as_ref().filter(|_| registry == registries.npm) {
         return Ok(Some(Arc::new(pinned.clone())));
     }
     let url = format!("{registry}/-/npm/v1/keys");

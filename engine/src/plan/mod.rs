@@ -64,6 +64,8 @@ pub struct Request {
     /// Where package subjects are fetched from (`--npm-registry`, `--npmrc`, `--npm-keys`,
     /// `--pypi-index`), over the manifest's `registries:`.
     pub registries: packages::RegistryFlags,
+    /// `--only`: which packages of the `--lockfile`s to judge (name globs).
+    pub only: Vec<String>,
 }
 
 /// A subject named by a flag.
@@ -534,6 +536,12 @@ fn list_subjects(
     if !flags.is_empty() {
         base_signer.as_ref().map_err(again)?;
     }
+    if !req.only.is_empty() && !flags.iter().any(|f| matches!(f, SubjectRequest::Lockfile(_))) {
+        return Err(Error::usage(
+            Code::PackageLockfile,
+            "--only selects the packages of a --lockfile: give one (in a manifest, write only: under the lockfile)",
+        ));
+    }
     let template = req.bundle_template.as_deref().unwrap_or("{path}.sigstore.json");
     let first = subjects.len();
     for subject in flags {
@@ -567,7 +575,9 @@ fn list_subjects(
                 subjects.push(SubjectPlan::new(named_file(&digest, Some(bundle), &flag_sources)?, 0, 0));
             }
             SubjectRequest::Package(spec) => subjects.push(SubjectPlan::new(Target::Package(packages::PackageSpec::parse(spec)?), 0, 0)),
-            SubjectRequest::Lockfile(path) => add_lockfile(path, None, 0, 0, &mut subjects, notes)?,
+            SubjectRequest::Lockfile(path) => {
+                add_lockfile(path, (!req.only.is_empty()).then_some(req.only.as_slice()), 0, 0, &mut subjects, notes)?
+            }
         }
     }
     for subject in subjects.iter_mut().skip(first) {
@@ -602,33 +612,36 @@ fn add_lockfile(
     notes: &mut Vec<String>,
 ) -> Result<()> {
     let locked = packages::read_lockfile(path)?;
-    let only = match only {
-        Some(globs) => {
-            let mut set = globset::GlobSetBuilder::new();
-            for g in globs {
-                // `*` crosses the `/` of a scoped name: "*" means every package.
-                let glob = globset::GlobBuilder::new(g)
-                    .literal_separator(false)
-                    .build()
-                    .map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {g:?}: {e}", path.display())))?;
-                set.add(glob);
-            }
-            Some(set.build().map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {e}", path.display())))?)
+    // `*` crosses the `/` of a scoped name: "*" means every package. PyPI names are
+    // matched against the patterns normalized (PEP 503).
+    let build = |globs: &[String], normalize: bool| -> Result<globset::GlobSet> {
+        let mut set = globset::GlobSetBuilder::new();
+        for g in globs {
+            let pattern = if normalize { packages::normalize_pypi(g) } else { g.clone() };
+            let glob = globset::GlobBuilder::new(&pattern)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {g:?}: {e}", path.display())))?;
+            set.add(glob);
         }
+        set.build().map_err(|e| Error::usage(Code::PackageLockfile, format!("{}: only: {e}", path.display())))
+    };
+    let only = match only {
+        Some(globs) => Some((build(globs, false)?, build(globs, true)?)),
         None => None,
     };
     let before = subjects.len();
     notes.extend(locked.notes);
     let mut left_out = 0;
     for spec in locked.packages {
-        if only.as_ref().is_none_or(|set| spec.selected_by(set)) {
+        if only.as_ref().is_none_or(|(set, normalized)| spec.selected_by(set, normalized)) {
             subjects.push(SubjectPlan::new(Target::Package(spec), signer, policy));
         } else {
             left_out += 1;
         }
     }
     for u in locked.unjudgeable {
-        if only.as_ref().is_none_or(|set| u.names.iter().any(|n| set.is_match(n) || set.is_match(format!("npm:{n}")))) {
+        if only.as_ref().is_none_or(|(set, _)| u.names.iter().any(|n| set.is_match(n) || set.is_match(format!("npm:{n}")))) {
             subjects.push(SubjectPlan::new(
                 Target::Invalid { kind: "package", name: u.id, code: Code::PackageUnjudgeable, message: u.message },
                 signer,

@@ -71,11 +71,12 @@ fn npm_name_ok(name: &str) -> bool {
     }
 }
 
-/// An exact version: no ranges, tags or paths.
+/// An exact version: no ranges, dist-tags (`latest`) or paths. It starts with a digit
+/// (PEP 440, with its `N!` epochs, and semver alike); npm's must be semver.
 fn version_ok(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 256
-        && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && v.bytes().next().is_some_and(|b| b.is_ascii_digit())
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_' | b'!'))
 }
 
@@ -119,8 +120,8 @@ impl PackageSpec {
             if !npm_name_ok(name) {
                 return Err(bad(s, format!("{name:?} is not an npm package name")));
             }
-            if !version_ok(version) {
-                return Err(bad(s, format!("{version:?} is not an exact version (ranges and tags are not judged: pin one version)")));
+            if !version_ok(version) || semver::Version::parse(version).is_err() {
+                return Err(bad(s, format!("{version:?} is not an exact version (ranges and dist-tags are not judged: pin one version)")));
             }
             Ok(PackageSpec {
                 ecosystem: Ecosystem::Npm,
@@ -170,7 +171,9 @@ impl PackageSpec {
 
     /// Whether a name pattern set (`only:`) selects it: by its name, the name it is
     /// installed as, or `ECOSYSTEM:NAME`.
-    pub fn selected_by(&self, set: &globset::GlobSet) -> bool {
+    /// PyPI names are matched against the patterns normalized (PEP 503).
+    pub fn selected_by(&self, set: &globset::GlobSet, normalized: &globset::GlobSet) -> bool {
+        let set = if self.ecosystem == Ecosystem::Pypi { normalized } else { set };
         set.is_match(&self.name)
             || self.installed_as.as_deref().is_some_and(|n| set.is_match(n))
             || set.is_match(format!("{}:{}", self.ecosystem.as_str(), self.name))
@@ -326,7 +329,11 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
             ));
             continue;
         };
-        if resolved.starts_with("git") || resolved.starts_with("file:") {
+        // A registry's tarball is `…/NAME/-/FILE`; anything else (git, file:, a tarball URL)
+        // is code no registry signs.
+        let from_registry = resolved.is_empty()
+            || ((resolved.starts_with("https://") || resolved.starts_with("http://")) && resolved.contains(&format!("/{name}/-/")));
+        if !from_registry {
             out.unjudgeable.push(unjudgeable(
                 format!("npm:{name}@{version}"),
                 format!("{key} in {} is not from a registry ({resolved}): nothing signs it", path.display()),
