@@ -787,4 +787,16 @@ fn pinned_keys_the_effective_time_and_url_dependencies() {
     r.assert_code(0);
     assert_eq!(r.json()["subjects"].as_array().unwrap().len(), 1);
     r.assert_stderr_contains("left out 2");
+    // sha1 alone is not enough where the registry has sha512.
+    let sha1 = {
+        use base64::Engine as _;
+        format!("sha1-{}", base64::engine::general_purpose::STANDARD.encode([0u8; 20]))
+    };
+    let lock = json!({"name": "x", "lockfileVersion": 3, "packages": {
+        "node_modules/left-pad": {"version": "1.3.0", "resolved": format!("{}/left-pad/-/left-pad-1.3.0.tgz", lab.registry.url), "integrity": sha1}
+    }});
+    std::fs::write(lab.dir.join("package-lock.json"), lock.to_string()).unwrap();
+    let r = judge(&[]);
+    r.assert_code(1);
+    assert!(codes(&r.subject()).contains("vouch::package::integrity"), "{}", r.stdout);
 }

@@ -119,11 +119,17 @@ provenance contains a if {
 	a.predicate_type in provenance_types
 }
 
-# The exceptions that cover this version.
+# The exceptions that cover this version: by the package's own name only, never the
+# name a lockfile installs it as (an alias must not borrow another package's exception).
 exceptions contains e if {
 	some e in object.get(cfg.provenance, "exceptions", [])
-	name_match([e.package])
+	own_name_match(e.package)
 	object.get(e, "version", pkg.version) == pkg.version
+}
+
+own_name_match(p) if {
+	some n in {pkg.name, sprintf("%s:%s", [pkg.ecosystem, pkg.name])}
+	glob.match(normalized(p), ["\n"], n)
 }
 
 excepted if count(exceptions) > 0

@@ -140,6 +140,13 @@ test_an_exception_for_a_dropped_provenance_warns_and_versions_count if {
 	[x.msg | some x in w] == ["left-pad@1.0.0 has no provenance; allowed: R1"]
 }
 
+test_an_alias_does_not_borrow_an_exception if {
+	conf := {"provenance": {"required": ["@acme/*"], "exceptions": [{"package": "@acme/legacy", "reason": "R"}]}, "publishers": cfg.publishers}
+	c := f.codes(ecosystems.deny) with input as input_with(conf, "@acme/widgets", [registry_sig], {"installed_as": "@acme/legacy"})
+		with data.config.ecosystems as conf
+	c == {"ecosystems.provenance_missing"}
+}
+
 test_an_alias_is_matched_by_the_name_it_is_installed_as if {
 	codes("evil-pkg", [registry_sig], {"installed_as": "@acme/core"}) == {"ecosystems.provenance_missing"}
 }

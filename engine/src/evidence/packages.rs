@@ -339,7 +339,9 @@ async fn fetch_npm(
     if let Some(locked) = &spec.locked {
         let registry_hashes: Vec<&str> = integrity.split_whitespace().collect();
         let shasum = dist.shasum.as_deref().unwrap_or_default();
+        // sha512 both sides: a lockfile with sha1 alone rests on SHA-1's collision resistance.
         let agrees = crate::plan::packages::sri_ok(locked)
+            && locked.split_whitespace().any(|h| h.starts_with("sha512-"))
             && locked.split_whitespace().all(|h| match h.split_once('-') {
                 Some(("sha512", _)) => sri_sha512(h).as_deref() == Some(sha512.as_slice()),
                 Some(("sha1", b64)) => {

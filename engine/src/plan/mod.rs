@@ -388,6 +388,12 @@ pub fn build(req: &Request) -> Result<Plan> {
     for pin in &req.local_ca {
         local_ca.add(pin, Path::new("."))?;
     }
+    if registries.npm_keys.is_some() && registries.npm_scopes.iter().any(|(_, url)| *url != registries.npm) {
+        notes.push(format!(
+            "--npm-keys pins the keys of {} only: the scope registries of the .npmrc are checked with the keys they serve",
+            registries.npm
+        ));
+    }
     let api = if subjects_have_sources || has_packages {
         let mut tokens = Tokens::from_env();
         if let Some(path) = &req.gitlab_token_file {

@@ -309,8 +309,21 @@ fn npm_lockfile(path: &Path, text: &str) -> Result<Locked> {
             out.notes.push(format!("{}: {key} is a workspace folder, not a registry package", path.display()));
             continue;
         };
-        // Bundled dependencies come inside their parent's tarball, which its integrity covers.
-        if entry.get("inBundle").and_then(serde_json::Value::as_bool) == Some(true) {
+        if !npm_name_ok(installed_at) {
+            return Err(lockfile_error(path, format!("packages[{key:?}]: {installed_at:?} is not an npm package name")));
+        }
+        // A bundled dependency comes inside its parent's tarball, which the parent's
+        // integrity covers: only when a parent package (not the project) says it bundles
+        // it. npm decides that from the parent, not from the entry's own `inBundle`.
+        let parent = key.rsplit_once("/node_modules/").map(|(p, _)| p).filter(|p| p.starts_with("node_modules/"));
+        let bundled_by_parent = parent.and_then(|p| packages.get(p)).is_some_and(|p| {
+            match p.get("bundleDependencies").or_else(|| p.get("bundledDependencies")) {
+                Some(serde_json::Value::Bool(all)) => *all,
+                Some(serde_json::Value::Array(names)) => names.iter().any(|n| n.as_str() == Some(installed_at)),
+                _ => false,
+            }
+        });
+        if entry.get("inBundle").and_then(serde_json::Value::as_bool) == Some(true) && bundled_by_parent {
             out.notes.push(format!("{}: {key} is bundled in its parent's tarball (judged with it)", path.display()));
             continue;
         }
@@ -739,7 +752,9 @@ mod tests {
             "node_modules/alias": {"name": "real", "version": "3.0.0", "integrity": sri(3)},
             "node_modules/g": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/g.git#abc", "integrity": sri(4)},
             "node_modules/@s/nointegrity": {"version": "1.0.0", "resolved": "https://example.com/x.tgz"},
+            "node_modules/x": {"version": "1.0.0", "integrity": sri(5), "bundleDependencies": ["bundled"]},
             "node_modules/x/node_modules/bundled": {"version": "1.0.0", "inBundle": true},
+            "node_modules/top": {"version": "1.0.0", "inBundle": true},
             "packages/w": {"name": "w", "version": "0.0.0"},
             "node_modules/w": {"resolved": "packages/w", "link": true},
             "node_modules/sneaky": {"resolved": "node_modules/other", "link": true}
@@ -747,10 +762,14 @@ mod tests {
         std::fs::write(&p, lock.to_string()).unwrap();
         let l = read_lockfile(&p).unwrap();
         let ids: Vec<String> = l.packages.iter().map(PackageSpec::id).collect();
-        assert_eq!(ids, ["npm:@s/c@2.0.0", "npm:a@1.0.0", "npm:real@3.0.0"]);
+        assert_eq!(ids, ["npm:@s/c@2.0.0", "npm:a@1.0.0", "npm:real@3.0.0", "npm:x@1.0.0"]);
         assert_eq!(l.packages[2].installed_as.as_deref(), Some("alias"));
         let unjudged: Vec<&str> = l.unjudgeable.iter().map(|u| u.id.as_str()).collect();
-        assert_eq!(unjudged, ["npm:@s/nointegrity", "npm:g@1.0.0", "npm:sneaky"]);
+        assert_eq!(
+            unjudged,
+            ["npm:@s/nointegrity", "npm:g@1.0.0", "npm:sneaky", "npm:top"],
+            "a top-level inBundle is not bundled by anyone"
+        );
         assert_eq!(l.unjudgeable[0].names, ["@s/nointegrity"]);
         assert_eq!(l.notes.len(), 3, "{:?}", l.notes);
         // An integrity that is not one is refused, not taken as agreeing.
