@@ -285,13 +285,24 @@ fn a_lockfile_of_hundreds_with_npm_audit_signatures_counts() {
     r.assert_code(0);
     r.assert_stdout_contains("300 packages have verified registry signatures");
     r.assert_stdout_contains("300 subjects: 300 passed, 0 failed");
-    // Sharded, each shard fetches only its own packages, and the merge needs both.
+    // Sharded at one effective time (as a pipeline gives it), and the merge needs both.
     let mut reports = Vec::new();
     for shard in ["1/2", "2/2"] {
         let out = lab.dir.join(format!("shard-{}.json", &shard[..1])).display().to_string();
         let r = finish(command(
             &vouch_bin(),
-            &["check", &m, "--trusted-root", &lab.root, "--shard", shard, "--output", &format!("json={out}")],
+            &[
+                "check",
+                &m,
+                "--trusted-root",
+                &lab.root,
+                "--effective-time",
+                "2026-11-01T00:00:00Z",
+                "--shard",
+                shard,
+                "--output",
+                &format!("json={out}"),
+            ],
         ));
         r.assert_code(0);
         reports.push(out);
@@ -649,46 +660,35 @@ fn registry_faults_tokens_and_misconfiguration() {
     let host = lab.registry.url.trim_start_matches("http://");
     std::fs::write(lab.dir.join(".npmrc"), format!("registry={}/\n//{host}/:_authToken=${{NPM_TOKEN}}\n", lab.registry.url)).unwrap();
     let npmrc = lab.dir.join(".npmrc").display().to_string();
-    let mut cmd = command(
-        &vouch_bin(),
-        &[
-            "check",
-            "--package",
-            "npm:left-pad@1.3.0",
-            "--policy",
-            "builtin:ecosystems",
-            "--policy",
-            &g,
-            "--npmrc",
-            &npmrc,
-            "--trusted-root",
-            &lab.root,
-        ],
-    );
-    cmd.env("NPM_TOKEN", "s3cret").env_remove("VOUCH_NPM_REGISTRY");
+    // vouch with this .npmrc and no registry from the environment.
+    let with_npmrc = || {
+        let mut cmd = command(
+            &vouch_bin(),
+            &[
+                "check",
+                "--package",
+                "npm:left-pad@1.3.0",
+                "--policy",
+                "builtin:ecosystems",
+                "--policy",
+                &g,
+                "--npmrc",
+                &npmrc,
+                "--trusted-root",
+                &lab.root,
+            ],
+        );
+        cmd.env_remove("VOUCH_NPM_REGISTRY");
+        cmd
+    };
+    let mut cmd = with_npmrc();
+    cmd.env("NPM_TOKEN", "s3cret");
     finish(cmd).assert_code(0);
     let sent: Vec<Option<String>> = lab.registry.with(|s| s.log.iter().rev().take(2).map(|(_, a)| a.clone()).collect());
     assert!(sent.iter().all(|a| a.as_deref() == Some("Bearer s3cret")), "{sent:?}");
     // The token is for that registry: another registry URL gets none.
     std::fs::write(lab.dir.join(".npmrc"), format!("registry={}/\n//registry.example.com/:_authToken=s3cret\n", lab.registry.url)).unwrap();
-    let mut cmd = command(
-        &vouch_bin(),
-        &[
-            "check",
-            "--package",
-            "npm:left-pad@1.3.0",
-            "--policy",
-            "builtin:ecosystems",
-            "--policy",
-            &g,
-            "--npmrc",
-            &npmrc,
-            "--trusted-root",
-            &lab.root,
-        ],
-    );
-    cmd.env_remove("VOUCH_NPM_REGISTRY");
-    finish(cmd).assert_code(2);
+    finish(with_npmrc()).assert_code(2);
     let last = lab.registry.with(|s| s.log.last().cloned().unwrap());
     assert_eq!(last.1, None, "the token went to another host");
     lab.registry.with(|s| s.token = None);
@@ -760,6 +760,16 @@ fn pinned_keys_the_effective_time_and_url_dependencies() {
     assert!(codes(&r.subject()).contains("vouch::package::signature"), "{}", r.stdout);
     std::fs::write(&pinned, "{\"keys\": [{\"keyid\": \"k\", \"keytype\": \"rsa\"}]}").unwrap();
     lab.vouch(&[&base[..], &["--npm-keys", &p]].concat()).assert_code(2);
+    // A registry that lists more signatures than any rotation needs is refused.
+    let mut many = NpmVersion::new("many", "1.0.0", b"many".to_vec(), PUBLISHED);
+    for _ in 0..9 {
+        many = many.signed(&lab.key);
+    }
+    lab.registry.add_npm(many);
+    std::fs::write(&pinned, json!({"keys": [lab.key.entry()]}).to_string()).unwrap();
+    let r = lab.vouch(&["check", "--package", "npm:many@1.0.0", "--policy", "builtin:ecosystems", "--policy", &g, "--format", "json"]);
+    r.assert_code(1);
+    assert!(r.stdout.contains("more than 8 registry signatures"), "{}", r.stdout);
     // Judged as of a time before the version was published: its signature cannot count.
     let r = lab.vouch(&[&base[..], &["--effective-time", "2025-06-01T00:00:00Z"]].concat());
     r.assert_code(1);

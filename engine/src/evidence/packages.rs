@@ -33,6 +33,8 @@ const MAX_KEYS_BYTES: usize = 1 << 20;
 const MAX_LISTING_BYTES: usize = 16 << 20;
 /// Attestations one package version may have.
 const MAX_PACKAGE_ATTESTATIONS: usize = 50;
+/// Registry signatures on one version.
+const MAX_REGISTRY_SIGNATURES: usize = 8;
 /// Requests at once to one registry host.
 pub const PER_HOST: usize = 16;
 
@@ -410,6 +412,11 @@ fn registry_signature(
     effective_time: jiff::Timestamp,
 ) -> RegistrySignature {
     let signatures = dist.signatures.as_ref().filter(|s| !s.is_empty());
+    // A registry signs with one key, two during a rotation: a long list is a registry
+    // making vouch verify signatures for nothing.
+    if signatures.is_some_and(|s| s.len() > MAX_REGISTRY_SIGNATURES) {
+        return RegistrySignature::Invalid(format!("more than {MAX_REGISTRY_SIGNATURES} registry signatures on one version"));
+    }
     let (keys, signatures) = match (keys, signatures) {
         (None, None) => return RegistrySignature::Unsigned,
         (Some(_), None) => return RegistrySignature::Missing,

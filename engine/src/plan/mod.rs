@@ -367,7 +367,7 @@ pub fn build(req: &Request) -> Result<Plan> {
     let subjects_have_sources = subjects.iter().any(|s| !s.sources.is_empty());
     let has_packages = subjects.iter().any(|s| matches!(s.target, Target::Package(_)));
     let registries = if has_packages {
-        if matches!(signers.first(), Some(Signer::PublicKey(_))) || signers.iter().any(|s| matches!(s, Signer::PublicKey(_))) {
+        if signers.iter().any(|s| matches!(s, Signer::PublicKey(_))) {
             return Err(Error::usage(
                 Code::UsagePackage,
                 "--key does not apply to packages: registry keys come from the registry (/-/npm/v1/keys) or --npm-keys, provenance is keyless",
