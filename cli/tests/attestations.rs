@@ -689,10 +689,15 @@ fn manifests_fetch_by_digest_in_sharded_checks_and_the_provenance_policy_judges(
     std::fs::write(&manifest, gate("  - blob: a.tgz\n  - blob: \"[bc].tgz\"\n    attestations: []\n    bundle: \"{path}.none\"\n"))
         .unwrap();
     let mut reports = Vec::new();
+    let at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap().to_string();
     for shard in ["1/2", "2/2"] {
         let out = lab.dir.join(format!("shard-{}.json", &shard[..1]));
         let before = lab.api.requests();
-        let r = lab.vouch(&["check", &m, "--policy", &policy, "--shard", shard, "--output", &format!("json={}", out.display())], &[]);
+        // One effective time for both shard jobs, as a pipeline gives it.
+        let r = lab.vouch(
+            &["check", &m, "--policy", &policy, "--shard", shard, "--effective-time", &at, "--output", &format!("json={}", out.display())],
+            &[],
+        );
         assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
         let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let asked = lab.api.requests() - before;
