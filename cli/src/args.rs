@@ -235,6 +235,12 @@ pub struct Policy {
     /// Fail a subject when a policy warns.
     #[arg(long)]
     fail_on_warn: bool,
+    /// A waiver file: accepted policy findings with an owner, a reason and an expiry (docs/reviews.md); repeatable.
+    #[arg(long, value_name = "FILE")]
+    waivers: Vec<PathBuf>,
+    /// Warn about waivers that expire within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    waivers_warn_days: u32,
 }
 
 #[derive(Args)]
@@ -425,6 +431,12 @@ pub struct Test {
     /// The time tests see as time.now_ns() (RFC 3339); default now.
     #[arg(long, value_name = "RFC3339")]
     pub effective_time: Option<String>,
+    /// Check waiver files against these policies (their packages) at the effective time; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Vec<PathBuf>,
+    /// Warn about waivers that expire within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub waivers_warn_days: u32,
 }
 
 impl Judging {
@@ -451,6 +463,8 @@ impl Judging {
             policy: p.policy.clone(),
             effective_time: p.effective_time.clone(),
             fail_on_warn: p.fail_on_warn && detail != Detail::Explain,
+            waivers: p.waivers.clone(),
+            waivers_warn_days: Some(p.waivers_warn_days),
             detail,
             attestations: self.attestations.attestations.clone(),
             gitlab_token_file: self.attestations.gitlab_token_file.clone(),

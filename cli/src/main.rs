@@ -129,7 +129,18 @@ fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {
         _ => Err(Error::usage(Code::UsageFormat, "`vouch test` writes text or json")),
     };
     let stdout_json = json(outputs.stdout)?;
-    let report = policy::run_tests(&args.dirs, policy::effective_time(args.effective_time.as_deref())?)?;
+    let effective_time = policy::effective_time(args.effective_time.as_deref())?;
+    // Waivers are checked against the packages they name, as a run would check them.
+    if !args.waivers.is_empty() {
+        let loaded = policy::Policy::load(&args.dirs, effective_time).map_err(Error::Policy)?;
+        let packages = loaded.packages();
+        let waivers = vouch_engine::decide::waivers::Waivers::load(&args.waivers, Some(&loaded), effective_time, args.waivers_warn_days)?;
+        for note in waivers.notes() {
+            render::note(&note);
+        }
+        render::note_line(&format!("{} waivers checked against {}", waivers.statuses().len(), packages.join(", ")));
+    }
+    let report = policy::run_tests(&args.dirs, effective_time)?;
     render::stdout(&report.render(stdout_json, args.coverage));
     outputs.write_files(|f| Ok(report.render(json(f)?, args.coverage)))?;
     let below = args.threshold.filter(|t| report.coverage_percent < *t);

@@ -92,6 +92,7 @@ codes! {
     ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
     RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
     AttestUnauthorized = "attest::unauthorized", Usage, "give the API a token that can read the project: GITLAB_TOKEN (for $GITLAB_HOST, default gitlab.com) or CI_JOB_TOKEN (for $CI_SERVER_URL), GITHUB_TOKEN; or --gitlab-token-file / --github-token-file";
+    WaiverConfig = "waiver::config", Usage, "fix the waiver file (docs/reviews.md#waivers): each waiver needs id, package, rule, applies_to, owner, reason and expires_on, and may only waive a loaded package's findings";
     PackageUnauthorized = "package::unauthorized", Usage, "give the registry a token: //HOST/PATH/:_authToken=… in the .npmrc passed with --npmrc (${NPM_TOKEN} is read from the environment)";
     BundleJson = "bundle::json", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
     BundleFormat = "bundle::format", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
@@ -178,11 +179,14 @@ pub struct Reason {
     /// A policy finding's `title` and `solution` (what the rule checks, how to fix it).
     pub title: Option<String>,
     pub solution: Option<String>,
+    /// A policy finding's package and `term` (what waivers match; not reported).
+    pub package: Option<String>,
+    pub term: Option<String>,
 }
 
 impl Reason {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Reason { code, rule_code: None, message: message.into(), title: None, solution: None }
+        Reason { code, rule_code: None, message: message.into(), title: None, solution: None, package: None, term: None }
     }
 
     pub fn of(error: &Error) -> Self {
@@ -191,7 +195,14 @@ impl Reason {
 
     /// A policy finding that fails the subject.
     pub fn finding(code: Code, rule_code: String, message: String) -> Self {
-        Reason { code, rule_code: Some(rule_code), message, title: None, solution: None }
+        Reason { code, rule_code: Some(rule_code), message, title: None, solution: None, package: None, term: None }
+    }
+
+    /// The policy package (and term) a finding came from.
+    pub fn from_package(mut self, package: &str, term: Option<String>) -> Self {
+        self.package = Some(package.to_string());
+        self.term = term;
+        self
     }
 
     /// With the rule's title and solution, for reports people act on.

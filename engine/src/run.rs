@@ -32,7 +32,10 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Report {
         Ok(pool) => pool.install(|| run_in_pool(plan, progress)),
         Err(_) => run_in_pool(plan, progress),
     };
-    Report::new(results, crate::claims::rfc3339_of(plan.context.effective_time), plan.shard.to_string(), plan.info.clone())
+    let mut report =
+        Report::new(results, crate::claims::rfc3339_of(plan.context.effective_time), plan.shard.to_string(), plan.info.clone());
+    report.waivers = plan.waivers.statuses();
+    report
 }
 
 /// What to verify, once per distinct (artifact, evidence, signer, policy).
@@ -192,6 +195,8 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
                 Prepared::Done(result) => result,
             };
             result.id = s.id().to_string();
+            // By the subject's own name: a shared result was decided under another's.
+            plan.waivers.apply(&mut result);
             result
         })
         .collect()

@@ -4,6 +4,7 @@
 //! signers, and no rule errored.
 
 mod input;
+pub mod waivers;
 
 pub use input::{build_input, AttestationInput, ContextInput, Input, PackageFacts, SignatureInput, SubjectInfo};
 
@@ -87,6 +88,7 @@ impl Decider<'_> {
                     reasons.extend(d.deny.iter().map(|f| {
                         Reason::finding(Code::PolicyDeny, f.code.clone().unwrap_or_else(|| format!("{}.deny", f.package)), f.msg.clone())
                             .with_help(f.title.clone(), f.solution.clone())
+                            .from_package(&f.package, f.term.clone())
                     }));
                     // vouch enforces the judges' verdict itself, not only through their deny
                     // rules: a judge whose deny forgets a case still cannot pass anyone.
@@ -108,6 +110,7 @@ impl Decider<'_> {
                                 format!("warning (--fail-on-warn): {}", f.msg),
                             )
                             .with_help(f.title.clone(), f.solution.clone())
+                            .from_package(&f.package, f.term.clone())
                         }));
                     }
                     decision = Some(d);
@@ -127,6 +130,7 @@ impl Decider<'_> {
             invalid_attestations: p.invalid_attestations,
         });
         SubjectResult {
+            waived: Vec::new(),
             package,
             id: String::new(),
             kind: subject.kind.to_string(),

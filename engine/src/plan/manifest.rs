@@ -36,6 +36,9 @@ pub struct Manifest {
     pub local_ca: Vec<String>,
     /// Where package subjects are fetched from (docs/packages.md).
     pub registries: Option<RegistriesSpec>,
+    /// Waiver files, relative to the manifest (docs/reviews.md#waivers).
+    #[serde(default)]
+    pub waivers: Vec<PathBuf>,
     /// The file and its text, for pointing at lines in errors.
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,

@@ -66,6 +66,10 @@ pub struct Request {
     pub registries: packages::RegistryFlags,
     /// `--only`: which packages of the `--lockfile`s to judge (name globs).
     pub only: Vec<String>,
+    /// Waiver files (docs/reviews.md#waivers), and how many days before its expiry a
+    /// waiver is a warning (default 14).
+    pub waivers: Vec<PathBuf>,
+    pub waivers_warn_days: Option<u32>,
 }
 
 /// A subject named by a flag.
@@ -272,6 +276,8 @@ pub struct Plan {
     pub info: PlanInfo,
     /// Things the user should know that are not errors (shown on stderr).
     pub notes: Vec<String>,
+    /// Accepted policy findings, in force or not at the effective time.
+    pub waivers: crate::decide::waivers::Waivers,
 }
 
 /// Build the plan of a request. Every subject must have someone who decides who may
@@ -342,6 +348,16 @@ pub fn build(req: &Request) -> Result<Plan> {
     let mut policy_dirs: Vec<PathBuf> = manifest.as_ref().map(|m| m.policy.iter().map(in_manifest).collect()).unwrap_or_default();
     policy_dirs.extend(req.policy.iter().cloned());
     let policy = if policy_dirs.is_empty() { None } else { Some(Policy::load(&policy_dirs, effective_time)?) };
+    // Waivers: the manifest's (relative to it), then the flags'.
+    let mut waiver_files: Vec<PathBuf> = manifest.as_ref().map(|m| m.waivers.iter().map(|w| base.join(w)).collect()).unwrap_or_default();
+    waiver_files.extend(req.waivers.iter().cloned());
+    let waivers = crate::decide::waivers::Waivers::load(
+        &waiver_files,
+        policy.as_ref(),
+        effective_time,
+        req.waivers_warn_days.unwrap_or(crate::decide::waivers::DEFAULT_WARN_DAYS),
+    )?;
+    notes.extend(waivers.notes());
 
     let flag_signer = if req.any_signer { Some(Signer::AnyIdentity) } else { req.identity.signer()? };
     let (signers, policies, subjects) =
@@ -428,6 +444,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         local_ca,
         info: PlanInfo::default(),
         notes,
+        waivers,
     };
     plan.info = PlanInfo { trust: Some(trust_info), ..plan.info(manifest_sha256, !req.any_signer) };
     if plan.info.assigned.is_empty() {
@@ -767,6 +784,9 @@ impl Plan {
             text.push_str(&format!("attestations-api {endpoint}\n"));
         }
         text.push_str(&format!("local-ca {}\n", self.local_ca.describe()));
+        if let Some(waivers) = self.waivers.digest() {
+            text.push_str(&format!("waivers {waivers}\n"));
+        }
         if self.subjects.iter().any(|s| matches!(s.target, Target::Package(_))) {
             text.push_str(&format!("registries {}\n", self.registries.describe()));
         }

@@ -62,6 +62,9 @@ pub struct Finding {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solution: Option<String>,
+    /// What the finding is about (a package, a ref), for waivers that name a `term`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub term: Option<String>,
     /// `file:line` of the rule that produced it (filled in by `explain`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -484,6 +487,7 @@ fn findings(entry: &Entrypoint, value: &Value) -> Result<Vec<Finding>, EvalError
                 code: None,
                 title: None,
                 solution: None,
+                term: None,
                 location: None,
             };
             match item {
@@ -495,6 +499,7 @@ fn findings(entry: &Entrypoint, value: &Value) -> Result<Vec<Finding>, EvalError
                     finding.code = text(&item["code"]);
                     finding.title = text(&item["title"]);
                     finding.solution = text(&item["solution"]);
+                    finding.term = text(&item["term"]);
                 }
                 other => {
                     return Err(fail(format!(

@@ -136,6 +136,14 @@ impl Report {
                 }
             }
             merged.subjects.extend(r.subjects);
+            // One set of waivers (the setup says so): what each matched, in all shards.
+            let ids = |w: &[crate::decide::waivers::WaiverStatus]| w.iter().map(|x| (x.id.clone(), x.state)).collect::<Vec<_>>();
+            if ids(&merged.waivers) != ids(&r.waivers) {
+                return fail("the shards' waivers differ: run every shard with the same waiver files and effective time".into());
+            }
+            for (all, theirs) in merged.waivers.iter_mut().zip(&r.waivers) {
+                all.matched += theirs.matched;
+            }
         }
         if merged.subjects.len() != merged.plan.subjects {
             return fail(format!(

@@ -112,6 +112,9 @@ pub struct SubjectResult {
     /// A package subject's registry evidence.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub package: Option<PackageSummary>,
+    /// Policy findings a waiver in force covered (docs/reviews.md#waivers).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub waived: Vec<crate::decide::waivers::Waived>,
 }
 
 impl SubjectResult {
@@ -139,6 +142,7 @@ impl SubjectResult {
             decision: None,
             input: None,
             package: None,
+            waived: Vec::new(),
         }
     }
 }
@@ -243,6 +247,9 @@ pub struct Report {
     pub plan: PlanInfo,
     pub summary: Summary,
     pub subjects: Vec<SubjectResult>,
+    /// Every waiver of the run, its state at the effective time and how often it matched.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub waivers: Vec<crate::decide::waivers::WaiverStatus>,
 }
 
 /// The plan a report judged (part of it, for a shard).
@@ -308,6 +315,7 @@ impl Report {
             plan,
             summary: Summary::default(),
             subjects,
+            waivers: Vec::new(),
         };
         report.summarize();
         report

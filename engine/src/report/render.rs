@@ -53,6 +53,9 @@ fn text(r: &Report) -> String {
         for w in &s.warnings {
             let _ = writeln!(out, "      warning [{}] {}", esc(&w.package), esc(&w.msg));
         }
+        for w in &s.waived {
+            let _ = writeln!(out, "      {}", waived_line(w));
+        }
         // `explain`: each finding with the rule that produced it.
         for f in findings(s) {
             if let Some(location) = &f.location {
@@ -61,6 +64,9 @@ fn text(r: &Report) -> String {
         }
     }
     package_counts(r, &mut out);
+    for line in waiver_lines(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let m = &r.summary;
     let _ = writeln!(
         out,
@@ -73,6 +79,60 @@ fn text(r: &Report) -> String {
         r.shards.join(", ")
     );
     out
+}
+
+/// A waived finding in one line, escaped.
+fn waived_line(w: &crate::decide::waivers::Waived) -> String {
+    let reference = w.reference.as_deref().map(|r| format!(", {}", esc(r))).unwrap_or_default();
+    format!(
+        "waived {} [{}] {} (waiver {}, owner {}, expires {}{reference})",
+        w.rule,
+        esc(&w.code),
+        esc(&w.message),
+        esc(&w.waiver),
+        esc(&w.owner),
+        esc(&w.expires_on)
+    )
+}
+
+/// The run's waivers in brief: what was waived, and each waiver a reviewer must act on
+/// (expiring, expired, not yet in force, unused). Escaped.
+pub(crate) fn waiver_lines(r: &Report) -> Vec<String> {
+    use crate::decide::waivers::WaiverState;
+    if r.waivers.is_empty() {
+        return Vec::new();
+    }
+    let count = |f: &dyn Fn(&crate::decide::waivers::WaiverStatus) -> bool| r.waivers.iter().filter(|w| f(w)).count();
+    let waived: usize = r.subjects.iter().map(|s| s.waived.len()).sum();
+    let mut lines = vec![format!(
+        "\nwaivers: {} in force, {waived} finding{} waived; {} expiring soon, {} expired (ignored), {} not yet in force, {} unused",
+        count(&|w| matches!(w.state, WaiverState::Active | WaiverState::Expiring)),
+        if waived == 1 { "" } else { "s" },
+        count(&|w| w.state == WaiverState::Expiring),
+        count(&|w| w.state == WaiverState::Expired),
+        count(&|w| w.state == WaiverState::Pending),
+        count(&|w| w.unused()),
+    )];
+    for w in &r.waivers {
+        let what = match w.state {
+            WaiverState::Expiring => "expires soon",
+            WaiverState::Expired => "expired (ignored)",
+            WaiverState::Pending => "not yet in force (ignored)",
+            WaiverState::Active if w.unused() => "unused",
+            WaiverState::Active => continue,
+        };
+        let what = if w.state == WaiverState::Expiring && w.unused() { "expires soon, unused" } else { what };
+        lines.push(format!(
+            "  {}: {what}: {} {} for {}, expires {}{}",
+            esc(&w.id),
+            esc(&w.package),
+            esc(&w.rule),
+            esc(&w.owner),
+            esc(&w.expires_on),
+            w.reference.as_deref().map(|r| format!(", {}", esc(r))).unwrap_or_default()
+        ));
+    }
+    lines
 }
 
 /// The counts `npm audit signatures` prints, for the package subjects of a report
@@ -175,6 +235,7 @@ fn junit(r: &Report) -> String {
             let fix = w.solution.as_deref().map(|f| format!(" (fix: {f})")).unwrap_or_default();
             format!("warning {}: {}{fix}", esc(&code), esc(&w.msg))
         }));
+        system_out.extend(s.waived.iter().map(waived_line));
         if !system_out.is_empty() {
             let text = system_out.iter().map(|l| xml(l)).collect::<Vec<_>>().join("\n");
             let _ = writeln!(out, "      <system-out>{text}</system-out>");
@@ -283,6 +344,24 @@ fn sarif(r: &Report) -> serde_json::Value {
             rule.0 = rule.0.take().or(title);
             rule.1 = rule.1.take().or(solution);
         }
+        // Waived findings: results with an accepted external suppression (SARIF §3.35).
+        for w in &s.waived {
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}", s.name, w.code).as_bytes()).to_hex();
+            let justification = r.waivers.iter().find(|x| x.id == w.waiver).map(|x| x.reason.clone()).unwrap_or_default();
+            results.push(json!({
+                "ruleId": w.code,
+                "level": if w.rule == "warn" { "warning" } else { "error" },
+                "message": {"text": format!("{}: {}", esc(&s.name), esc(&w.message))},
+                "locations": location,
+                "partialFingerprints": {"vouchSubjectRule/v1": fingerprint},
+                "suppressions": [{
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": esc(&format!("waiver {} (owner {}, expires {}): {justification}", w.waiver, w.owner, w.expires_on)),
+                }],
+            }));
+            rules.entry(w.code.clone()).or_insert((w.title.clone(), None, "error"));
+        }
     }
     let rules: Vec<serde_json::Value> = rules
         .into_iter()
@@ -352,7 +431,8 @@ fn markdown(r: &Report) -> String {
             let _ = writeln!(out, "> ⚠️ trust: {}\n", cell(w));
         }
     }
-    let listed: Vec<&SubjectResult> = r.subjects.iter().filter(|s| s.verdict != SubjectVerdict::Pass || !s.warnings.is_empty()).collect();
+    let listed: Vec<&SubjectResult> =
+        r.subjects.iter().filter(|s| s.verdict != SubjectVerdict::Pass || !s.warnings.is_empty() || !s.waived.is_empty()).collect();
     if !listed.is_empty() {
         out.push_str("| | subject | signed by | reasons |\n|---|---|---|---|\n");
     }
@@ -371,8 +451,27 @@ fn markdown(r: &Report) -> String {
                     .chain(x.solution.as_deref().map(|f| format!("fix: {}", cell(f))))
             })
             .chain(s.warnings.iter().map(|w| format!("warning: {}", cell(&w.msg))))
+            .chain(s.waived.iter().map(|w| {
+                format!(
+                    "waived `{}` {} (waiver `{}`, {}, until {})",
+                    code(&w.code),
+                    cell(&w.message),
+                    code(&w.waiver),
+                    cell(&w.owner),
+                    cell(&w.expires_on)
+                )
+            }))
             .collect();
         let _ = writeln!(out, "| {mark} | `{}` | {} | {} |", code(&s.name), cell(&signers(s)), why.join("<br>"));
+    }
+    let waivers = waiver_lines(r);
+    if let Some((head, rest)) = waivers.split_first() {
+        let gap = if out.ends_with("\n\n") { "" } else { "\n" };
+        let _ = writeln!(out, "{gap}**{}**\n", cell(head.trim()));
+        for line in rest {
+            let _ = writeln!(out, "- {}", cell(line.trim()));
+        }
+        out.push('\n');
     }
     // Passes, counted per signer and project.
     let mut passed: std::collections::BTreeMap<(String, String), usize> = Default::default();
@@ -437,6 +536,21 @@ fn codequality(r: &Report) -> serde_json::Value {
             }));
         }
     }
+    // Waived findings stay visible, as info (Code Quality has no suppressions).
+    for s in &r.subjects {
+        for w in &s.waived {
+            let fingerprint = sigstore_verify::crypto::sha256(format!("{}\0{}\0waived", s.name, w.code).as_bytes()).to_hex();
+            issues.push(json!({
+                "description": format!("{}: waived: {}", esc(&s.name), esc(&w.message)),
+                "check_name": w.code,
+                "fingerprint": &fingerprint[..32],
+                "severity": "info",
+                "categories": ["Security"],
+                "content": {"body": waived_line(w)},
+                "location": {"path": esc(&s.name), "lines": {"begin": 1}},
+            }));
+        }
+    }
     serde_json::Value::Array(issues)
 }
 
@@ -479,7 +593,19 @@ pub fn human_details(report: &Report) -> Vec<Detail> {
         for f in &findings {
             let code = f.code.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default();
             let at = f.location.as_deref().map(|l| format!(" at {}", esc(l))).unwrap_or_default();
-            line(&mut out, format!("{} [{}]{code} {}{at}", f.rule.as_str().to_uppercase(), esc(&f.package), esc(&f.msg)));
+            let shown = f.code.clone().unwrap_or_else(|| format!("{}.{}", f.package, f.rule.as_str()));
+            let waived = s.waived.iter().find(|w| w.code == shown && w.message.ends_with(&f.msg));
+            let rule = match waived {
+                Some(w) => format!(
+                    "WAIVED {} (waiver {}, owner {}, expires {})",
+                    f.rule.as_str(),
+                    esc(&w.waiver),
+                    esc(&w.owner),
+                    esc(&w.expires_on)
+                ),
+                None => f.rule.as_str().to_uppercase(),
+            };
+            line(&mut out, format!("{rule} [{}]{code} {}{at}", esc(&f.package), esc(&f.msg)));
             if let Some(fix) = &f.solution {
                 line(&mut out, format!("  fix: {}", esc(fix)));
             }
@@ -490,7 +616,11 @@ pub fn human_details(report: &Report) -> Vec<Detail> {
         }
         if s.decision.is_some() || s.verdict != SubjectVerdict::Pass {
             let count = |rule| findings.iter().filter(|f| f.rule.as_str() == rule).count();
-            line(&mut out, format!("{}: {} ({} denied, {} warnings)", verdict(s.verdict), esc(&s.name), count("deny"), count("warn")));
+            let waived = if s.waived.is_empty() { String::new() } else { format!(", {} waived", s.waived.len()) };
+            line(
+                &mut out,
+                format!("{}: {} ({} denied, {} warnings{waived})", verdict(s.verdict), esc(&s.name), count("deny"), count("warn")),
+            );
         }
     }
     out

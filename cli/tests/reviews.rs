@@ -1,0 +1,257 @@
+//! Compliance reviews: waivers (in force, expiring, expired, not yet in force, unused;
+//! hostile and misconfigured forms), honoured alike by `check`, `verify-blob`, `explain`
+//! and `vouch test`, reported in every format and summed by `report merge`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a failure is a failed test
+
+use std::path::{Path, PathBuf};
+
+use testkit::{GitLab, SignRequest, VirtualSigstore};
+mod common;
+use common::{run, scratch};
+
+/// Blobs signed on 2026-01-01 by acme/app on main; a gate that wants them signed within
+/// 30 days; reviews run on 2026-03-01, when every one of them is too old.
+struct Estate {
+    dir: PathBuf,
+}
+
+const SIGNED: &str = "2026-01-01T00:00:00Z";
+const REVIEW: &str = "2026-03-01T00:00:00Z";
+
+fn policies() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").display().to_string()
+}
+
+impl Estate {
+    fn new(name: &str, blobs: &[&str]) -> Self {
+        let dir = scratch(name);
+        let mut sigstore = VirtualSigstore::new().unwrap();
+        std::fs::write(dir.join("trusted_root.json"), serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+        std::fs::create_dir_all(dir.join("dist")).unwrap();
+        for b in blobs {
+            let text = format!("contents of {b}");
+            std::fs::write(dir.join("dist").join(b), &text).unwrap();
+            let minted = sigstore.sign(SignRequest::message(text, GitLab::default().identity()).at(SIGNED.parse().unwrap())).unwrap();
+            std::fs::write(dir.join("dist").join(format!("{b}.sigstore.json")), minted.json()).unwrap();
+        }
+        std::fs::write(
+            dir.join("gate.yaml"),
+            "config:\n  gitlab:\n    projects: [acme/app]\n    refs:\n      branches: [main]\n  signing_age:\n    max_days: 30\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("vouch.yaml"),
+            format!(
+                "version: 1\ntrusted_root: trusted_root.json\npolicy: [{}, gate.yaml]\nsubjects:\n  - blob: \"dist/*.tar.gz\"\n",
+                policies()
+            ),
+        )
+        .unwrap();
+        Estate { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.dir.join(name), text).unwrap();
+        self.path(name)
+    }
+
+    fn sha256(&self, blob: &str) -> String {
+        testkit::sha256_hex(&std::fs::read(self.dir.join("dist").join(blob)).unwrap())
+    }
+}
+
+fn waiver(id: &str, applies_to: &str, extra: &str) -> String {
+    format!(
+        "  - id: {id}\n    package: vouch.signing_age\n    rule: signing_age.too_old\n    applies_to:\n{applies_to}    owner: release-team@acme.example\n    reason: legacy artifacts are re-signed in Q2\n    reference: https://gitlab.com/acme/app/-/issues/42\n{extra}"
+    )
+}
+
+fn subject<'a>(report: &'a serde_json::Value, part: &str) -> &'a serde_json::Value {
+    report["subjects"].as_array().unwrap().iter().find(|s| s["name"].as_str().unwrap().contains(part)).unwrap()
+}
+
+fn waiver_status<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["waivers"].as_array().unwrap().iter().find(|w| w["id"] == id).unwrap_or_else(|| panic!("no waiver {id} in {report}"))
+}
+
+#[test]
+fn waivers_cover_findings_while_in_force_and_say_what_they_did() {
+    let e = Estate::new("reviews-waivers", &["a.tar.gz", "b.tar.gz", "c.tar.gz", "d.tar.gz"]);
+    let b = e.sha256("b.tar.gz");
+    let waivers = e.write(
+        "waivers.yaml",
+        &format!(
+            "waivers:\n{}{}{}{}{}",
+            waiver("in-force", "      subjects: [\"*dist/a.tar.gz\"]\n", "    expires_on: 2026-06-01\n"),
+            waiver("expiring", &format!("      digests: [\"sha256:{b}\"]\n"), "    expires_on: 2026-03-05\n"),
+            waiver("expired", "      subjects: [\"*dist/c.tar.gz\"]\n", "    expires_on: 2026-02-01\n"),
+            waiver("not-yet", "      subjects: [\"*dist/d.tar.gz\"]\n", "    effective_on: 2026-04-01\n    expires_on: 2026-06-01\n"),
+            waiver("unused", "      subjects: [\"*dist/a.tar.gz\"]\n      projects: [\"acme/other\"]\n", "    expires_on: 2026-06-01\n"),
+        ),
+    );
+    let manifest = e.path("vouch.yaml");
+    let check = |format: &str| run(&["check", &manifest, "--effective-time", REVIEW, "--waivers", &waivers, "--format", format]);
+
+    let r = check("json");
+    r.assert_code(1);
+    let report = r.json();
+    // In force: the finding is waived (and says by which waiver), the subject passes.
+    let a = subject(&report, "a.tar.gz");
+    assert_eq!(a["verdict"], "pass", "{a}");
+    assert_eq!(a["waived"][0]["waiver"], "in-force");
+    assert_eq!(a["waived"][0]["code"], "signing_age.too_old");
+    assert_eq!(a["waived"][0]["owner"], "release-team@acme.example");
+    assert_eq!(a["waived"][0]["reference"], "https://gitlab.com/acme/app/-/issues/42");
+    assert_eq!(subject(&report, "b.tar.gz")["verdict"], "pass");
+    // Expired and not yet in force: ignored, so the finding fails the subject.
+    for (name, id, state) in [("c.tar.gz", "expired", "expired"), ("d.tar.gz", "not-yet", "pending")] {
+        let s = subject(&report, name);
+        assert_eq!(s["verdict"], "fail", "{s}");
+        assert!(s.get("waived").is_none(), "{s}");
+        assert_eq!(waiver_status(&report, id)["state"], state);
+        assert_eq!(waiver_status(&report, id)["matched"], 0);
+    }
+    assert_eq!(waiver_status(&report, "in-force")["state"], "active");
+    assert_eq!(waiver_status(&report, "in-force")["matched"], 1);
+    assert_eq!(waiver_status(&report, "expiring")["state"], "expiring");
+    assert_eq!(waiver_status(&report, "unused")["matched"], 0);
+    assert!(r.stderr.contains("waiver expired expired on 2026-02-01: ignored"), "{}", r.stderr);
+    assert!(r.stderr.contains("warning: waiver expiring expires on 2026-03-05"), "{}", r.stderr);
+    assert!(r.stderr.contains("waiver not-yet is not in force until 2026-04-01"), "{}", r.stderr);
+
+    // Every format shows the waived finding: never silently dropped.
+    let text = check("text");
+    assert!(text.stdout.contains("waived deny [signing_age.too_old]"), "{}", text.stdout);
+    assert!(text.stdout.contains("(waiver in-force, owner release-team@acme.example, expires 2026-06-01T00:00:00Z"), "{}", text.stdout);
+    assert!(text.stdout.contains("unused: vouch.signing_age signing_age.too_old"), "{}", text.stdout);
+    assert!(text.stdout.contains("expired: expired (ignored)"), "{}", text.stdout);
+    assert!(text.stdout.contains("expiring: expires soon"), "{}", text.stdout);
+    let sarif: serde_json::Value = serde_json::from_str(&check("sarif").stdout).unwrap();
+    let suppressed: Vec<&serde_json::Value> =
+        sarif["runs"][0]["results"].as_array().unwrap().iter().filter(|r| r.get("suppressions").is_some()).collect();
+    assert_eq!(suppressed.len(), 2, "{sarif}");
+    assert_eq!(suppressed[0]["suppressions"][0]["status"], "accepted");
+    assert!(check("junit").stdout.contains("waived deny [signing_age.too_old]"));
+    let md = check("markdown").stdout;
+    assert!(md.contains("waived `signing_age.too_old`") && md.contains("unused"), "{md}");
+    let cq: serde_json::Value = serde_json::from_str(&check("gitlab-codequality").stdout).unwrap();
+    assert_eq!(cq.as_array().unwrap().iter().filter(|i| i["severity"] == "info").count(), 2, "{cq}");
+
+    // The single-subject commands honour the same waivers.
+    let a_path = e.path("dist/a.tar.gz");
+    let bundle = e.path("dist/a.tar.gz.sigstore.json");
+    let root = e.path("trusted_root.json");
+    let gate = e.path("gate.yaml");
+    let policy = policies();
+    let common = ["--trusted-root", &root, "--policy", &policy, "--policy", &gate, "--effective-time", REVIEW];
+    let mut args = vec!["verify-blob", &a_path, "--bundle", &bundle, "--waivers", &waivers, "--format", "json"];
+    args.extend(common);
+    let one = run(&args);
+    one.assert_code(0);
+    assert_eq!(one.subject()["waived"][0]["waiver"], "in-force");
+    let mut args = vec!["explain", &a_path, "--bundle", &bundle, "--waivers", &waivers];
+    args.extend(common);
+    let explained = run(&args);
+    explained.assert_code(0);
+    assert_eq!(explained.subject()["waived"][0]["waiver"], "in-force");
+    // Without the waivers the same subject fails: the waiver is what passed it.
+    let mut args = vec!["verify-blob", &a_path, "--bundle", &bundle];
+    args.extend(common);
+    run(&args).assert_code(1);
+
+    // Shards: each counts what it matched; the merge sums them.
+    let mut shards = Vec::new();
+    for i in 1..=2 {
+        let out = e.path(&format!("shard-{i}.json"));
+        run(&[
+            "check",
+            &manifest,
+            "--effective-time",
+            REVIEW,
+            "--waivers",
+            &waivers,
+            "--shard",
+            &format!("{i}/2"),
+            "--output",
+            &format!("json={out}"),
+            "--quiet",
+        ]);
+        shards.push(out);
+    }
+    let merged = run(&["report", "merge", &shards[0], &shards[1], "--format", "json"]);
+    merged.assert_code(1);
+    let merged = merged.json();
+    assert_eq!(waiver_status(&merged, "in-force")["matched"], 1);
+    assert_eq!(waiver_status(&merged, "expiring")["matched"], 1);
+    assert_eq!(waiver_status(&merged, "unused")["matched"], 0);
+}
+
+#[test]
+fn a_waiver_never_covers_a_failed_verification_or_an_unaccepted_signer() {
+    let e = Estate::new("reviews-waivers-verification", &["a.tar.gz"]);
+    std::fs::write(e.dir.join("dist/tampered.tar.gz"), "other contents").unwrap();
+    std::fs::copy(e.dir.join("dist/a.tar.gz.sigstore.json"), e.dir.join("dist/tampered.tar.gz.sigstore.json")).unwrap();
+    let waivers =
+        e.write("waivers.yaml", &format!("waivers:\n{}", waiver("all", "      subjects: [\"*\"]\n", "    expires_on: 2026-06-01\n")));
+    let r = run(&["check", &e.path("vouch.yaml"), "--effective-time", REVIEW, "--waivers", &waivers, "--format", "json"]);
+    r.assert_code(1);
+    let report = r.json();
+    assert_eq!(subject(&report, "a.tar.gz")["verdict"], "pass");
+    let tampered = subject(&report, "tampered.tar.gz");
+    assert_eq!(tampered["verdict"], "fail");
+    assert!(tampered.get("waived").is_none(), "{tampered}");
+
+    // Its own codes, the signer judges, and packages that are not loaded: refused up front.
+    let refused = |body: &str, says: &str| {
+        let file = e.write("bad-waivers.yaml", body);
+        let r = run(&["check", &e.path("vouch.yaml"), "--effective-time", REVIEW, "--waivers", &file]);
+        r.assert_code(2);
+        assert!(r.stderr.contains("waiver::config"), "{}", r.stderr);
+        assert!(r.stderr.contains(says), "wanted {says:?} in {}", r.stderr);
+    };
+    let good = waiver("w", "      subjects: [\"*\"]\n", "    expires_on: 2026-06-01\n");
+    let list = |w: String| format!("waivers:\n{w}");
+    refused(&list(good.replace("signing_age.too_old", "vouch::verify::signature")), "never a failed verification");
+    refused(&list(good.replace("vouch.signing_age", "vouch.gitlab").replace("signing_age.too_old", "gitlab.ref")), "cannot admit a signer");
+    refused(&list(good.replace("vouch.signing_age", "vouch.nonesuch")), "is not loaded");
+    refused(&format!("waivers:\n{}", good.replace("    expires_on: 2026-06-01\n", "")), "expires_on");
+    refused(&format!("waivers:\n{}", good.replace("2026-06-01", "next summer")), "write YYYY-MM-DD");
+    refused(&format!("waivers:\n{}", good.replace("      subjects: [\"*\"]\n", "")), "applies_to names nothing");
+    refused(&format!("waivers:\n{}", good.replace("owner: release-team@acme.example", "owner: \"\"")), "owner is empty");
+    refused(&format!("waivers:\n{good}{good}"), "is used twice");
+    refused(&format!("waivers:\n{good}    approved: yes\n"), "unknown field");
+    refused(&format!("waivers:\n{}", good.replace("subjects: [\"*\"]", "digests: [\"sha256:abc\"]")), "64 lowercase hex");
+    refused(&format!("waivers:\n{}", good.replace("    expires_on", "    effective_on: 2026-07-01\n    expires_on")), "not before");
+    refused("waivers: []\n", "waivers is empty");
+    // Waivers with no policy at all waive nothing: refused too.
+    let file = e.write("ok.yaml", &format!("waivers:\n{good}"));
+    let root = e.path("trusted_root.json");
+    let r = run(&[
+        "verify-blob",
+        &e.path("dist/a.tar.gz"),
+        "--bundle",
+        &e.path("dist/a.tar.gz.sigstore.json"),
+        "--trusted-root",
+        &root,
+        "--certificate-identity",
+        "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        "https://gitlab.com",
+        "--waivers",
+        &file,
+    ]);
+    r.assert_code(2);
+    r.assert_stderr_contains("no policy is loaded");
+
+    // `vouch test` checks waivers against the policies it tests.
+    let t = run(&["test", &policies(), "--waivers", &file, "--effective-time", REVIEW]);
+    t.assert_code(0);
+    t.assert_stderr_contains("1 waivers checked");
+    let bad = e.write("bad-test.yaml", &format!("waivers:\n{}", good.replace("vouch.signing_age", "vouch.nonesuch")));
+    run(&["test", &policies(), "--waivers", &bad]).assert_code(2);
+}
