@@ -386,6 +386,19 @@ pub struct Check {
 pub enum ReportCommand {
     /// Merge the JSON reports of a sharded run into one report.
     Merge(Merge),
+    /// What changed between two reviews: subjects added or removed, verdicts, digests, findings, signers, waivers.
+    #[command(after_help = "Example:\n  vouch report diff last-week.json report.json --format markdown")]
+    Diff(Diff),
+}
+
+#[derive(Args)]
+pub struct Diff {
+    /// The earlier JSON report.
+    #[arg(value_name = "OLD.json")]
+    pub old: PathBuf,
+    /// The later JSON report.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
 }
 
 #[derive(Args)]

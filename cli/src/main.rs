@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             write(&merged, &outputs)?;
             Ok(merged.exit_code())
         }),
+        Command::Report(ReportCommand::Diff(a)) => report_diff(a, &outputs),
         Command::Test(a) => test(a, &outputs),
         Command::Policy(args::PolicyCommand::List) => {
             let list = policy::builtin::list();
@@ -148,6 +149,21 @@ fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {
         render::note_line(&format!("coverage {:.1}% is below the threshold {threshold:.1}%", report.coverage_percent));
     }
     Ok(if report.failed() == 0 && below.is_none() && !report.tests.is_empty() { 0 } else { 1 })
+}
+
+/// `vouch report diff`: text, JSON or Markdown; exit 0 whatever changed (the reports'
+/// own gates decided).
+fn report_diff(args: &args::Diff, outputs: &Outputs) -> Result<u8, Error> {
+    let diff = report::diff::diff_files(&args.old, &args.new)?;
+    let render = |f: Format| match f {
+        Format::Text => Ok(report::diff::text(&diff)),
+        Format::Json => Ok(serde_json::to_string_pretty(&diff).unwrap_or_default() + "\n"),
+        Format::Markdown => Ok(report::diff::markdown(&diff)),
+        _ => Err(Error::usage(Code::UsageFormat, "`vouch report diff` writes text, json or markdown")),
+    };
+    render::stdout(&render(outputs.stdout)?);
+    outputs.write_files(render)?;
+    Ok(0)
 }
 
 /// `vouch trust update`: the TUF client workflow into the cache, then what changed.

@@ -255,3 +255,58 @@ fn a_waiver_never_covers_a_failed_verification_or_an_unaccepted_signer() {
     let bad = e.write("bad-test.yaml", &format!("waivers:\n{}", good.replace("vouch.signing_age", "vouch.nonesuch")));
     run(&["test", &policies(), "--waivers", &bad]).assert_code(2);
 }
+
+#[test]
+fn report_diff_says_what_changed_between_reviews() {
+    let e = Estate::new("reviews-diff", &["a.tar.gz", "b.tar.gz", "c.tar.gz"]);
+    let manifest = e.path("vouch.yaml");
+    let old = e.path("old.json");
+    run(&["check", &manifest, "--effective-time", "2026-01-10T00:00:00Z", "--output", &format!("json={old}"), "--quiet"]).assert_code(0);
+    // Since then: c removed, d added, b re-signed by another project (same contents), a
+    // waiver started for a, and the clock moved past the 30 days.
+    std::fs::remove_file(e.dir.join("dist/c.tar.gz")).unwrap();
+    let mut sigstore = VirtualSigstore::new().unwrap();
+    std::fs::write(e.dir.join("trusted_root.json"), serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+    for (b, gl) in [
+        ("a.tar.gz", GitLab::default()),
+        ("b.tar.gz", GitLab { project: "acme/other".into(), ..GitLab::default() }),
+        ("d.tar.gz", GitLab::default()),
+    ] {
+        let text = format!("contents of {b}");
+        std::fs::write(e.dir.join("dist").join(b), &text).unwrap();
+        let minted = sigstore.sign(SignRequest::message(text, gl.identity()).at(SIGNED.parse().unwrap())).unwrap();
+        std::fs::write(e.dir.join("dist").join(format!("{b}.sigstore.json")), minted.json()).unwrap();
+    }
+    let waivers = e.write(
+        "waivers.yaml",
+        &format!("waivers:\n{}", waiver("legacy-a", "      subjects: [\"*dist/a.tar.gz\"]\n", "    expires_on: 2026-06-01\n")),
+    );
+    let new = e.path("new.json");
+    run(&["check", &manifest, "--effective-time", REVIEW, "--waivers", &waivers, "--output", &format!("json={new}"), "--quiet"])
+        .assert_code(1);
+
+    let d = run(&["report", "diff", &old, &new, "--format", "json"]);
+    d.assert_code(0);
+    let d = d.json();
+    let names = |key: &str| d[key].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(names("added").iter().any(|n| n.ends_with("d.tar.gz")), "{d}");
+    assert!(names("removed").iter().any(|n| n.ends_with("c.tar.gz")), "{d}");
+    let b = d["verdict_changes"].as_array().unwrap().iter().find(|c| c["name"].as_str().unwrap().ends_with("b.tar.gz")).unwrap();
+    assert_eq!((b["from"].as_str(), b["to"].as_str()), (Some("pass"), Some("fail")));
+    assert!(d["new_findings"].as_array().unwrap().iter().any(|f| f["name"].as_str().unwrap().ends_with("b.tar.gz")), "{d}");
+    let signer = &d["signer_changes"][0];
+    assert!(signer["before"][0].as_str().unwrap().contains("project acme/app"), "{d}");
+    assert!(signer["after"][0].as_str().unwrap().contains("project acme/other"), "{d}");
+    assert_eq!(d["waivers"]["started"][0], "legacy-a");
+    assert_eq!(d["old"]["passed"], 3);
+
+    let text = run(&["report", "diff", &old, &new]).stdout;
+    assert!(text.contains("signer changed") && text.contains("waiver legacy-a started") && text.contains("pass -> fail"), "{text}");
+    let md = run(&["report", "diff", &old, &new, "--format", "markdown"]).stdout;
+    assert!(md.contains("| signer |") && md.contains("| waiver started | legacy-a |"), "{md}");
+    let same = run(&["report", "diff", &new, &new]).stdout;
+    assert!(same.contains("no changes"), "{same}");
+    // Not a report, or a format diff does not write: exit 2.
+    run(&["report", "diff", &old, &e.path("waivers.yaml")]).assert_code(2);
+    run(&["report", "diff", &old, &new, "--format", "sarif"]).assert_code(2);
+}

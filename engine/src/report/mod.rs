@@ -3,6 +3,7 @@
 //! SARIF 2.1.0, Markdown (job summary / MR comment) and GitLab Code Quality; and the
 //! merge of a sharded run's reports.
 
+pub mod diff;
 mod merge;
 mod render;
 
@@ -202,6 +203,9 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 /// its `plan`, so that merges can be checked; 3: every command writes it, subjects carry
 /// `verified` and, from the single-subject commands, their full detail).
 pub const REPORT_VERSION: u32 = 3;
+
+/// A report this large is not one vouch wrote (10,000 subjects are a few MB).
+pub const MAX_REPORT_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -409,7 +413,7 @@ impl Outputs {
 pub fn merge_files(paths: &[std::path::PathBuf]) -> Result<Report, crate::Error> {
     let mut reports = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io { path: path.clone(), what: "report", source })?;
+        let bytes = crate::trust::read_limited(path, "report", MAX_REPORT_BYTES)?;
         let report = Report::from_json(&bytes).map_err(|m| crate::Error::usage(Code::ReportRead, format!("{}: {m}", path.display())))?;
         reports.push(report);
     }

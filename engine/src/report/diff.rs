@@ -1,0 +1,343 @@
+//! `vouch report diff OLD.json NEW.json`: what changed between two reviews. Subjects
+//! are matched by their plan id (`blob:PATH`, `image:REF`, …; by name for reports
+//! without ids); findings by their code, not their message (messages carry times);
+//! signers by identity, project and ref.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{escape_controls as esc, Report, SubjectResult, Verdict};
+use crate::decide::waivers::WaiverState;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Side {
+    pub effective_time: String,
+    pub plan: String,
+    pub subjects: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerdictChange {
+    pub name: String,
+    pub from: Verdict,
+    pub to: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestChange {
+    pub name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingChange {
+    pub name: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SignerChange {
+    pub name: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct WaiverChanges {
+    /// In force now, not before (new, or its effective_on came).
+    pub started: Vec<String>,
+    /// In force before, expired now.
+    pub expired: Vec<String>,
+    /// In force before and now, but no longer in the files.
+    pub removed: Vec<String>,
+}
+
+/// What changed from one report to the next.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Diff {
+    pub old: Side,
+    pub new: Side,
+    pub added: Vec<Listed>,
+    pub removed: Vec<Listed>,
+    pub verdict_changes: Vec<VerdictChange>,
+    pub digest_changes: Vec<DigestChange>,
+    pub new_findings: Vec<FindingChange>,
+    pub resolved_findings: Vec<FindingChange>,
+    pub signer_changes: Vec<SignerChange>,
+    pub waivers: WaiverChanges,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.verdict_changes.is_empty()
+            && self.digest_changes.is_empty()
+            && self.new_findings.is_empty()
+            && self.resolved_findings.is_empty()
+            && self.signer_changes.is_empty()
+            && self.waivers == WaiverChanges::default()
+    }
+}
+
+fn side(r: &Report) -> Side {
+    Side {
+        effective_time: r.effective_time.clone(),
+        plan: r.plan.id.clone(),
+        subjects: r.summary.subjects,
+        passed: r.summary.passed,
+        failed: r.summary.failed,
+        errors: r.summary.errors,
+    }
+}
+
+/// A subject's key: its plan id and name (one id can hold several names: a glob's files
+/// each have their own id, an image several platforms).
+fn key(s: &SubjectResult) -> (String, String) {
+    (s.id.clone(), s.name.clone())
+}
+
+fn digest(s: &SubjectResult) -> Option<String> {
+    s.sha256
+        .as_ref()
+        .map(|h| format!("sha256:{h}"))
+        .or_else(|| s.sha512.as_ref().map(|h| format!("sha512:{h}")))
+        .or_else(|| s.sha384.as_ref().map(|h| format!("sha384:{h}")))
+}
+
+/// Codes → a message, of what failed the subject.
+fn findings(s: &SubjectResult) -> BTreeMap<String, String> {
+    s.reasons.iter().map(|r| (r.shown_code().to_string(), r.message.clone())).collect()
+}
+
+fn signers(s: &SubjectResult) -> BTreeSet<String> {
+    s.signers
+        .iter()
+        .map(|x| {
+            let mut who = x.identity.clone().unwrap_or_else(|| "?".into());
+            if let Some(p) = &x.project {
+                who.push_str(&format!(" (project {p}"));
+                if let Some(r) = &x.git_ref {
+                    who.push_str(&format!(", ref {r}"));
+                }
+                who.push(')');
+            }
+            who
+        })
+        .collect()
+}
+
+pub fn diff(old: &Report, new: &Report) -> Diff {
+    let before: BTreeMap<(String, String), &SubjectResult> = old.subjects.iter().map(|s| (key(s), s)).collect();
+    let after: BTreeMap<(String, String), &SubjectResult> = new.subjects.iter().map(|s| (key(s), s)).collect();
+    let listed = |s: &SubjectResult| Listed { name: s.name.clone(), verdict: s.verdict };
+    let mut d = Diff {
+        old: side(old),
+        new: side(new),
+        added: after.iter().filter(|(k, _)| !before.contains_key(*k)).map(|(_, s)| listed(s)).collect(),
+        removed: before.iter().filter(|(k, _)| !after.contains_key(*k)).map(|(_, s)| listed(s)).collect(),
+        verdict_changes: Vec::new(),
+        digest_changes: Vec::new(),
+        new_findings: Vec::new(),
+        resolved_findings: Vec::new(),
+        signer_changes: Vec::new(),
+        waivers: WaiverChanges::default(),
+    };
+    for (k, now) in &after {
+        let Some(was) = before.get(k) else { continue };
+        let name = now.name.clone();
+        if was.verdict != now.verdict {
+            d.verdict_changes.push(VerdictChange { name: name.clone(), from: was.verdict, to: now.verdict });
+        }
+        if digest(was) != digest(now) {
+            d.digest_changes.push(DigestChange { name: name.clone(), from: digest(was), to: digest(now) });
+        }
+        let (f0, f1) = (findings(was), findings(now));
+        for (code, message) in f1.iter().filter(|(c, _)| !f0.contains_key(*c)) {
+            d.new_findings.push(FindingChange { name: name.clone(), code: code.clone(), message: message.clone() });
+        }
+        for (code, message) in f0.iter().filter(|(c, _)| !f1.contains_key(*c)) {
+            d.resolved_findings.push(FindingChange { name: name.clone(), code: code.clone(), message: message.clone() });
+        }
+        let (s0, s1) = (signers(was), signers(now));
+        // A subject that lost every signature shows as a verdict change; a different
+        // signer of a verified subject is what a reviewer must see here.
+        if s0 != s1 && !s0.is_empty() && !s1.is_empty() {
+            d.signer_changes.push(SignerChange { name, before: s0.into_iter().collect(), after: s1.into_iter().collect() });
+        }
+    }
+    let in_force = |s: WaiverState| matches!(s, WaiverState::Active | WaiverState::Expiring);
+    let old_w: BTreeMap<&str, WaiverState> = old.waivers.iter().map(|w| (w.id.as_str(), w.state)).collect();
+    for w in &new.waivers {
+        let was = old_w.get(w.id.as_str()).copied();
+        if in_force(w.state) && !was.is_some_and(in_force) {
+            d.waivers.started.push(w.id.clone());
+        }
+        if w.state == WaiverState::Expired && was.is_some_and(in_force) {
+            d.waivers.expired.push(w.id.clone());
+        }
+    }
+    for w in &old.waivers {
+        if in_force(w.state) && !new.waivers.iter().any(|x| x.id == w.id) {
+            d.waivers.removed.push(w.id.clone());
+        }
+    }
+    d
+}
+
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Error => "not judged",
+    }
+}
+
+/// The diff as text (escaped).
+pub fn text(d: &Diff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "from {} ({} subjects: {} passed, {} failed, {} not judged)\n  to {} ({} subjects: {} passed, {} failed, {} not judged)",
+        esc(&d.old.effective_time),
+        d.old.subjects,
+        d.old.passed,
+        d.old.failed,
+        d.old.errors,
+        esc(&d.new.effective_time),
+        d.new.subjects,
+        d.new.passed,
+        d.new.failed,
+        d.new.errors
+    );
+    if d.is_empty() {
+        out.push_str("no changes\n");
+        return out;
+    }
+    for s in &d.added {
+        let _ = writeln!(out, "+ {}  added ({})", esc(&s.name), verdict(s.verdict));
+    }
+    for s in &d.removed {
+        let _ = writeln!(out, "- {}  removed (was {})", esc(&s.name), verdict(s.verdict));
+    }
+    for c in &d.verdict_changes {
+        let _ = writeln!(out, "~ {}  {} -> {}", esc(&c.name), verdict(c.from), verdict(c.to));
+    }
+    for c in &d.digest_changes {
+        let _ = writeln!(
+            out,
+            "~ {}  digest {} -> {}",
+            esc(&c.name),
+            esc(c.from.as_deref().unwrap_or("-")),
+            esc(c.to.as_deref().unwrap_or("-"))
+        );
+    }
+    for f in &d.new_findings {
+        let _ = writeln!(out, "! {}  new finding {}: {}", esc(&f.name), esc(&f.code), esc(&f.message));
+    }
+    for f in &d.resolved_findings {
+        let _ = writeln!(out, "  {}  resolved {}", esc(&f.name), esc(&f.code));
+    }
+    for c in &d.signer_changes {
+        let _ = writeln!(out, "! {}  signer changed: {} -> {}", esc(&c.name), esc(&c.before.join(", ")), esc(&c.after.join(", ")));
+    }
+    for (what, ids) in [("started", &d.waivers.started), ("expired", &d.waivers.expired), ("removed", &d.waivers.removed)] {
+        for id in ids {
+            let _ = writeln!(out, "  waiver {} {what}", esc(id));
+        }
+    }
+    out
+}
+
+/// The diff as Markdown, for a merge request or an issue: text from reports is escaped
+/// so that it cannot start markup.
+pub fn markdown(d: &Diff) -> String {
+    let cell = |s: &str| {
+        let mut out = String::new();
+        for c in esc(s).chars() {
+            match c {
+                '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '!' | '#' | '|' | '`' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let mut out = format!(
+        "### vouch review: what changed\n\n| | effective time | subjects | passed | failed | not judged |\n|---|---|---:|---:|---:|---:|\n| before | {} | {} | {} | {} | {} |\n| now | {} | {} | {} | {} | {} |\n\n",
+        cell(&d.old.effective_time),
+        d.old.subjects,
+        d.old.passed,
+        d.old.failed,
+        d.old.errors,
+        cell(&d.new.effective_time),
+        d.new.subjects,
+        d.new.passed,
+        d.new.failed,
+        d.new.errors
+    );
+    if d.is_empty() {
+        out.push_str("No changes.\n");
+        return out;
+    }
+    out.push_str("| change | subject | detail |\n|---|---|---|\n");
+    let mut row = |change: &str, name: &str, detail: String| {
+        let _ = writeln!(out, "| {change} | {} | {detail} |", cell(name));
+    };
+    for s in &d.added {
+        row("added", &s.name, verdict(s.verdict).into());
+    }
+    for s in &d.removed {
+        row("removed", &s.name, format!("was {}", verdict(s.verdict)));
+    }
+    for c in &d.verdict_changes {
+        row("verdict", &c.name, format!("{} → {}", verdict(c.from), verdict(c.to)));
+    }
+    for c in &d.digest_changes {
+        row("digest", &c.name, format!("{} → {}", cell(c.from.as_deref().unwrap_or("-")), cell(c.to.as_deref().unwrap_or("-"))));
+    }
+    for f in &d.new_findings {
+        row("new finding", &f.name, format!("{}: {}", cell(&f.code), cell(&f.message)));
+    }
+    for f in &d.resolved_findings {
+        row("resolved", &f.name, cell(&f.code));
+    }
+    for c in &d.signer_changes {
+        row("signer", &c.name, format!("{} → {}", cell(&c.before.join(", ")), cell(&c.after.join(", "))));
+    }
+    for (what, ids) in
+        [("waiver started", &d.waivers.started), ("waiver expired", &d.waivers.expired), ("waiver removed", &d.waivers.removed)]
+    {
+        for id in ids {
+            row(what, id, String::new());
+        }
+    }
+    out
+}
+
+/// `vouch report diff`: read both reports.
+pub fn diff_files(old: &std::path::Path, new: &std::path::Path) -> Result<Diff, crate::Error> {
+    let read = |path: &std::path::Path| {
+        let bytes = crate::trust::read_limited(path, "report", super::MAX_REPORT_BYTES)?;
+        Report::from_json(&bytes).map_err(|m| crate::Error::usage(crate::Code::ReportRead, format!("{}: {m}", path.display())))
+    };
+    Ok(diff(&read(old)?, &read(new)?))
+}
