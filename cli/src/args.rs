@@ -303,6 +303,58 @@ impl Packages {
     }
 }
 
+/// Verification summaries (SLSA VSA v1) out and in (docs/reviews.md).
+#[derive(Args)]
+pub struct Summaries {
+    /// Write a signed verification summary (SLSA VSA v1) per judged subject into DIR.
+    #[arg(long, value_name = "DIR")]
+    vsa: Option<PathBuf>,
+    /// Sign the summaries with this PKCS#8 ECDSA P-256 private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    vsa_key: Option<PathBuf>,
+    /// Sign the summaries keyless: a Fulcio certificate for the job's OIDC token (SIGSTORE_ID_TOKEN), logged in Rekor.
+    #[arg(long)]
+    vsa_keyless: bool,
+    /// The OIDC token for --vsa-keyless, from a file (default: SIGSTORE_ID_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    vsa_identity_token: Option<PathBuf>,
+    /// Fulcio for --vsa-keyless (default https://fulcio.sigstore.dev).
+    #[arg(long, value_name = "URL")]
+    vsa_fulcio_url: Option<String>,
+    /// Rekor for --vsa-keyless (default https://rekor.sigstore.dev).
+    #[arg(long, value_name = "URL")]
+    vsa_rekor_url: Option<String>,
+    /// Pass subjects that have a valid PASSED summary in DIR (same digest, policy, trusted root; accepted signer; young enough) without verifying them again.
+    #[arg(long, value_name = "DIR")]
+    reuse_vsa: Option<PathBuf>,
+    /// How old a reused summary may be (s, m, h, d), measured from now.
+    #[arg(long, value_name = "AGE", default_value = None)]
+    vsa_max_age: Option<String>,
+    /// Who may sign a reused summary: key:PUBLIC.pem, or an exact identity (with --vsa-signer-issuer); repeatable.
+    #[arg(long, value_name = "key:FILE|IDENTITY")]
+    vsa_signer: Vec<String>,
+    /// The OIDC issuer of the keyless --vsa-signer identities.
+    #[arg(long, value_name = "URL")]
+    vsa_signer_issuer: Option<String>,
+}
+
+impl Summaries {
+    fn flags(&self) -> vouch_engine::vsa::VsaFlags {
+        vouch_engine::vsa::VsaFlags {
+            out: self.vsa.clone(),
+            key: self.vsa_key.clone(),
+            keyless: self.vsa_keyless,
+            identity_token: self.vsa_identity_token.clone(),
+            fulcio_url: self.vsa_fulcio_url.clone(),
+            rekor_url: self.vsa_rekor_url.clone(),
+            reuse: self.reuse_vsa.clone(),
+            max_age: self.vsa_max_age.clone(),
+            signers: self.vsa_signer.clone(),
+            signer_issuer: self.vsa_signer_issuer.clone(),
+        }
+    }
+}
+
 /// What every command that judges a signer takes.
 #[derive(Args)]
 pub struct Judging {
@@ -367,6 +419,8 @@ pub struct Check {
     only: Vec<String>,
     #[command(flatten)]
     packages: Packages,
+    #[command(flatten)]
+    summaries: Summaries,
     #[command(flatten)]
     pub j: Judging,
     #[command(flatten)]
@@ -540,6 +594,7 @@ impl Check {
         Request {
             manifest: self.manifest.clone(),
             registries: self.packages.flags(),
+            vsa: self.summaries.flags(),
             only: self.only.clone(),
             bundle_template: Some(self.bundle_template.clone()),
             registry: self.registry.flags(),

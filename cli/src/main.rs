@@ -115,6 +115,18 @@ fn judge(request: plan::Request, outputs: &Outputs, kind: Kind) -> Result<u8, Er
     if matches!(kind, Kind::Batch { .. }) && outputs.stdout != Format::Text {
         let m = &report.summary;
         render::note_line(&format!("{} subjects: {} passed, {} failed, {} not judged", m.subjects, m.passed, m.failed, m.errors));
+        for line in report::waiver_lines(&report) {
+            render::note_line(line.trim_start_matches('\n'));
+        }
+    }
+    // Summaries after the report: a signing failure does not lose the verdicts.
+    if let Some(out) = &plan.summaries_out {
+        let written = vouch_engine::vsa::write_all(&plan, &report, out)?;
+        render::note(&format!("wrote {written} verification summaries to {}", out.dir.display()));
+    }
+    let reused = report.subjects.iter().filter(|s| s.summary.as_ref().is_some_and(|u| u.used)).count();
+    if reused > 0 {
+        render::note(&format!("{reused} of {} subjects passed by a verification summary (not verified again)", report.summary.subjects));
     }
     Ok(report.exit_code())
 }

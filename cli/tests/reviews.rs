@@ -14,6 +14,8 @@ use common::{run, scratch};
 /// 30 days; reviews run on 2026-03-01, when every one of them is too old.
 struct Estate {
     dir: PathBuf,
+    /// The test Sigstore that signed the blobs (and whose root is trusted_root.json).
+    sigstore: Option<VirtualSigstore>,
 }
 
 const SIGNED: &str = "2026-01-01T00:00:00Z";
@@ -48,7 +50,7 @@ impl Estate {
             ),
         )
         .unwrap();
-        Estate { dir }
+        Estate { dir, sigstore: Some(sigstore) }
     }
 
     fn path(&self, name: &str) -> String {
@@ -309,4 +311,292 @@ fn report_diff_says_what_changed_between_reviews() {
     // Not a report, or a format diff does not write: exit 2.
     run(&["report", "diff", &old, &e.path("waivers.yaml")]).assert_code(2);
     run(&["report", "diff", &old, &new, "--format", "sarif"]).assert_code(2);
+}
+
+/// A summary file's statement (key-signed or keyless: the DSSE payload).
+fn statement_of(path: &Path) -> serde_json::Value {
+    use base64::Engine as _;
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD.decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn summaries(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".vsa.sigstore.json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn summary_of(dir: &Path, blob: &str, e: &Estate) -> PathBuf {
+    let digest = e.sha256(blob);
+    summaries(dir).into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("sha256-{digest}."))).unwrap()
+}
+
+const FRESH: &str = "2026-01-10T00:00:00Z";
+
+#[test]
+fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
+    let e = Estate::new("reviews-vsa-key", &["a.tar.gz", "b.tar.gz", "c.tar.gz"]);
+    let (private, public) = testkit::key::Key::p256_pem_pair().unwrap();
+    let (_, stranger) = testkit::key::Key::p256_pem_pair().unwrap();
+    let key = e.write("vsa.key", &private);
+    let public = e.write("vsa.pub", &public);
+    let stranger = e.write("stranger.pub", &stranger);
+    let manifest = e.path("vouch.yaml");
+    let dir = e.dir.join("vsa");
+    let vsa = dir.display().to_string();
+
+    // Out: one summary per subject, PASSED, naming the policy and the bundle that verified.
+    let first = run(&["check", &manifest, "--effective-time", FRESH, "--vsa", &vsa, "--vsa-key", &key]);
+    first.assert_code(0);
+    first.assert_stderr_contains("wrote 3 verification summaries");
+    assert_eq!(summaries(&dir).len(), 3);
+    let st = statement_of(&summary_of(&dir, "a.tar.gz", &e));
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(st["predicateType"], "https://slsa.dev/verification_summary/v1");
+    assert_eq!(st["subject"][0]["digest"]["sha256"], e.sha256("a.tar.gz"));
+    let p = &st["predicate"];
+    assert_eq!(p["verifier"]["id"], "https://github.com/vouch-dev/vouch");
+    assert_eq!(p["verificationResult"], "PASSED");
+    assert_eq!(p["verifiedLevels"][0], "VOUCH_POLICY_PASSED");
+    assert!(p["resourceUri"].as_str().unwrap().starts_with("file:") && p["resourceUri"].as_str().unwrap().ends_with("dist/a.tar.gz"));
+    assert_eq!(p["policy"]["digest"]["sha256"].as_str().unwrap().len(), 64);
+    let bundle = std::fs::read(e.dir.join("dist/a.tar.gz.sigstore.json")).unwrap();
+    assert_eq!(p["inputAttestations"][0]["digest"]["sha256"], testkit::sha256_hex(&bundle));
+    assert!(p["timeVerified"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+
+    // In: every unchanged subject passes by its summary, without verification.
+    let accepted = format!("key:{public}");
+    let reuse = |extra: &[&str]| {
+        let mut args = vec!["check", manifest.as_str(), "--effective-time", FRESH, "--reuse-vsa", vsa.as_str(), "--format", "json"];
+        args.extend(extra);
+        if !extra.contains(&"--vsa-signer") {
+            args.extend(["--vsa-signer", accepted.as_str()]);
+        }
+        run(&args)
+    };
+    let r = reuse(&[]);
+    r.assert_code(0);
+    r.assert_stderr_contains("3 of 3 subjects passed by a verification summary");
+    let report = r.json();
+    for s in report["subjects"].as_array().unwrap() {
+        assert_eq!(s["summary"]["used"], true, "{s}");
+        assert_eq!(s["signers"][0]["kind"], "summary");
+    }
+    let text = run(&["check", &manifest, "--effective-time", FRESH, "--reuse-vsa", &vsa, "--vsa-signer", &format!("key:{public}")]);
+    assert!(text.stdout.contains("verified by summary (signed by key "), "{}", text.stdout);
+    // Re-writing summaries for subjects that passed by one would extend them unverified.
+    let again = run(&[
+        "check",
+        &manifest,
+        "--effective-time",
+        FRESH,
+        "--reuse-vsa",
+        &vsa,
+        "--vsa-signer",
+        &format!("key:{public}"),
+        "--vsa",
+        &vsa,
+        "--vsa-key",
+        &key,
+    ]);
+    again.assert_stderr_contains("wrote 0 verification summaries");
+
+    // A changed digest has no summary: verified in full.
+    std::fs::write(e.dir.join("dist/c.tar.gz"), "new contents of c").unwrap();
+    let report = reuse(&[]).json();
+    let c = subject(&report, "c.tar.gz");
+    assert!(c.get("summary").is_none(), "{c}");
+    assert_eq!(c["verdict"], "fail", "{c}"); // its old bundle no longer matches
+    assert_eq!(subject(&report, "a.tar.gz")["summary"]["used"], true);
+
+    // A tampered summary: refused, and the subject verified in full.
+    let a_file = summary_of(&dir, "a.tar.gz", &e);
+    let original = std::fs::read_to_string(&a_file).unwrap();
+    let mut bundle: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let mut st = statement_of(&a_file);
+    st["predicate"]["timeVerified"] = serde_json::json!("2099-01-01T00:00:00Z");
+    {
+        use base64::Engine as _;
+        bundle["dsseEnvelope"]["payload"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(st.to_string()));
+    }
+    std::fs::write(&a_file, bundle.to_string()).unwrap();
+    let report = reuse(&[]).json();
+    let a = subject(&report, "a.tar.gz");
+    assert_eq!(a["summary"]["used"], false, "{a}");
+    assert!(a["summary"]["rejected"].as_str().unwrap().contains("does not verify"), "{a}");
+    assert_eq!(a["verdict"], "pass", "{a}");
+    assert!(a["signers"][0]["identity"].as_str().unwrap().contains("acme/app"), "verified in full: {a}");
+    std::fs::write(&a_file, &original).unwrap();
+
+    // An unaccepted signer, a changed policy, a summary older than allowed: all refused.
+    let b_rejected = |report: serde_json::Value| subject(&report, "b.tar.gz")["summary"]["rejected"].as_str().unwrap_or("").to_string();
+    let stranger_arg = format!("key:{stranger}");
+    assert!(b_rejected(reuse(&["--vsa-signer", &stranger_arg]).json()).contains("--vsa-signer does not accept"));
+    assert!(b_rejected(reuse(&["--vsa-max-age", "0s"]).json()).contains("older than --vsa-max-age"));
+    assert!(b_rejected(reuse(&["--fail-on-warn"]).json()).contains("the policy changed"));
+    let gate = std::fs::read_to_string(e.dir.join("gate.yaml")).unwrap();
+    e.write("gate.yaml", &gate.replace("branches: [main]", "branches: [main, release]"));
+    assert!(b_rejected(reuse(&[]).json()).contains("the policy changed"));
+    e.write("gate.yaml", &gate);
+
+    // A FAILED summary is never reused: the subject is verified (and fails) again.
+    std::fs::write(e.dir.join("dist/c.tar.gz"), "contents of c.tar.gz").unwrap();
+    let later = "2026-03-01T00:00:00Z"; // signing_age: too old, FAILED
+    run(&["check", &manifest, "--effective-time", later, "--vsa", &vsa, "--vsa-key", &key]).assert_code(1);
+    let st = statement_of(&summary_of(&dir, "b.tar.gz", &e));
+    assert_eq!(st["predicate"]["verificationResult"], "FAILED");
+    assert_eq!(st["predicate"]["verifiedLevels"][0], "FAILED");
+    let r = run(&[
+        "check",
+        &manifest,
+        "--effective-time",
+        later,
+        "--reuse-vsa",
+        &vsa,
+        "--vsa-signer",
+        &format!("key:{public}"),
+        "--format",
+        "json",
+    ]);
+    r.assert_code(1);
+    assert!(b_rejected(r.json()).contains("its result is FAILED"));
+
+    // Settings vouch cannot act on: exit 2 before anything is judged.
+    let refused = |args: &[&str], says: &str| {
+        let mut all = vec!["check", manifest.as_str()];
+        all.extend(args);
+        let r = run(&all);
+        r.assert_code(2);
+        assert!(r.stderr.contains(says), "wanted {says:?} in {}", r.stderr);
+    };
+    refused(&["--vsa", &vsa], "needs a signer");
+    refused(&["--vsa", &vsa, "--vsa-key", &public], "no -----BEGIN PRIVATE KEY----- block");
+    refused(&["--vsa", &vsa, "--vsa-key", &key, "--vsa-keyless"], "not both");
+    refused(&["--vsa-key", &key], "give --vsa DIR");
+    refused(&["--reuse-vsa", &vsa], "needs --vsa-signer");
+    refused(
+        &["--reuse-vsa", &vsa, "--vsa-signer", "https://gitlab.com/acme/review//.gitlab-ci.yml@refs/heads/main"],
+        "needs --vsa-signer-issuer",
+    );
+    refused(&["--reuse-vsa", &vsa, "--vsa-signer", &format!("key:{public}"), "--vsa-max-age", "a week"], "--vsa-max-age");
+    refused(&["--vsa-signer", &format!("key:{public}")], "are for --reuse-vsa");
+    refused(&["--vsa", &vsa, "--vsa-keyless", "--vsa-fulcio-url", "http://fulcio.example.com"], "SIGSTORE_ID_TOKEN");
+}
+
+#[test]
+fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sigstore_python() {
+    let mut e = Estate::new("reviews-vsa-keyless", &["a.tar.gz", "b.tar.gz"]);
+    let sigstore = e.sigstore.take().unwrap();
+    let trust_config = e.write("trust_config.json", &sigstore.client_trust_config().unwrap().to_string());
+    let server = testkit::signing::SigningServer::start(sigstore);
+    let reviewer = GitLab { project: "acme/review".into(), ..GitLab::default() };
+    let token = e.write("token.jwt", &testkit::signing::oidc_token(testkit::signing::gitlab_claims(&reviewer)));
+    let manifest = e.path("vouch.yaml");
+    let dir = e.dir.join("vsa");
+    let vsa = dir.display().to_string();
+    let r = run(&[
+        "check",
+        &manifest,
+        "--effective-time",
+        FRESH,
+        "--vsa",
+        &vsa,
+        "--vsa-keyless",
+        "--vsa-identity-token",
+        &token,
+        "--vsa-fulcio-url",
+        &server.url,
+        "--vsa-rekor-url",
+        &server.url,
+    ]);
+    r.assert_code(0);
+    r.assert_stderr_contains("wrote 2 verification summaries");
+    assert_eq!(server.issued.lock().unwrap().iter().filter(|l| l.starts_with("/api/v2/signingCert 201")).count(), 2);
+
+    // sigstore-python verifies each as what it is: a DSSE bundle over the blob, signed by the reviewer.
+    for blob in ["a.tar.gz", "b.tar.gz"] {
+        let (ok, out) = common::sigstore_python_verify(
+            Path::new(&trust_config),
+            &summary_of(&dir, blob, &e),
+            &e.dir.join("dist").join(blob),
+            &reviewer.san(),
+            "https://gitlab.com",
+        );
+        assert!(ok, "sigstore-python: {out}");
+    }
+
+    // vouch reuses them from the accepted identity only.
+    let reuse = |identity: &str| {
+        run(&[
+            "check",
+            &manifest,
+            "--effective-time",
+            FRESH,
+            "--reuse-vsa",
+            &vsa,
+            "--vsa-signer",
+            identity,
+            "--vsa-signer-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ])
+    };
+    let ok = reuse(&reviewer.san());
+    ok.assert_code(0);
+    let report = ok.json();
+    let a = subject(&report, "a.tar.gz");
+    assert_eq!(a["summary"]["used"], true, "{a}");
+    assert_eq!(a["summary"]["signer"], reviewer.san());
+    let other = GitLab { project: "acme/app".into(), ..GitLab::default() }.san();
+    let report = reuse(&other).json();
+    let a = subject(&report, "a.tar.gz");
+    assert_eq!(a["summary"]["used"], false);
+    assert!(a["summary"]["rejected"].as_str().unwrap().contains("accepted signer"), "{a}");
+
+    // An expired token is refused before anything is judged.
+    let expired = e.write(
+        "expired.jwt",
+        &testkit::signing::oidc_token(serde_json::json!({"iss": "https://gitlab.com", "sub": "x", "exp": 1_700_000_000})),
+    );
+    let r = run(&[
+        "check",
+        &manifest,
+        "--vsa",
+        &vsa,
+        "--vsa-keyless",
+        "--vsa-identity-token",
+        &expired,
+        "--vsa-fulcio-url",
+        &server.url,
+        "--vsa-rekor-url",
+        &server.url,
+    ]);
+    r.assert_code(2);
+    r.assert_stderr_contains("expired");
+    // Fulcio unreachable: the verdicts are reported, the summaries are not signed: exit 3.
+    let nowhere = format!("http://127.0.0.1:{}", common::free_port());
+    let r = run(&[
+        "check",
+        &manifest,
+        "--effective-time",
+        FRESH,
+        "--vsa",
+        &vsa,
+        "--vsa-keyless",
+        "--vsa-identity-token",
+        &token,
+        "--vsa-fulcio-url",
+        &nowhere,
+        "--vsa-rekor-url",
+        &nowhere,
+    ]);
+    r.assert_code(3);
+    r.assert_stderr_contains("vsa::sign");
+    assert!(r.stdout.contains("PASS"), "{}", r.stdout);
 }

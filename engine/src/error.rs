@@ -92,6 +92,7 @@ codes! {
     ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
     RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
     AttestUnauthorized = "attest::unauthorized", Usage, "give the API a token that can read the project: GITLAB_TOKEN (for $GITLAB_HOST, default gitlab.com) or CI_JOB_TOKEN (for $CI_SERVER_URL), GITHUB_TOKEN; or --gitlab-token-file / --github-token-file";
+    UsageVsa = "usage::vsa", Usage, "write verification summaries with --vsa DIR and --vsa-key PRIVATE.pem or --vsa-keyless (SIGSTORE_ID_TOKEN); reuse them with --reuse-vsa DIR --vsa-signer key:PUBLIC.pem or --vsa-signer IDENTITY --vsa-signer-issuer ISSUER (docs/reviews.md)";
     WaiverConfig = "waiver::config", Usage, "fix the waiver file (docs/reviews.md#waivers): each waiver needs id, package, rule, applies_to, owner, reason and expires_on, and may only waive a loaded package's findings";
     PackageUnauthorized = "package::unauthorized", Usage, "give the registry a token: //HOST/PATH/:_authToken=… in the .npmrc passed with --npmrc (${NPM_TOKEN} is read from the environment)";
     BundleJson = "bundle::json", Rejected, "pass a Sigstore bundle (cosign sign-blob --bundle, *.sigstore.json) or a cosign bundle ({\"base64Signature\",\"cert\",\"rekorBundle\"})";
@@ -143,6 +144,7 @@ codes! {
     AttestUnreachable = "attest::unreachable", Infrastructure, "the attestation API could not be asked; nothing was judged for this subject, and retrying later may help";
     AttestRateLimited = "attest::rate-limited", Infrastructure, "the attestation API kept rate-limiting (429, or GitHub's x-ratelimit-remaining: 0); use a token (higher limits) or retry later";
     AttestServer = "attest::server", Infrastructure, "the attestation API kept failing (5xx); nothing was judged for this subject, and retrying later may help";
+    VsaSign = "vsa::sign", Infrastructure, "the summaries could not be signed (Fulcio or Rekor unreachable, the token refused); the report was written; retry, or sign with --vsa-key";
     PackageUnreachable = "package::unreachable", Infrastructure, "the package registry could not be asked; nothing was judged for this package, and retrying later may help";
     PackageRateLimited = "package::rate-limited", Infrastructure, "the package registry kept rate-limiting (429); retry later, or use a token";
     PackageServer = "package::server", Infrastructure, "the package registry kept failing (5xx); nothing was judged for this package, and retrying later may help";

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod run;
 
 pub mod report;
+pub mod vsa;
 
 pub mod error;
 

@@ -77,10 +77,30 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
     // 0. This shard's subjects only, by their plan ids (before any file is read).
     let subjects: Vec<&SubjectPlan> = plan.subjects.iter().filter(|s| plan.shard.contains(s.id())).collect();
 
+    // 0b. Images pinned by digest with a verification summary: nothing to fetch.
+    let mut by_summary: HashMap<usize, SubjectResult> = HashMap::new();
+    if let Some(summaries) = &plan.summaries_in {
+        for (i, s) in subjects.iter().enumerate() {
+            if let Target::Image { reference, platform: None } = &s.target {
+                if let Some((r, digest)) = ImageRef::parse(reference).ok().and_then(|r| r.digest.clone().map(|d| (r, d))) {
+                    if summaries.has(&digest) {
+                        if let Some(result) = summaries.reuse(plan, s, "image", &r.with_reference(&digest), &digest) {
+                            by_summary.insert(i, result);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let reused_images: std::collections::HashSet<usize> =
+        by_summary.iter().filter(|(_, r)| r.summary.as_ref().is_some_and(|u| u.used)).map(|(i, _)| *i).collect();
+    let reused = |i: &usize| reused_images.contains(i);
+
     // 1. Resolve images (the only network I/O) and hash files, each subject to a digest.
     let images: Vec<(usize, ImageRef, Option<String>)> = subjects
         .iter()
         .enumerate()
+        .filter(|(i, _)| !reused(i))
         .filter_map(|(i, s)| match &s.target {
             Target::Image { reference, platform } => ImageRef::parse(reference).ok().map(|r| (i, r, platform.clone())),
             _ => None,
@@ -104,6 +124,10 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
         .zip(&subjects)
         .enumerate()
         .map(|(i, (p, s))| match &s.target {
+            _ if reused(&i) => match by_summary.remove(&i) {
+                Some(result) => Prepared::Done(result),
+                None => p,
+            },
             Target::Image { reference, .. } => match discoveries.remove(&i) {
                 Some(Ok(d)) => Prepared::Work(Work::Image {
                     discovery: Box::new(d),
@@ -134,6 +158,46 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             _ => p,
         })
         .collect();
+    // 1b. Files and digests, now hashed, and images, now resolved: their summaries.
+    let prepared: Vec<Prepared> = match &plan.summaries_in {
+        None => prepared,
+        Some(summaries) => prepared
+            .into_par_iter()
+            .zip(subjects.par_iter())
+            .enumerate()
+            .map(|(i, (p, s))| {
+                let Prepared::Work(work) = &p else { return (i, p, None) };
+                let digest = match work {
+                    Work::Blob { artifact, .. } => crate::evidence::digest_string(artifact.digest()),
+                    Work::Image { discovery, .. } => format!("sha256:{}", discovery.subject.sha256().to_hex()),
+                    Work::Package { package, .. } => crate::evidence::digest_string(&package.digest),
+                };
+                if !summaries.has(&digest) {
+                    return (i, p, None);
+                }
+                let (kind, name) = work_name(work);
+                match summaries.reuse(plan, s, kind, &name, &digest) {
+                    Some(r) if r.summary.as_ref().is_some_and(|u| u.used) => (i, Prepared::Done(r), None),
+                    Some(r) => (i, p, r.summary),
+                    None => (i, p, None),
+                }
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(i, p, refused)| {
+                if let Some(refused) = refused {
+                    by_summary.insert(
+                        i,
+                        SubjectResult {
+                            summary: Some(refused),
+                            ..SubjectResult::not_verified("", String::new(), None, Reason::new(crate::Code::VerifyNone, ""))
+                        },
+                    );
+                }
+                p
+            })
+            .collect(),
+    };
     let prepared = if sourced { fetch_all(plan, runtime.as_ref(), prepared) } else { prepared };
 
     // 2. Each distinct piece of work once; per subject its shared slot and its own name.
@@ -181,7 +245,8 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
     order
         .into_iter()
         .zip(subjects)
-        .map(|(slot, s)| {
+        .enumerate()
+        .map(|(i, (slot, s))| {
             let mut result = match slot {
                 Prepared::Work((slot, kind, name)) => match results.get(slot) {
                     Some(shared) => {
@@ -195,6 +260,10 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
                 Prepared::Done(result) => result,
             };
             result.id = s.id().to_string();
+            // A summary that was refused: verified in full, and the result says why.
+            if result.summary.is_none() {
+                result.summary = by_summary.remove(&i).and_then(|r| r.summary);
+            }
             // By the subject's own name: a shared result was decided under another's.
             plan.waivers.apply(&mut result);
             result

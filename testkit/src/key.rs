@@ -28,6 +28,20 @@ impl Key {
         Ok(Key { pair, p384, spki })
     }
 
+    /// A new P-256 key as files hold it: (PKCS#8 private key PEM, public key PEM).
+    pub fn p256_pem_pair() -> Result<(String, String)> {
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new()).map_err(|e| e.to_string())?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref()).map_err(|e| e.to_string())?;
+        let spki = pair.public_key().as_der().map_err(|e| e.to_string())?.as_ref().to_vec();
+        let pem = |label: &str, der: &[u8]| {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+            format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+        };
+        Ok((pem("PRIVATE KEY", doc.as_ref()), pem("PUBLIC KEY", &spki)))
+    }
+
     pub fn is_p384(&self) -> bool {
         self.p384
     }

@@ -20,6 +20,7 @@ pub mod local_ca;
 pub mod log;
 pub mod packages;
 pub mod registry;
+pub mod signing;
 pub mod x509;
 
 use base64::engine::general_purpose::STANDARD;
@@ -359,25 +360,7 @@ impl VirtualSigstore {
         let key = key::Key::p256()?;
         let spki = x509::spki_der(&key)?;
         let issuer = if r.defect == Some(Break::UntrustedCa) { &self.rogue } else { &self.intermediate };
-        let issuer_spki = issuer.spki_der()?;
-        let mut extensions = x509::leaf_extensions(&r.identity, &spki, &issuer_spki)?;
-        let serial = sigstore_verify::crypto::sha256(&spki).as_bytes()[..20].to_vec();
-        let params = |extensions| x509::TbsParams {
-            serial: serial.clone(),
-            issuer: issuer.subject().unwrap_or_default(),
-            subject: Default::default(),
-            not_before,
-            not_after,
-            subject_spki: &spki,
-            extensions,
-            issuer_key: &issuer.key,
-        };
-        if r.defect != Some(Break::MissingSct) {
-            let precert = der::Encode::to_der(&x509::tbs(params(extensions.clone()))?).map_err(err)?;
-            let sct_time = u64::try_from(not_before.as_millisecond()).map_err(err)?;
-            extensions.push(x509::sct_extension(self.ct.sct_list(&precert, &issuer_spki, sct_time)?)?);
-        }
-        let leaf_der = x509::sign_tbs(x509::tbs(params(extensions))?, &issuer.key)?;
+        let leaf_der = self.leaf(&spki, &r.identity, (not_before, not_after), issuer, r.defect != Some(Break::MissingSct))?;
         let (cert_pem_b64, leaf_der) = match &r.managed_key {
             Some(m) => (STANDARD.encode(x509::public_key_pem(m.key.spki())), Vec::new()),
             None => (STANDARD.encode(x509::pem(&leaf_der)), leaf_der),
@@ -447,6 +430,72 @@ impl VirtualSigstore {
             content_key,
             signature_b64: signature,
         })
+    }
+
+    /// A Fulcio-style leaf certificate for `spki` with the identity's extensions, valid
+    /// over `validity`, issued by `issuer`, with an embedded SCT unless told otherwise.
+    fn leaf(
+        &self,
+        spki: &[u8],
+        identity: &CertIdentity,
+        validity: (jiff::Timestamp, jiff::Timestamp),
+        issuer: &x509::Issued,
+        sct: bool,
+    ) -> Result<Vec<u8>> {
+        let issuer_spki = issuer.spki_der()?;
+        let mut extensions = x509::leaf_extensions(identity, spki, &issuer_spki)?;
+        let serial = sigstore_verify::crypto::sha256(spki).as_bytes()[..20].to_vec();
+        let params = |extensions| x509::TbsParams {
+            serial: serial.clone(),
+            issuer: issuer.subject().unwrap_or_default(),
+            subject: Default::default(),
+            not_before: validity.0,
+            not_after: validity.1,
+            subject_spki: spki,
+            extensions,
+            issuer_key: &issuer.key,
+        };
+        if sct {
+            let precert = der::Encode::to_der(&x509::tbs(params(extensions.clone()))?).map_err(err)?;
+            let sct_time = u64::try_from(validity.0.as_millisecond()).map_err(err)?;
+            extensions.push(x509::sct_extension(self.ct.sct_list(&precert, &issuer_spki, sct_time)?)?);
+        }
+        x509::sign_tbs(x509::tbs(params(extensions))?, &issuer.key)
+    }
+
+    /// Fulcio's part: a ten-minute certificate for `spki`, issued now, and the chain
+    /// above it (PEM, leaf first).
+    pub fn issue(&self, spki: &[u8], identity: &CertIdentity) -> Result<Vec<String>> {
+        let now = jiff::Timestamp::now();
+        let minute = jiff::SignedDuration::from_mins(1);
+        let leaf = self.leaf(spki, identity, (now - minute, now + minute * 9), &self.intermediate, true)?;
+        Ok(vec![x509::pem(&leaf), x509::pem(&self.intermediate.der), x509::pem(&self.root.der)])
+    }
+
+    /// Rekor's part: log an entry body now; the v1 API's answer (`{UUID: entry}`) with
+    /// its SET, inclusion proof and checkpoint.
+    pub fn log_entry(&mut self, body: &[u8]) -> Result<Value> {
+        let now = jiff::Timestamp::now().as_second();
+        let index = self.log.append(body);
+        let proof = self.log.prove(&[index])?.remove(0);
+        let set = self.log.set(body, now, index)?;
+        let uuid = hex::encode(log::leaf_hash(body));
+        Ok(json!({uuid: {
+            "body": STANDARD.encode(body),
+            "integratedTime": now,
+            "logID": hex::encode(self.log.log_id),
+            "logIndex": index,
+            "verification": {
+                "signedEntryTimestamp": STANDARD.encode(&set),
+                "inclusionProof": {
+                    "checkpoint": proof.checkpoint,
+                    "hashes": proof.hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "logIndex": index,
+                    "rootHash": hex::encode(proof.root),
+                    "treeSize": proof.tree_size,
+                }
+            }
+        }}))
     }
 
     /// The instance's Sigstore `TrustedRoot`.

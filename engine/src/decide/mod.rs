@@ -131,6 +131,7 @@ impl Decider<'_> {
         });
         SubjectResult {
             waived: Vec::new(),
+            summary: None,
             package,
             id: String::new(),
             kind: subject.kind.to_string(),
@@ -177,5 +178,6 @@ fn summary(s: &VerifiedSignature) -> SignerSummary {
         run_url: s.claims.as_ref().and_then(|c| c.named.run_invocation_uri.clone()),
         signed_at: s.signed_at.clone(),
         log_index: s.tlog.iter().find_map(|t| t.log_index),
+        bundle_sha256: s.bundle_sha256.clone(),
     }
 }

@@ -242,13 +242,13 @@ impl Waivers {
         }
         match packages {
             None => return Err(invalid(path, format!("waiver {id:?} waives a finding of {}, but no policy is loaded", spec.package))),
-            Some(loaded) if !loaded.iter().any(|p| *p == spec.package) => {
+            Some(loaded) if !loaded.contains(&spec.package) => {
                 return Err(invalid(path, format!("waiver {id:?}: package {} is not loaded (loaded: {})", spec.package, loaded.join(", "))))
             }
             Some(_) => {}
         }
         // Who may sign is the policy's to say, in review: a waiver cannot let a signer in.
-        if judges.iter().any(|j| *j == spec.package) {
+        if judges.contains(&spec.package) {
             return Err(invalid(
                 path,
                 format!(
@@ -304,6 +304,18 @@ impl Waivers {
             state,
             matched: AtomicUsize::new(0),
         })
+    }
+
+    /// Whether the waiver `id` is in force in this run.
+    pub fn in_force(&self, id: &str) -> bool {
+        self.waivers.iter().any(|w| w.spec.id == id && matches!(w.state, WaiverState::Active | WaiverState::Expiring))
+    }
+
+    /// A verification summary passed a subject by these waivers: they were used.
+    pub fn relied_on(&self, ids: &[String]) {
+        for w in self.waivers.iter().filter(|w| ids.contains(&w.spec.id)) {
+            w.matched.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -426,7 +438,9 @@ impl Waiver {
                 _ => false,
             });
         let repository_ok = self.repositories.as_ref().is_none_or(|g| {
-            s.kind == "image" && crate::oci::ImageRef::parse(&s.name).is_ok_and(|r| g.is_match(format!("{}/{}", r.registry, r.repository)))
+            let reference = s.name.split(" (from tag ").next().unwrap_or(&s.name);
+            s.kind == "image"
+                && crate::oci::ImageRef::parse(reference).is_ok_and(|r| g.is_match(format!("{}/{}", r.registry, r.repository)))
         });
         let project_ok =
             self.projects.as_ref().is_none_or(|g| s.signers.iter().filter_map(|x| x.project.as_deref()).any(|p| g.is_match(p)));

@@ -42,6 +42,8 @@ pub struct Evidence {
     pub media_type: String,
     /// The in-toto statement of a DSSE bundle, parsed and checked.
     pub statement: Option<InTotoStatement>,
+    /// The SHA-256 of the file it was read from (a VSA's `inputAttestations`).
+    pub sha256: Option<String>,
 }
 
 impl Evidence {
@@ -57,6 +59,12 @@ pub fn load_bundle(path: &Path) -> Result<Evidence> {
 
 /// Parse a bundle file's bytes: a Sigstore bundle or a cosign legacy bundle.
 pub fn parse_bundle(bytes: &[u8]) -> Result<Evidence> {
+    let mut evidence = parse_bundle_bytes(bytes)?;
+    evidence.sha256 = Some(sigstore_verify::crypto::sha256(bytes).to_hex());
+    Ok(evidence)
+}
+
+fn parse_bundle_bytes(bytes: &[u8]) -> Result<Evidence> {
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
         return Err(Error::BundleFormat(format!("{} bytes is over the {MAX_BUNDLE_BYTES}-byte bundle limit", bytes.len())));
     }
@@ -141,7 +149,7 @@ pub(crate) fn from_bundle(bundle: Bundle, format: BundleFormat, media_type: Stri
         SignatureContent::DsseEnvelope(envelope) => Some(InTotoStatement::from_envelope(envelope)?),
         _ => None,
     };
-    Ok(Evidence { bundle, format, media_type, statement })
+    Ok(Evidence { bundle, format, media_type, statement, sha256: None })
 }
 
 /// The media type is not signed, so a rewritten one must not select weaker checks:

@@ -70,6 +70,8 @@ pub struct Request {
     /// waiver is a warning (default 14).
     pub waivers: Vec<PathBuf>,
     pub waivers_warn_days: Option<u32>,
+    /// Verification summaries to write and to reuse (docs/reviews.md).
+    pub vsa: crate::vsa::VsaFlags,
 }
 
 /// A subject named by a flag.
@@ -278,6 +280,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Accepted policy findings, in force or not at the effective time.
     pub waivers: crate::decide::waivers::Waivers,
+    /// Summaries to write after the run, and to reuse instead of verifying.
+    pub summaries_out: Option<crate::vsa::SummariesOut>,
+    pub summaries_in: Option<crate::vsa::SummariesIn>,
 }
 
 /// Build the plan of a request. Every subject must have someone who decides who may
@@ -358,6 +363,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         req.waivers_warn_days.unwrap_or(crate::decide::waivers::DEFAULT_WARN_DAYS),
     )?;
     notes.extend(waivers.notes());
+    let (summaries_out, summaries_in) = req.vsa.resolve()?;
 
     let flag_signer = if req.any_signer { Some(Signer::AnyIdentity) } else { req.identity.signer()? };
     let (signers, policies, subjects) =
@@ -445,6 +451,8 @@ pub fn build(req: &Request) -> Result<Plan> {
         info: PlanInfo::default(),
         notes,
         waivers,
+        summaries_out,
+        summaries_in,
     };
     plan.info = PlanInfo { trust: Some(trust_info), ..plan.info(manifest_sha256, !req.any_signer) };
     if plan.info.assigned.is_empty() {

@@ -13,7 +13,7 @@ use crate::error::{Class, Code, Reason};
 use crate::policy::Finding;
 
 pub use merge::MergeError;
-pub use render::{claims_document, human_details, render, Detail};
+pub use render::{claims_document, human_details, render, waiver_lines, Detail};
 
 /// A subject's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,9 @@ pub struct SignerSummary {
     /// The transparency log index of the entry.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub log_index: Option<u64>,
+    /// The SHA-256 of the bundle file it came from (a VSA's `inputAttestations`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bundle_sha256: Option<String>,
 }
 
 /// A package subject's registry evidence, in brief: what `npm audit signatures` counts.
@@ -116,6 +119,9 @@ pub struct SubjectResult {
     /// Policy findings a waiver in force covered (docs/reviews.md#waivers).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub waived: Vec<crate::decide::waivers::Waived>,
+    /// A verification summary (VSA) that passed it, or was refused (docs/reviews.md).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub summary: Option<crate::vsa::SummaryUse>,
 }
 
 impl SubjectResult {
@@ -144,6 +150,7 @@ impl SubjectResult {
             input: None,
             package: None,
             waived: Vec::new(),
+            summary: None,
         }
     }
 }

@@ -40,9 +40,20 @@ fn text(r: &Report) -> String {
     let mut out = String::new();
     for s in &r.subjects {
         match s.verdict {
-            SubjectVerdict::Pass => {
-                let _ = writeln!(out, "PASS  {}  signed by {}", esc(&s.name), signers(s));
-            }
+            SubjectVerdict::Pass => match s.summary.as_ref().filter(|u| u.used) {
+                Some(u) => {
+                    let _ = writeln!(
+                        out,
+                        "PASS  {}  verified by summary (signed by {} at {})",
+                        esc(&s.name),
+                        esc(u.signer.as_deref().unwrap_or("?")),
+                        esc(u.time_verified.as_deref().unwrap_or("?"))
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "PASS  {}  signed by {}", esc(&s.name), signers(s));
+                }
+            },
             _ => {
                 let _ = writeln!(out, "{}  {}  {}", verdict(s.verdict), esc(&s.name), reasons(s));
                 for fix in fixes(s) {
@@ -55,6 +66,9 @@ fn text(r: &Report) -> String {
         }
         for w in &s.waived {
             let _ = writeln!(out, "      {}", waived_line(w));
+        }
+        if let Some(why) = s.summary.as_ref().and_then(|u| u.rejected.as_deref()) {
+            let _ = writeln!(out, "      summary not used ({why}): verified in full");
         }
         // `explain`: each finding with the rule that produced it.
         for f in findings(s) {
@@ -97,7 +111,7 @@ fn waived_line(w: &crate::decide::waivers::Waived) -> String {
 
 /// The run's waivers in brief: what was waived, and each waiver a reviewer must act on
 /// (expiring, expired, not yet in force, unused). Escaped.
-pub(crate) fn waiver_lines(r: &Report) -> Vec<String> {
+pub fn waiver_lines(r: &Report) -> Vec<String> {
     use crate::decide::waivers::WaiverState;
     if r.waivers.is_empty() {
         return Vec::new();

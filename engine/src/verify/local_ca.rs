@@ -131,6 +131,7 @@ pub fn verify(
         tlog: Vec::new(),
         local_ca: Some(issued_by),
         registry_keyid: None,
+        bundle_sha256: evidence.sha256.clone(),
     })
 }
 

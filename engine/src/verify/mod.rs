@@ -120,6 +120,9 @@ pub struct VerifiedSignature {
     /// A registry signature's key id (npm's `SHA256:…`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_keyid: Option<String>,
+    /// The SHA-256 of the bundle file it came from, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle_sha256: Option<String>,
 }
 
 impl VerifiedSignature {
@@ -138,6 +141,7 @@ impl VerifiedSignature {
             tlog: Vec::new(),
             local_ca: None,
             registry_keyid: Some(keyid.to_string()),
+            bundle_sha256: None,
         }
     }
 }
@@ -206,6 +210,7 @@ pub fn verify(trust: &Trust, artifact: &Artifact, evidence: &Evidence, signer: &
         tlog,
         local_ca: None,
         registry_keyid: None,
+        bundle_sha256: evidence.sha256.clone(),
     })
 }
 
