@@ -134,12 +134,15 @@ pub enum PolicyCommand {
 /// The same on every command.
 #[derive(Args)]
 pub struct Output {
-    /// On stdout: text, json, junit, sarif, markdown or gitlab-codequality.
+    /// On stdout: text, json, junit, sarif, markdown, gitlab-codequality or html.
     #[arg(long, value_name = "FORMAT", global = true, env = "VOUCH_FORMAT")]
     pub format: Option<String>,
     /// Also write the report to a file: FORMAT=PATH (e.g. junit=vouch.xml); repeatable.
     #[arg(long, value_name = "FORMAT=PATH", global = true)]
     pub output: Vec<String>,
+    /// The HTML report also shows what changed since this earlier JSON report.
+    #[arg(long, value_name = "REPORT.json", global = true)]
+    pub previous_report: Option<PathBuf>,
 }
 
 #[derive(Args)]

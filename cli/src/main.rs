@@ -37,7 +37,8 @@ fn main() -> ExitCode {
     // `explain` and `claims` are read as JSON; the rest as text.
     let default = if matches!(cli.command, Command::Claims(_) | Command::Explain(_)) { Format::Json } else { Format::Text };
     let json = out.format.as_deref().map_or(default == Format::Json, |f| f == "json");
-    let result = Outputs::parse(out.format.as_deref(), &out.output, default).and_then(|outputs| match &cli.command {
+    let parsed = Outputs::parse(out.format.as_deref(), &out.output, default).and_then(|o| o.with_previous(out.previous_report.as_deref()));
+    let result = parsed.and_then(|outputs| match &cli.command {
         Command::VerifyBlob(a) => judge(a.request(), &outputs, Kind::One),
         Command::VerifyImage(a) => judge(a.request(), &outputs, Kind::One),
         Command::Check(a) => judge(a.request(), &outputs, Kind::Batch { quiet: a.quiet }),
@@ -132,8 +133,8 @@ fn judge(request: plan::Request, outputs: &Outputs, kind: Kind) -> Result<u8, Er
 }
 
 fn write(report: &Report, outputs: &Outputs) -> Result<(), Error> {
-    render::stdout(&report::render(report, outputs.stdout));
-    outputs.write_files(|f| Ok(report::render(report, f)))
+    render::stdout(&outputs.render(report, outputs.stdout)?);
+    outputs.write_files(|f| outputs.render(report, f))
 }
 
 fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {

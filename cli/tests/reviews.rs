@@ -73,6 +73,21 @@ fn waiver(id: &str, applies_to: &str, extra: &str) -> String {
     )
 }
 
+/// The JSON report validates against docs/report.schema.json.
+fn assert_schema_valid(report: &str, scratch: &Path) {
+    let file = scratch.join("report-to-validate.json");
+    std::fs::write(&file, report).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
+    let out = std::process::Command::new(common::python())
+        .arg("-c")
+        .arg("import sys, json, jsonschema\njsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))\n")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn subject<'a>(report: &'a serde_json::Value, part: &str) -> &'a serde_json::Value {
     report["subjects"].as_array().unwrap().iter().find(|s| s["name"].as_str().unwrap().contains(part)).unwrap()
 }
@@ -101,6 +116,7 @@ fn waivers_cover_findings_while_in_force_and_say_what_they_did() {
 
     let r = check("json");
     r.assert_code(1);
+    assert_schema_valid(&r.stdout, &e.dir);
     let report = r.json();
     // In force: the finding is waived (and says by which waiver), the subject passes.
     let a = subject(&report, "a.tar.gz");
@@ -382,6 +398,7 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
     let r = reuse(&[]);
     r.assert_code(0);
     r.assert_stderr_contains("3 of 3 subjects passed by a verification summary");
+    assert_schema_valid(&r.stdout, &e.dir);
     let report = r.json();
     for s in report["subjects"].as_array().unwrap() {
         assert_eq!(s["summary"]["used"], true, "{s}");
@@ -425,7 +442,9 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
         bundle["dsseEnvelope"]["payload"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(st.to_string()));
     }
     std::fs::write(&a_file, bundle.to_string()).unwrap();
-    let report = reuse(&[]).json();
+    let refused = reuse(&[]);
+    assert_schema_valid(&refused.stdout, &e.dir);
+    let report = refused.json();
     let a = subject(&report, "a.tar.gz");
     assert_eq!(a["summary"]["used"], false, "{a}");
     assert!(a["summary"]["rejected"].as_str().unwrap().contains("does not verify"), "{a}");
@@ -599,4 +618,110 @@ fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sig
     r.assert_code(3);
     r.assert_stderr_contains("vsa::sign");
     assert!(r.stdout.contains("PASS"), "{}", r.stdout);
+}
+
+#[test]
+fn the_html_report_is_one_self_contained_page_that_renders_without_errors() {
+    let e = Estate::new("reviews-html", &["a.tar.gz", "b.tar.gz", "c.tar.gz"]);
+    std::fs::write(e.dir.join("dist/tampered.tar.gz"), "other <b>contents</b>").unwrap();
+    std::fs::copy(e.dir.join("dist/a.tar.gz.sigstore.json"), e.dir.join("dist/tampered.tar.gz.sigstore.json")).unwrap();
+    let manifest = e.path("vouch.yaml");
+    let old = e.path("old.json");
+    run(&["check", &manifest, "--effective-time", FRESH, "--output", &format!("json={old}"), "--quiet"]);
+    let waivers = e.write(
+        "waivers.yaml",
+        &format!(
+            "waivers:\n{}{}",
+            waiver("legacy-a", "      subjects: [\"*dist/a.tar.gz\"]\n", "    expires_on: 2026-06-01\n"),
+            waiver("soon-b", "      subjects: [\"*dist/b.tar.gz\"]\n", "    expires_on: 2026-03-03\n")
+        ),
+    );
+    let page = e.dir.join("review.html");
+    let r = run(&[
+        "check",
+        &manifest,
+        "--effective-time",
+        REVIEW,
+        "--waivers",
+        &waivers,
+        "--previous-report",
+        &old,
+        "--output",
+        &format!("html={}", page.display()),
+        "--quiet",
+    ]);
+    r.assert_code(1);
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // Self-contained: nothing is loaded from anywhere; the one script is allowed by its hash.
+    for needle in [" src=", " href=", "<link", "@import", "url("] {
+        assert!(!html.contains(needle), "{needle} in the page");
+    }
+    assert!(html.contains("script-src 'sha256-"), "no CSP");
+    // Its text, parsed as HTML: every section, every subject, the waivers and the changes.
+    let parsed = std::process::Command::new(common::python())
+        .arg("-c")
+        .arg(
+            r#"
+import sys, json
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.ids=[]; self.rows=[]; self.text=[]; self.in_tbody=False; self.table=None; self.svgs=0
+    def handle_starttag(self, tag, attrs):
+        a=dict(attrs)
+        if 'id' in a: self.ids.append(a['id'])
+        if tag=='table': self.table=a.get('class')
+        if tag=='tr' and self.table=='subjects' and 'data-verdict' in a: self.rows.append(a['data-verdict'])
+        if tag=='svg': self.svgs+=1
+    def handle_data(self, d): self.text.append(d)
+p=P(); p.feed(open(sys.argv[1]).read())
+print(json.dumps({"ids":p.ids,"rows":p.rows,"svgs":p.svgs,"text":" ".join(p.text)}))
+"#,
+        )
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    for id in ["summary", "signers", "age", "waivers", "changes", "subjects", "q", "verdict"] {
+        assert!(doc["ids"].as_array().unwrap().iter().any(|i| i == id), "no #{id}: {doc}");
+    }
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 4);
+    assert!(doc["svgs"].as_u64().unwrap() >= 2);
+    let text = doc["text"].as_str().unwrap();
+    for needle in [
+        "legacy-a",
+        "soon-b",
+        "release-team@acme.example",
+        "waived:",
+        "Signed too long ago",
+        "re-sign or rebuild",
+        "new finding",
+        "tampered.tar.gz",
+        "acme/app",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in the page's text");
+    }
+    assert!(!html.contains("<b>contents</b>"), "a file's contents or name must never become markup");
+
+    // In a browser: the script ran under the page's CSP, and nothing was logged as an error.
+    let (dom, log) = common::chromium_render(&page, None);
+    assert!(dom.contains("data-ready=\"1\""), "the page's script did not run:\n{log}");
+    for bad in ["Uncaught", "Refused to", "ERROR:CONSOLE", "\"Error"] {
+        assert!(!log.contains(bad), "{bad} in the browser's log:\n{log}");
+    }
+    // Screenshots, wide and phone-sized (scripts/review-screenshot puts one in the docs).
+    for (name, width) in [("review.png", 1280), ("review-phone.png", 390)] {
+        let png = e.dir.join(name);
+        common::chromium_render(&page, Some((&png, width)));
+        let bytes = std::fs::read(&png).unwrap_or_else(|_| panic!("no screenshot {name}"));
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{name}: {} bytes", bytes.len());
+        // scripts/review-screenshot: the docs' pictures are this test's.
+        if let Some(dir) = std::env::var_os("VOUCH_SCREENSHOT_DIR") {
+            std::fs::write(Path::new(&dir).join(name), &bytes).unwrap();
+        }
+    }
+    // A previous report that is not one: exit 2 before anything is judged.
+    run(&["check", &manifest, "--previous-report", &waivers, "--format", "html"]).assert_code(2);
 }

@@ -68,7 +68,7 @@ codes! {
     UsageEffectiveTime = "usage::effective-time", Usage, "write the time as RFC 3339 in UTC, e.g. 2026-01-31T12:00:00Z";
     UsageImage = "usage::image", Usage, "write an image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST";
     UsageShard = "usage::shard", Usage, "write --shard I/N with 1 <= I <= N <= 10000, e.g. --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\"";
-    UsageFormat = "usage::format", Usage, "formats: text, json, junit, sarif, markdown, gitlab-codequality; --format F for stdout, --output F=PATH for a file";
+    UsageFormat = "usage::format", Usage, "formats: text, json, junit, sarif, markdown, gitlab-codequality, html; --format F for stdout, --output F=PATH for a file";
     UsageSubjects = "usage::subjects", Usage, "give a manifest, or subjects as flags (--image REF, --blob GLOB, --package npm:NAME@VERSION, --lockfile FILE)";
     UsagePolicy = "usage::policy", Usage, "pass the policies to explain with --policy DIR";
     UsageAttestations = "usage::attestations", Usage, "write an attestation source as gitlab:https://INSTANCE/GROUP/PROJECT (or gitlab:GROUP/PROJECT on gitlab.com, or a project id) or github:OWNER[/REPO] (github:https://HOST/OWNER[/REPO] for GHE); see docs/attestations.md";

@@ -65,6 +65,38 @@ pub fn sigstore_python_verify(trust_config: &Path, bundle: &Path, artifact: &Pat
     (out.status.success(), text)
 }
 
+/// Headless Chromium (`VOUCH_CHROMIUM`, default Debian's `chromium` on the PATH), for the
+/// HTML report's rendering test.
+pub fn chromium() -> PathBuf {
+    let path = std::env::var_os("VOUCH_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("chromium"));
+    let ok = Command::new(&path).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "Chromium is missing ({}): run scripts/test (it installs Debian's chromium), or `apt-get install chromium`, or set VOUCH_CHROMIUM",
+        path.display()
+    );
+    path
+}
+
+/// Render a page in headless Chromium: (the DOM after its scripts ran, what the browser
+/// logged, including the page's console); with `screenshot`, also a PNG of it at `width`.
+pub fn chromium_render(page: &Path, screenshot: Option<(&Path, u32)>) -> (String, String) {
+    let profile = page.with_extension("chromium-profile");
+    let mut cmd = Command::new(chromium());
+    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    match screenshot {
+        Some((png, width)) => {
+            cmd.arg(format!("--screenshot={}", png.display())).arg(format!("--window-size={width},2400")).arg("--hide-scrollbars");
+        }
+        None => {
+            cmd.arg("--dump-dom");
+        }
+    }
+    let out = cmd.arg(format!("file://{}", page.display())).output().expect("run chromium");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// The venv's Python (`VOUCH_PYTHON`, default `.venv/bin/python`), with jsonschema.
 pub fn python() -> PathBuf {
     let path = std::env::var_os("VOUCH_PYTHON")

@@ -335,9 +335,5 @@ pub fn markdown(d: &Diff) -> String {
 
 /// `vouch report diff`: read both reports.
 pub fn diff_files(old: &std::path::Path, new: &std::path::Path) -> Result<Diff, crate::Error> {
-    let read = |path: &std::path::Path| {
-        let bytes = crate::trust::read_limited(path, "report", super::MAX_REPORT_BYTES)?;
-        Report::from_json(&bytes).map_err(|m| crate::Error::usage(crate::Code::ReportRead, format!("{}: {m}", path.display())))
-    };
-    Ok(diff(&read(old)?, &read(new)?))
+    Ok(diff(&super::read_report(old)?, &super::read_report(new)?))
 }

@@ -4,6 +4,7 @@
 //! merge of a sharded run's reports.
 
 pub mod diff;
+pub mod html;
 mod merge;
 mod render;
 
@@ -222,6 +223,8 @@ pub enum Format {
     Sarif,
     Markdown,
     GitlabCodequality,
+    /// One self-contained page (docs/reviews.md#the-html-report).
+    Html,
 }
 
 impl std::str::FromStr for Format {
@@ -234,7 +237,8 @@ impl std::str::FromStr for Format {
             "sarif" => Format::Sarif,
             "markdown" => Format::Markdown,
             "gitlab-codequality" => Format::GitlabCodequality,
-            other => return Err(format!("unknown format {other:?}: text, json, junit, sarif, markdown, gitlab-codequality")),
+            "html" => Format::Html,
+            other => return Err(format!("unknown format {other:?}: text, json, junit, sarif, markdown, gitlab-codequality, html")),
         })
     }
 }
@@ -387,6 +391,8 @@ impl Report {
 pub struct Outputs {
     pub stdout: Format,
     pub files: Vec<(Format, std::path::PathBuf)>,
+    /// An earlier report: the HTML report shows what changed since.
+    pub previous: Option<Box<Report>>,
 }
 
 impl Outputs {
@@ -403,7 +409,23 @@ impl Outputs {
                 )),
             })
             .collect::<Result<_, crate::Error>>()?;
-        Ok(Outputs { stdout, files })
+        Ok(Outputs { stdout, files, previous: None })
+    }
+
+    /// A report in a format; the HTML one with the changes since `previous`.
+    pub fn render(&self, report: &Report, format: Format) -> Result<String, crate::Error> {
+        match (format, &self.previous) {
+            (Format::Html, Some(old)) => Ok(html::render(report, Some(&diff::diff(old, report)))),
+            _ => Ok(render(report, format)),
+        }
+    }
+
+    /// `--previous-report`: read before anything is judged (a bad one is exit 2).
+    pub fn with_previous(mut self, path: Option<&std::path::Path>) -> Result<Self, crate::Error> {
+        if let Some(path) = path {
+            self.previous = Some(Box::new(read_report(path)?));
+        }
+        Ok(self)
     }
 
     /// Write each file in its format.
@@ -416,13 +438,14 @@ impl Outputs {
     }
 }
 
+/// A JSON report this vouch wrote.
+pub fn read_report(path: &std::path::Path) -> Result<Report, crate::Error> {
+    let bytes = crate::trust::read_limited(path, "report", MAX_REPORT_BYTES)?;
+    Report::from_json(&bytes).map_err(|m| crate::Error::usage(Code::ReportRead, format!("{}: {m}", path.display())))
+}
+
 /// `vouch report merge`: read each shard's JSON report and merge them.
 pub fn merge_files(paths: &[std::path::PathBuf]) -> Result<Report, crate::Error> {
-    let mut reports = Vec::new();
-    for path in paths {
-        let bytes = crate::trust::read_limited(path, "report", MAX_REPORT_BYTES)?;
-        let report = Report::from_json(&bytes).map_err(|m| crate::Error::usage(Code::ReportRead, format!("{}: {m}", path.display())))?;
-        reports.push(report);
-    }
+    let reports = paths.iter().map(|p| read_report(p)).collect::<Result<Vec<_>, _>>()?;
     Ok(Report::merge(reports)?)
 }

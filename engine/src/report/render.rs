@@ -13,6 +13,7 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Sarif => serde_json::to_string_pretty(&sarif(report)).unwrap_or_default() + "\n",
         Format::Markdown => markdown(report),
         Format::GitlabCodequality => serde_json::to_string_pretty(&codequality(report)).unwrap_or_default() + "\n",
+        Format::Html => super::html::render(report, None),
     }
 }
 
