@@ -81,8 +81,10 @@ fn run_job(ci: &serde_json::Value, job: &str, dir: &Path, vars: &[(&str, String)
         .collect();
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-e").arg("-c").arg(script.join("\n")).current_dir(dir).env("PATH", path).env("NO_COLOR", "1");
-    for (k, v) in ci[".vouch"]["variables"].as_object().unwrap() {
-        cmd.env(k, v.as_str().unwrap());
+    for scope in [&ci[".vouch"]["variables"], &ci[job]["variables"]] {
+        for (k, v) in scope.as_object().into_iter().flatten() {
+            cmd.env(k, v.as_str().unwrap());
+        }
     }
     for (k, v) in vars {
         cmd.env(k, v);
@@ -165,4 +167,63 @@ fn gitlab_sharded_gate_runs_as_written() {
         gate(&dir, i).assert_code(0);
     }
     decide(&dir).assert_code(2).assert_stderr_contains(&format!("shard 3/{total} of the plan is missing"));
+}
+
+/// examples/gitlab-scheduled-review: the job's script as written, twice (last week and
+/// this week), signing summaries keyless against the testkit's Fulcio and Rekor.
+#[test]
+fn gitlab_scheduled_review_runs_as_written() {
+    let ci: serde_json::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(repo("examples/gitlab-scheduled-review/.gitlab-ci.yml")).unwrap()).unwrap();
+    assert_eq!(ci["review"]["rules"][0]["if"], "$CI_PIPELINE_SOURCE == \"schedule\"");
+    assert_eq!(ci["review"]["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"], "sigstore");
+    // The example's own files load: its waivers check against the bundled policies.
+    let example = repo("examples/gitlab-scheduled-review/review");
+    run(&["test", "builtin", "--waivers", &format!("{example}/waivers.yaml")]).assert_code(0);
+
+    // The estate: three files released by acme/app, under the test Sigstore.
+    let dir = scratch("example-scheduled-review");
+    let review = dir.join("review");
+    std::fs::create_dir_all(review.join("dist")).unwrap();
+    let mut sigstore = VirtualSigstore::new().unwrap();
+    std::fs::write(review.join("trusted_root.json"), serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
+    for i in 0..3 {
+        let body = format!("release {i}");
+        std::fs::write(review.join(format!("dist/app-{i}.tar.gz")), &body).unwrap();
+        let minted = sigstore.sign(SignRequest::message(body, GitLab::default().identity())).unwrap();
+        std::fs::write(review.join(format!("dist/app-{i}.tar.gz.sigstore.json")), minted.json()).unwrap();
+    }
+    std::fs::copy(format!("{example}/gate.yaml"), review.join("gate.yaml")).unwrap();
+    std::fs::copy(format!("{example}/waivers.yaml"), review.join("waivers.yaml")).unwrap();
+    std::fs::write(
+        review.join("estate.yaml"),
+        "version: 1\ntrusted_root: trusted_root.json\npolicy: [builtin, gate.yaml]\nsubjects:\n  - blob: \"dist/*.tar.gz\"\n",
+    )
+    .unwrap();
+    let server = testkit::signing::SigningServer::start(sigstore);
+    let reviews = GitLab { project: "acme/reviews".into(), ..GitLab::default() };
+    let vars = vec![
+        ("SIGSTORE_ID_TOKEN", testkit::signing::oidc_token(testkit::signing::gitlab_claims(&reviews))),
+        ("CI_PROJECT_URL", "https://gitlab.com/acme/reviews".to_string()),
+        ("CI_DEFAULT_BRANCH", "main".to_string()),
+        ("CI_SERVER_URL", "https://gitlab.com".to_string()),
+        ("VOUCH_FULCIO_URL", server.url.clone()),
+        ("VOUCH_REKOR_URL", server.url.clone()),
+    ];
+
+    // Last week: everything verified in full, a summary signed for each.
+    let first = run_job(&ci, "review", &dir, &vars);
+    first.assert_code(0);
+    first.assert_stderr_contains("wrote 3 verification summaries");
+    for artifact in ["review.html", "review.md", "report.json", "vouch.xml", "previous/report.json"] {
+        assert!(dir.join(artifact).exists(), "{artifact} missing:\n{}", first.stderr);
+    }
+    // This week: nothing changed, every subject passes by its summary; the changes are listed.
+    let second = run_job(&ci, "review", &dir, &vars);
+    second.assert_code(0);
+    second.assert_stderr_contains("3 of 3 subjects passed by a verification summary");
+    let changes = std::fs::read_to_string(dir.join("changes.md")).unwrap();
+    assert!(changes.contains("vouch review: what changed"), "{changes}");
+    let html = std::fs::read_to_string(dir.join("review.html")).unwrap();
+    assert!(html.contains("Changes since the previous review") && html.contains("verified by summary"));
 }

@@ -725,3 +725,27 @@ print(json.dumps({"ids":p.ids,"rows":p.rows,"svgs":p.svgs,"text":" ".join(p.text
     // A previous report that is not one: exit 2 before anything is judged.
     run(&["check", &manifest, "--previous-report", &waivers, "--format", "html"]).assert_code(2);
 }
+
+#[test]
+fn waiver_files_validate_against_their_published_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let e = Estate::new("reviews-waiver-schema", &[]);
+    let ours = e.write("waivers.yaml", &format!("waivers:\n{}", waiver("w", "      subjects: [\"*\"]\n", "    expires_on: 2026-06-01\n")));
+    let bad = e.write("bad.yaml", &format!("waivers:\n{}", waiver("w", "      subjects: [\"*\"]\n", "")));
+    // YAML 1.2 as vouch reads it: an unquoted date is a string (PyYAML's BaseLoader; its
+    // safe loader would make it a date, YAML 1.1's timestamp).
+    let validate = |file: &str| {
+        std::process::Command::new(common::python())
+            .arg("-c")
+            .arg("import sys, json, yaml, jsonschema\njsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(yaml.load(open(sys.argv[2]), Loader=yaml.BaseLoader))\n")
+            .arg(root.join("docs/waivers.schema.json"))
+            .arg(file)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(validate(&ours));
+    assert!(validate(&root.join("examples/gitlab-scheduled-review/review/waivers.yaml").display().to_string()));
+    assert!(!validate(&bad), "a waiver without expires_on must not validate");
+}

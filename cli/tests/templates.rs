@@ -46,6 +46,7 @@ fn components_and_example_pipelines_validate() {
         repo("examples/gitlab-release-gate/.gitlab-ci.yml"),
         repo("examples/gitlab-sharded-gate/.gitlab-ci.yml"),
         repo("examples/npm-dependency-gate/.gitlab-ci.yml"),
+        repo("examples/gitlab-scheduled-review/.gitlab-ci.yml"),
     ];
     let mut components = 0;
     for entry in std::fs::read_dir(repo("templates")).unwrap() {
