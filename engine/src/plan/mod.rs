@@ -283,6 +283,10 @@ pub struct Plan {
     /// Summaries to write after the run, and to reuse instead of verifying.
     pub summaries_out: Option<crate::vsa::SummariesOut>,
     pub summaries_in: Option<crate::vsa::SummariesIn>,
+    /// Each (signer, policy) slot pair's summary policy digest, computed once
+    /// ([`crate::vsa::policy_digest`]: hashing every policy source per subject would cost
+    /// more than the summary it checks).
+    pub(crate) summary_digests: std::sync::OnceLock<std::collections::HashMap<(usize, usize), String>>,
 }
 
 /// Build the plan of a request. Every subject must have someone who decides who may
@@ -453,6 +457,7 @@ pub fn build(req: &Request) -> Result<Plan> {
         waivers,
         summaries_out,
         summaries_in,
+        summary_digests: std::sync::OnceLock::new(),
     };
     plan.info = PlanInfo { trust: Some(trust_info), ..plan.info(manifest_sha256, !req.any_signer) };
     if plan.info.assigned.is_empty() {

@@ -117,7 +117,7 @@ pub struct SummaryUse {
 pub enum AcceptedSigner {
     /// A public key (key-signed summaries carry no log entry: their time is the key
     /// holder's word).
-    Key { hint: String, key: sigstore_types::DerPublicKey },
+    Key { hint: String, key: std::sync::Arc<aws_lc_rs::signature::ParsedPublicKey> },
     /// A keyless signer: its exact identity and issuer, verified like any bundle
     /// (certificate chain, SCT, log entry) against the run's trusted root.
     Identity(crate::verify::identity::IdentityRequirement),
@@ -234,7 +234,9 @@ impl SummariesIn {
                     crate::verify::Signer::PublicKey(key) => key,
                     _ => return Err(usage(format!("--vsa-signer {s}: not a public key"))),
                 };
-                signers.push(AcceptedSigner::Key { hint: key_hint(key.as_bytes()), key });
+                let parsed = aws_lc_rs::signature::ParsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1, key.as_bytes())
+                    .map_err(|e| usage(format!("--vsa-signer {s}: not an ECDSA P-256 public key ({e})")))?;
+                signers.push(AcceptedSigner::Key { hint: key_hint(key.as_bytes()), key: std::sync::Arc::new(parsed) });
             } else {
                 let issuer = flags.signer_issuer.as_deref().ok_or_else(|| {
                     usage(format!(
@@ -396,13 +398,8 @@ impl SummariesIn {
             let payload = b64.decode(&probe.dsse_envelope.payload).map_err(|_| "the payload is not base64".to_string())?;
             let sig = b64.decode(&signature.sig).map_err(|_| "the signature is not base64".to_string())?;
             let pae = sigstore_types::pae(PAYLOAD_TYPE, &payload);
-            sigstore_verify::crypto::verify_signature(
-                key,
-                &pae,
-                &sigstore_types::SignatureBytes::new(sig),
-                sigstore_verify::crypto::SigningScheme::EcdsaP256Sha256,
-            )
-            .map_err(|_| "its signature does not verify: it was altered, or signed by another key".to_string())?;
+            key.verify_sig(&pae, &sig)
+                .map_err(|_| "its signature does not verify: it was altered, or signed by another key".to_string())?;
             return Ok((payload, format!("key {hint}")));
         }
         // Keyless: the whole bundle verified like any other, by an accepted identity.
@@ -478,8 +475,16 @@ fn reused(kind: &str, name: &str, digest: &str, file: &Path, a: Accepted) -> Sub
 /// What a subject's verdict depends on besides its evidence: the policy slot (rules and
 /// data), the signer requirements, fail-on-warn and the waiver files.
 pub fn policy_digest(plan: &Plan, subject: &SubjectPlan) -> String {
-    let policy = plan.policies.get(subject.policy).and_then(|p| p.as_ref().map(crate::policy::Policy::digest));
-    let signer = plan.signers.get(subject.signer).map(|s| format!("{s:?}"));
+    let digests = plan.summary_digests.get_or_init(|| {
+        let pairs: std::collections::HashSet<(usize, usize)> = plan.subjects.iter().map(|s| (s.signer, s.policy)).collect();
+        pairs.into_iter().map(|(signer, policy)| ((signer, policy), slot_digest(plan, signer, policy))).collect()
+    });
+    digests.get(&(subject.signer, subject.policy)).cloned().unwrap_or_else(|| slot_digest(plan, subject.signer, subject.policy))
+}
+
+fn slot_digest(plan: &Plan, signer: usize, policy: usize) -> String {
+    let policy = plan.policies.get(policy).and_then(|p| p.as_ref().map(crate::policy::Policy::digest));
+    let signer = plan.signers.get(signer).map(|s| format!("{s:?}"));
     let text = format!(
         "vouch-vsa-policy-v1\npolicy {}\nsigner {}\nfail-on-warn {}\nwaivers {}\n",
         policy.as_deref().unwrap_or("-"),
