@@ -27,6 +27,15 @@ fn policies() -> String {
 
 impl Estate {
     fn new(name: &str, blobs: &[&str]) -> Self {
+        Self::signed_at(name, blobs, SIGNED.parse().unwrap())
+    }
+
+    /// Signed yesterday: reviewed now (summaries are as old as the time they judged at).
+    fn recent(name: &str, blobs: &[&str]) -> Self {
+        Self::signed_at(name, blobs, jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24))
+    }
+
+    fn signed_at(name: &str, blobs: &[&str], at: jiff::Timestamp) -> Self {
         let dir = scratch(name);
         let mut sigstore = VirtualSigstore::new().unwrap();
         std::fs::write(dir.join("trusted_root.json"), serde_json::to_vec(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
@@ -34,7 +43,7 @@ impl Estate {
         for b in blobs {
             let text = format!("contents of {b}");
             std::fs::write(dir.join("dist").join(b), &text).unwrap();
-            let minted = sigstore.sign(SignRequest::message(text, GitLab::default().identity()).at(SIGNED.parse().unwrap())).unwrap();
+            let minted = sigstore.sign(SignRequest::message(text, GitLab::default().identity()).at(at)).unwrap();
             std::fs::write(dir.join("dist").join(format!("{b}.sigstore.json")), minted.json()).unwrap();
         }
         std::fs::write(
@@ -245,6 +254,21 @@ fn a_waiver_never_covers_a_failed_verification_or_an_unaccepted_signer() {
     refused(&format!("waivers:\n{good}    approved: yes\n"), "unknown field");
     refused(&format!("waivers:\n{}", good.replace("subjects: [\"*\"]", "digests: [\"sha256:abc\"]")), "64 lowercase hex");
     refused(&format!("waivers:\n{}", good.replace("    expires_on", "    effective_on: 2026-07-01\n    expires_on")), "not before");
+    // A judge configured only in one subject's data is still a judge.
+    e.write("age.yaml", "config:\n  signing_age:\n    max_days: 30\n");
+    let per_subject = e.write(
+        "per-subject.yaml",
+        &format!(
+            "version: 1\ntrusted_root: trusted_root.json\npolicy: [{}, age.yaml]\nidentities:\n  - {{issuer: https://gitlab.com, subject: \"{}\"}}\nsubjects:\n  - blob: \"dist/a.tar.gz\"\n    data: {{config: {{gitlab: {{projects: [acme/app], refs: {{branches: [main]}}}}}}}}\n",
+            policies(),
+            GitLab::default().san()
+        ),
+    );
+    let judge =
+        e.write("judge-waiver.yaml", &list(good.replace("vouch.signing_age", "vouch.gitlab").replace("signing_age.too_old", "gitlab.ref")));
+    let r = run(&["check", &per_subject, "--effective-time", REVIEW, "--waivers", &judge]);
+    r.assert_code(2);
+    r.assert_stderr_contains("configured in a subject's data");
     refused("waivers: []\n", "waivers is empty");
     // Waivers with no policy at all waive nothing: refused too.
     let file = e.write("ok.yaml", &format!("waivers:\n{good}"));
@@ -321,7 +345,22 @@ fn report_diff_says_what_changed_between_reviews() {
     let text = run(&["report", "diff", &old, &new]).stdout;
     assert!(text.contains("signer changed") && text.contains("waiver legacy-a started") && text.contains("pass -> fail"), "{text}");
     let md = run(&["report", "diff", &old, &new, "--format", "markdown"]).stdout;
-    assert!(md.contains("| signer |") && md.contains("| waiver started | legacy-a |"), "{md}");
+    assert!(md.contains("| signer |") && md.contains("| waiver started | `legacy-a` |"), "{md}");
+    // A finding that came under a waiver is "waived now", not "resolved"; a waiver edited
+    // under the same id is "changed".
+    let bare = e.path("bare.json");
+    run(&["check", &manifest, "--effective-time", REVIEW, "--output", &format!("json={bare}"), "--quiet"]).assert_code(1);
+    let d = run(&["report", "diff", &bare, &new, "--format", "json"]).json();
+    assert!(d["newly_waived"][0]["name"].as_str().unwrap().ends_with("a.tar.gz"), "{d}");
+    assert!(!d["resolved_findings"].as_array().unwrap().iter().any(|f| f["name"].as_str().unwrap().ends_with("a.tar.gz")), "{d}");
+    let d = run(&["report", "diff", &new, &bare, "--format", "json"]).json();
+    assert!(d["no_longer_waived"][0]["name"].as_str().unwrap().ends_with("a.tar.gz"), "{d}");
+    let edited = e.write("waivers.yaml", &std::fs::read_to_string(&waivers).unwrap().replace("2026-06-01", "2026-09-01"));
+    let newer = e.path("newer.json");
+    run(&["check", &manifest, "--effective-time", REVIEW, "--waivers", &edited, "--output", &format!("json={newer}"), "--quiet"]);
+    let d = run(&["report", "diff", &new, &newer, "--format", "json"]).json();
+    assert_eq!(d["waivers"]["changed"][0], "legacy-a", "{d}");
+
     let same = run(&["report", "diff", &new, &new]).stdout;
     assert!(same.contains("no changes"), "{same}");
     // Not a report, or a format diff does not write: exit 2.
@@ -356,7 +395,8 @@ const FRESH: &str = "2026-01-10T00:00:00Z";
 
 #[test]
 fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
-    let e = Estate::new("reviews-vsa-key", &["a.tar.gz", "b.tar.gz", "c.tar.gz"]);
+    let fresh = jiff::Timestamp::now().to_string();
+    let e = Estate::recent("reviews-vsa-key", &["a.tar.gz", "b.tar.gz", "c.tar.gz"]);
     let (private, public) = testkit::key::Key::p256_pem_pair().unwrap();
     let (_, stranger) = testkit::key::Key::p256_pem_pair().unwrap();
     let key = e.write("vsa.key", &private);
@@ -367,7 +407,7 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
     let vsa = dir.display().to_string();
 
     // Out: one summary per subject, PASSED, naming the policy and the bundle that verified.
-    let first = run(&["check", &manifest, "--effective-time", FRESH, "--vsa", &vsa, "--vsa-key", &key]);
+    let first = run(&["check", &manifest, "--effective-time", fresh.as_str(), "--vsa", &vsa, "--vsa-key", &key]);
     first.assert_code(0);
     first.assert_stderr_contains("wrote 3 verification summaries");
     assert_eq!(summaries(&dir).len(), 3);
@@ -388,7 +428,8 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
     // In: every unchanged subject passes by its summary, without verification.
     let accepted = format!("key:{public}");
     let reuse = |extra: &[&str]| {
-        let mut args = vec!["check", manifest.as_str(), "--effective-time", FRESH, "--reuse-vsa", vsa.as_str(), "--format", "json"];
+        let mut args =
+            vec!["check", manifest.as_str(), "--effective-time", fresh.as_str(), "--reuse-vsa", vsa.as_str(), "--format", "json"];
         args.extend(extra);
         if !extra.contains(&"--vsa-signer") {
             args.extend(["--vsa-signer", accepted.as_str()]);
@@ -404,14 +445,15 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
         assert_eq!(s["summary"]["used"], true, "{s}");
         assert_eq!(s["signers"][0]["kind"], "summary");
     }
-    let text = run(&["check", &manifest, "--effective-time", FRESH, "--reuse-vsa", &vsa, "--vsa-signer", &format!("key:{public}")]);
+    let text =
+        run(&["check", &manifest, "--effective-time", fresh.as_str(), "--reuse-vsa", &vsa, "--vsa-signer", &format!("key:{public}")]);
     assert!(text.stdout.contains("verified by summary (signed by key "), "{}", text.stdout);
     // Re-writing summaries for subjects that passed by one would extend them unverified.
     let again = run(&[
         "check",
         &manifest,
         "--effective-time",
-        FRESH,
+        fresh.as_str(),
         "--reuse-vsa",
         &vsa,
         "--vsa-signer",
@@ -463,9 +505,21 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
     assert!(b_rejected(reuse(&[]).json()).contains("the policy changed"));
     e.write("gate.yaml", &gate);
 
+    // A summary judged at an earlier effective time (a re-run of an old pipeline) is as
+    // old as that time, whenever it was signed.
+    std::fs::write(e.dir.join("dist/c.tar.gz"), "contents of c.tar.gz").unwrap();
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(12)).to_string();
+    let old_dir = e.dir.join("vsa-past").display().to_string();
+    run(&["check", &manifest, "--effective-time", &past, "--vsa", &old_dir, "--vsa-key", &key]).assert_code(0);
+    let r = run(&["check", &manifest, "--reuse-vsa", &old_dir, "--vsa-signer", &accepted, "--vsa-max-age", "6h", "--format", "json"]);
+    assert!(b_rejected(r.json()).contains("older than --vsa-max-age (judged at"), "{}", r.stdout);
+    let r = run(&["check", &manifest, "--reuse-vsa", &old_dir, "--vsa-signer", &accepted, "--vsa-max-age", "24h", "--format", "json"]);
+    assert_eq!(subject(&r.json(), "b.tar.gz")["summary"]["used"], true);
+
     // A FAILED summary is never reused: the subject is verified (and fails) again.
     std::fs::write(e.dir.join("dist/c.tar.gz"), "contents of c.tar.gz").unwrap();
-    let later = "2026-03-01T00:00:00Z"; // signing_age: too old, FAILED
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 60)).to_string(); // signing_age: too old, FAILED
+    let later = later.as_str();
     run(&["check", &manifest, "--effective-time", later, "--vsa", &vsa, "--vsa-key", &key]).assert_code(1);
     let st = statement_of(&summary_of(&dir, "b.tar.gz", &e));
     assert_eq!(st["predicate"]["verificationResult"], "FAILED");
@@ -509,7 +563,8 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
 
 #[test]
 fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sigstore_python() {
-    let mut e = Estate::new("reviews-vsa-keyless", &["a.tar.gz", "b.tar.gz"]);
+    let fresh = jiff::Timestamp::now().to_string();
+    let mut e = Estate::recent("reviews-vsa-keyless", &["a.tar.gz", "b.tar.gz"]);
     let sigstore = e.sigstore.take().unwrap();
     let trust_config = e.write("trust_config.json", &sigstore.client_trust_config().unwrap().to_string());
     let server = testkit::signing::SigningServer::start(sigstore);
@@ -522,7 +577,7 @@ fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sig
         "check",
         &manifest,
         "--effective-time",
-        FRESH,
+        fresh.as_str(),
         "--vsa",
         &vsa,
         "--vsa-keyless",
@@ -555,7 +610,7 @@ fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sig
             "check",
             &manifest,
             "--effective-time",
-            FRESH,
+            fresh.as_str(),
             "--reuse-vsa",
             &vsa,
             "--vsa-signer",
@@ -604,7 +659,7 @@ fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sig
         "check",
         &manifest,
         "--effective-time",
-        FRESH,
+        fresh.as_str(),
         "--vsa",
         &vsa,
         "--vsa-keyless",

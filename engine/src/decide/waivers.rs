@@ -30,7 +30,7 @@ struct WaiverFile {
 }
 
 /// One waiver as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaiverSpec {
     /// Unique across the run's waiver files: reports and diffs name waivers by it.
@@ -55,7 +55,7 @@ pub struct WaiverSpec {
 
 /// What a waiver applies to: every list given must match (and at least one is given;
 /// `subjects: ["*"]` says "every subject" explicitly).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppliesTo {
     /// Subject names as reports show them (globs; `*` crosses `/`).
@@ -104,6 +104,9 @@ pub struct WaiverStatus {
     pub state: WaiverState,
     /// Findings it waived in this run (all shards, after a merge).
     pub matched: usize,
+    /// The SHA-256 of the waiver as written: `report diff` sees a waiver that was edited.
+    #[serde(default)]
+    pub spec_sha256: String,
 }
 
 impl WaiverStatus {
@@ -111,6 +114,15 @@ impl WaiverStatus {
     pub fn unused(&self) -> bool {
         self.matched == 0 && matches!(self.state, WaiverState::Active | WaiverState::Expiring)
     }
+}
+
+/// A waived finding as a verification summary records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SummaryWaived {
+    pub waiver: String,
+    pub code: String,
+    pub message: String,
+    pub rule: String,
 }
 
 /// A finding a waiver covered, as the subject's result reports it.
@@ -311,11 +323,38 @@ impl Waivers {
         self.waivers.iter().any(|w| w.spec.id == id && matches!(w.state, WaiverState::Active | WaiverState::Expiring))
     }
 
-    /// A verification summary passed a subject by these waivers: they were used.
-    pub fn relied_on(&self, ids: &[String]) {
-        for w in self.waivers.iter().filter(|w| ids.contains(&w.spec.id)) {
-            w.matched.fetch_add(1, Ordering::Relaxed);
+    /// A verification summary passed a subject by these waived findings: each is waived
+    /// again, by the waiver as it stands now (None when one is no longer in force).
+    pub fn relied_on(&self, findings: &[SummaryWaived]) -> Option<Vec<Waived>> {
+        let mut out = Vec::with_capacity(findings.len());
+        for f in findings {
+            let w =
+                self.waivers.iter().find(|w| w.spec.id == f.waiver && matches!(w.state, WaiverState::Active | WaiverState::Expiring))?;
+            out.push(w.waived(&f.code, &f.message, &f.rule, None));
         }
+        for f in findings {
+            if let Some(w) = self.waivers.iter().find(|w| w.spec.id == f.waiver) {
+                w.matched.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(out)
+    }
+
+    /// A waiver that names a package that judges who may sign in any policy variant of
+    /// the plan (a subject's own `data` may configure one the run's policy does not).
+    pub fn check_judges(&self, policies: &[Option<crate::policy::Policy>]) -> Result<()> {
+        for policy in policies.iter().flatten() {
+            if let Some(w) = self.waivers.iter().find(|w| policy.signer_judges().contains(&w.spec.package)) {
+                return Err(Error::usage(
+                    Code::WaiverConfig,
+                    format!(
+                        "waiver {:?}: {} decides who may sign (configured in a subject's data), and a waiver cannot admit a signer",
+                        w.spec.id, w.spec.package
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -367,6 +406,7 @@ impl Waivers {
                     expires_on: crate::claims::rfc3339_of(w.expires_on),
                     state: w.state,
                     matched: w.matched.load(Ordering::Relaxed),
+                    spec_sha256: crate::claims::sha256_hex(&serde_json::to_vec(s).unwrap_or_default()),
                 }
             })
             .collect()
@@ -401,15 +441,24 @@ impl Waivers {
             }
         }
         result.reasons = kept;
+        // Under --fail-on-warn each warning is also a reason, waived (and counted) above:
+        // each such reason accounts for exactly one warning.
+        let mut waived_as_reasons: Vec<(String, String)> =
+            result.waived.iter().filter(|w| w.rule == "warn").map(|w| (w.code.clone(), w.message.clone())).collect();
         let mut warnings = Vec::with_capacity(result.warnings.len());
         for finding in std::mem::take(&mut result.warnings) {
             let code = finding.code.clone().unwrap_or_else(|| format!("{}.warn", finding.package));
             match applies.iter().find(|w| w.covers(&finding.package, &code, finding.term.as_deref())) {
                 Some(w) => {
-                    // A warning that also failed the subject (--fail-on-warn) was counted there.
-                    if !result.waived.iter().any(|x| x.code == code && x.message.ends_with(&finding.msg)) {
-                        w.matched.fetch_add(1, Ordering::Relaxed);
-                        result.waived.push(w.waived(&code, &finding.msg, "warn", finding.title.clone()));
+                    let counted = waived_as_reasons.iter().position(|(c, m)| *c == code && m.ends_with(&finding.msg));
+                    match counted {
+                        Some(i) => {
+                            waived_as_reasons.swap_remove(i);
+                        }
+                        None => {
+                            w.matched.fetch_add(1, Ordering::Relaxed);
+                            result.waived.push(w.waived(&code, &finding.msg, "warn", finding.title.clone()));
+                        }
                     }
                 }
                 None => warnings.push(finding),
@@ -442,8 +491,12 @@ impl Waiver {
             s.kind == "image"
                 && crate::oci::ImageRef::parse(reference).is_ok_and(|r| g.is_match(format!("{}/{}", r.registry, r.repository)))
         });
-        let project_ok =
-            self.projects.as_ref().is_none_or(|g| s.signers.iter().filter_map(|x| x.project.as_deref()).any(|p| g.is_match(p)));
+        // Every verified signer must be of a listed project: a signature someone attached
+        // from a listed project must not carry a waiver to a subject others signed.
+        let project_ok = self
+            .projects
+            .as_ref()
+            .is_none_or(|g| !s.signers.is_empty() && s.signers.iter().all(|x| x.project.as_deref().is_some_and(|p| g.is_match(p))));
         name_ok && digest_ok && repository_ok && project_ok
     }
 

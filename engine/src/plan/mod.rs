@@ -372,6 +372,7 @@ pub fn build(req: &Request) -> Result<Plan> {
     let flag_signer = if req.any_signer { Some(Signer::AnyIdentity) } else { req.identity.signer()? };
     let (signers, policies, subjects) =
         list_subjects(&req.subjects, req, manifest.as_ref(), &base, flag_signer, policy.as_ref(), &mut notes)?;
+    waivers.check_judges(&policies)?;
     // Instances named in any policy's configuration are platforms too.
     for policy in policies.iter().flatten() {
         let (gitlab, github) = policy.platform_config();

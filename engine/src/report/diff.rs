@@ -63,6 +63,9 @@ pub struct WaiverChanges {
     pub expired: Vec<String>,
     /// In force before and now, but no longer in the files.
     pub removed: Vec<String>,
+    /// The same id, written differently (its scope, expiry or reason changed).
+    #[serde(default)]
+    pub changed: Vec<String>,
 }
 
 /// What changed from one report to the next.
@@ -76,6 +79,9 @@ pub struct Diff {
     pub digest_changes: Vec<DigestChange>,
     pub new_findings: Vec<FindingChange>,
     pub resolved_findings: Vec<FindingChange>,
+    /// Findings a waiver covers now that failed the subject before, and the reverse.
+    pub newly_waived: Vec<FindingChange>,
+    pub no_longer_waived: Vec<FindingChange>,
     pub signer_changes: Vec<SignerChange>,
     pub waivers: WaiverChanges,
 }
@@ -88,6 +94,8 @@ impl Diff {
             && self.digest_changes.is_empty()
             && self.new_findings.is_empty()
             && self.resolved_findings.is_empty()
+            && self.newly_waived.is_empty()
+            && self.no_longer_waived.is_empty()
             && self.signer_changes.is_empty()
             && self.waivers == WaiverChanges::default()
     }
@@ -123,6 +131,11 @@ fn findings(s: &SubjectResult) -> BTreeMap<String, String> {
     s.reasons.iter().map(|r| (r.shown_code().to_string(), r.message.clone())).collect()
 }
 
+/// Codes → a message, of what a waiver covered.
+fn waived(s: &SubjectResult) -> BTreeMap<String, String> {
+    s.waived.iter().map(|w| (w.code.clone(), w.message.clone())).collect()
+}
+
 fn signers(s: &SubjectResult) -> BTreeSet<String> {
     s.signers
         .iter()
@@ -153,6 +166,8 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
         digest_changes: Vec::new(),
         new_findings: Vec::new(),
         resolved_findings: Vec::new(),
+        newly_waived: Vec::new(),
+        no_longer_waived: Vec::new(),
         signer_changes: Vec::new(),
         waivers: WaiverChanges::default(),
     };
@@ -166,11 +181,23 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
             d.digest_changes.push(DigestChange { name: name.clone(), from: digest(was), to: digest(now) });
         }
         let (f0, f1) = (findings(was), findings(now));
+        let (w0, w1) = (waived(was), waived(now));
+        let change = |code: &String, message: &String| FindingChange { name: name.clone(), code: code.clone(), message: message.clone() };
+        // A finding that moved between failing and waived is listed as that, not as new
+        // or resolved.
         for (code, message) in f1.iter().filter(|(c, _)| !f0.contains_key(*c)) {
-            d.new_findings.push(FindingChange { name: name.clone(), code: code.clone(), message: message.clone() });
+            if w0.contains_key(code) {
+                d.no_longer_waived.push(change(code, message));
+            } else {
+                d.new_findings.push(change(code, message));
+            }
         }
         for (code, message) in f0.iter().filter(|(c, _)| !f1.contains_key(*c)) {
-            d.resolved_findings.push(FindingChange { name: name.clone(), code: code.clone(), message: message.clone() });
+            if w1.contains_key(code) {
+                d.newly_waived.push(change(code, message));
+            } else {
+                d.resolved_findings.push(change(code, message));
+            }
         }
         let (s0, s1) = (signers(was), signers(now));
         // A subject that lost every signature shows as a verdict change; a different
@@ -191,8 +218,10 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
         }
     }
     for w in &old.waivers {
-        if in_force(w.state) && !new.waivers.iter().any(|x| x.id == w.id) {
-            d.waivers.removed.push(w.id.clone());
+        match new.waivers.iter().find(|x| x.id == w.id) {
+            None if in_force(w.state) => d.waivers.removed.push(w.id.clone()),
+            Some(x) if x.spec_sha256 != w.spec_sha256 => d.waivers.changed.push(w.id.clone()),
+            _ => {}
         }
     }
     d
@@ -251,10 +280,18 @@ pub fn text(d: &Diff) -> String {
     for f in &d.resolved_findings {
         let _ = writeln!(out, "  {}  resolved {}", esc(&f.name), esc(&f.code));
     }
+    for f in &d.newly_waived {
+        let _ = writeln!(out, "  {}  waived now {}", esc(&f.name), esc(&f.code));
+    }
+    for f in &d.no_longer_waived {
+        let _ = writeln!(out, "! {}  no longer waived {}: {}", esc(&f.name), esc(&f.code), esc(&f.message));
+    }
     for c in &d.signer_changes {
         let _ = writeln!(out, "! {}  signer changed: {} -> {}", esc(&c.name), esc(&c.before.join(", ")), esc(&c.after.join(", ")));
     }
-    for (what, ids) in [("started", &d.waivers.started), ("expired", &d.waivers.expired), ("removed", &d.waivers.removed)] {
+    for (what, ids) in
+        [("started", &d.waivers.started), ("expired", &d.waivers.expired), ("removed", &d.waivers.removed), ("changed", &d.waivers.changed)]
+    {
         for id in ids {
             let _ = writeln!(out, "  waiver {} {what}", esc(id));
         }
@@ -299,8 +336,10 @@ pub fn markdown(d: &Diff) -> String {
         return out;
     }
     out.push_str("| change | subject | detail |\n|---|---|---|\n");
+    // Names in code spans: a name cannot mention anyone, link or start markup there.
+    let code = |s: &str| format!("`{}`", esc(s).replace('`', "'").replace('|', "\\|"));
     let mut row = |change: &str, name: &str, detail: String| {
-        let _ = writeln!(out, "| {change} | {} | {detail} |", cell(name));
+        let _ = writeln!(out, "| {change} | {} | {detail} |", code(name));
     };
     for s in &d.added {
         row("added", &s.name, verdict(s.verdict).into());
@@ -320,12 +359,21 @@ pub fn markdown(d: &Diff) -> String {
     for f in &d.resolved_findings {
         row("resolved", &f.name, cell(&f.code));
     }
+    for f in &d.newly_waived {
+        row("waived now", &f.name, cell(&f.code));
+    }
+    for f in &d.no_longer_waived {
+        row("no longer waived", &f.name, format!("{}: {}", cell(&f.code), cell(&f.message)));
+    }
     for c in &d.signer_changes {
         row("signer", &c.name, format!("{} → {}", cell(&c.before.join(", ")), cell(&c.after.join(", "))));
     }
-    for (what, ids) in
-        [("waiver started", &d.waivers.started), ("waiver expired", &d.waivers.expired), ("waiver removed", &d.waivers.removed)]
-    {
+    for (what, ids) in [
+        ("waiver started", &d.waivers.started),
+        ("waiver expired", &d.waivers.expired),
+        ("waiver removed", &d.waivers.removed),
+        ("waiver changed", &d.waivers.changed),
+    ] {
         for id in ids {
             row(what, id, String::new());
         }

@@ -251,9 +251,14 @@ pub fn render(r: &Report, previous: Option<&Diff>) -> String {
     // Signature age.
     let now = r.effective_time.parse::<jiff::Timestamp>().ok();
     let mut bins = vec![0usize; AGE_BINS.len()];
-    let mut unknown = 0;
+    let (mut unknown, mut by_summary, mut future) = (0, 0, 0);
     for s in &r.subjects {
+        if s.summary.as_ref().is_some_and(|u| u.used) {
+            by_summary += 1;
+            continue;
+        }
         match age_days(s, now) {
+            Some(days) if days < 0.0 => future += 1,
             Some(days) => {
                 let i = AGE_BINS.iter().position(|(_, upper)| days < *upper).unwrap_or(AGE_BINS.len() - 1);
                 if let Some(b) = bins.get_mut(i) {
@@ -264,7 +269,9 @@ pub fn render(r: &Report, previous: Option<&Diff>) -> String {
         }
     }
     let mut rows: Vec<(String, usize)> = AGE_BINS.iter().zip(&bins).map(|((l, _), n)| (l.to_string(), *n)).collect();
+    rows.push(("after the effective time".into(), future));
     rows.push(("no signed time".into(), unknown));
+    rows.push(("verified by summary".into(), by_summary));
     let _ = write!(
         out,
         "<section id=\"age\"><h2>Signature age</h2><p class=\"meta\">the newest verified signature of each subject, before the effective time</p>{}</section>",
@@ -326,12 +333,17 @@ pub fn render(r: &Report, previous: Option<&Diff>) -> String {
         }));
         rows.extend(d.new_findings.iter().map(|f| ("new finding".into(), f.name.clone(), format!("{}: {}", f.code, f.message))));
         rows.extend(d.resolved_findings.iter().map(|f| ("resolved".into(), f.name.clone(), f.code.clone())));
+        rows.extend(d.newly_waived.iter().map(|f| ("waived now".into(), f.name.clone(), f.code.clone())));
+        rows.extend(d.no_longer_waived.iter().map(|f| ("no longer waived".into(), f.name.clone(), format!("{}: {}", f.code, f.message))));
         rows.extend(
             d.signer_changes.iter().map(|c| ("signer".into(), c.name.clone(), format!("{} → {}", c.before.join(", "), c.after.join(", ")))),
         );
-        for (what, ids) in
-            [("waiver started", &d.waivers.started), ("waiver expired", &d.waivers.expired), ("waiver removed", &d.waivers.removed)]
-        {
+        for (what, ids) in [
+            ("waiver started", &d.waivers.started),
+            ("waiver expired", &d.waivers.expired),
+            ("waiver removed", &d.waivers.removed),
+            ("waiver changed", &d.waivers.changed),
+        ] {
             rows.extend(ids.iter().map(|id| (what.to_string(), id.clone(), String::new())));
         }
         if rows.is_empty() {

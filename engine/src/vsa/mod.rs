@@ -75,9 +75,10 @@ pub struct Bindings {
     /// The subject's plan id (`blob:PATH`, `image:REF`, …): policies may judge by name.
     pub subject: String,
     pub trusted_root_sha256: String,
-    /// Waivers the verdict relied on: each must still be in force to reuse it.
+    /// The waived findings the verdict relied on: each waiver must still be in force to
+    /// reuse it, and the reused result reports them waived again.
     #[serde(default)]
-    pub waivers: Vec<String>,
+    pub waived: Vec<crate::decide::waivers::SummaryWaived>,
     pub effective_time: String,
 }
 
@@ -254,6 +255,10 @@ impl SummariesIn {
         let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), what: "summary folder", source })?;
         let mut index: HashMap<String, Vec<PathBuf>> = HashMap::new();
         for entry in entries.flatten() {
+            // Regular files only: a FIFO or a link planted in the folder is not read.
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(stem) = name.strip_suffix(FILE_SUFFIX) {
                 if let Some((digest, _)) = stem.rsplit_once('.') {
@@ -274,7 +279,10 @@ impl SummariesIn {
 
     /// Try the summaries of a subject's digest: the first that holds passes it.
     pub fn reuse(&self, plan: &Plan, subject: &SubjectPlan, kind: &str, name: &str, digest: &str) -> Option<SubjectResult> {
-        let files = self.index.get(&digest.replacen(':', "-", 1))?;
+        let mut files: Vec<&PathBuf> = self.index.get(&digest.replacen(':', "-", 1))?.iter().collect();
+        // This subject's own file first: others of the same digest cannot crowd it out.
+        let own = file_name(digest, subject.id());
+        files.sort_by_key(|f| f.file_name().is_none_or(|n| n.to_string_lossy() != own));
         let expected = Expected {
             digest,
             subject: subject.id(),
@@ -284,11 +292,14 @@ impl SummariesIn {
             waivers: &plan.waivers,
         };
         let mut rejected = None;
-        for file in files.iter().take(MAX_CANDIDATES) {
+        for file in files.into_iter().take(MAX_CANDIDATES) {
             match self.check(plan, file, &expected) {
                 Ok(accepted) => {
-                    plan.waivers.relied_on(&accepted.waivers);
-                    return Some(reused(kind, name, digest, file, accepted));
+                    // (In force was checked; None only if that changed meanwhile.)
+                    let Some(waived) = plan.waivers.relied_on(&accepted.waived) else { continue };
+                    let mut result = reused(kind, name, digest, file, accepted);
+                    result.waived = waived;
+                    return Some(result);
                 }
                 Err(why) => rejected = Some((file, why)),
             }
@@ -304,7 +315,7 @@ impl SummariesIn {
 
     fn check(&self, plan: &Plan, file: &Path, expected: &Expected<'_>) -> std::result::Result<Accepted, String> {
         let bytes = crate::trust::read_limited(file, "verification summary", MAX_SUMMARY_BYTES).map_err(|e| e.to_string())?;
-        let (payload, signer) = self.verified_payload(plan, &bytes, expected.digest)?;
+        let (payload, signer, logged) = self.verified_payload(plan, &bytes, expected.digest)?;
         let statement: Statement = serde_json::from_slice(&payload).map_err(|e| format!("not a verification summary: {e}"))?;
         if statement.statement_type != STATEMENT_TYPE || statement.predicate_type != PREDICATE_TYPE {
             return Err(format!("not a SLSA verification summary ({})", statement.predicate_type));
@@ -334,23 +345,40 @@ impl SummariesIn {
         }
         let verified: jiff::Timestamp =
             p.time_verified.parse().map_err(|_| format!("timeVerified {:?} is not RFC 3339", p.time_verified))?;
+        let judged_at: jiff::Timestamp =
+            p.vouch.effective_time.parse().map_err(|_| format!("effective_time {:?} is not RFC 3339", p.vouch.effective_time))?;
         let now = jiff::Timestamp::now();
         if verified > now + CLOCK_SKEW {
             return Err(format!("timeVerified {} is in the future", p.time_verified));
         }
-        if now.duration_since(verified) > expected.max_age {
-            return Err(format!("it is older than --vsa-max-age ({} ago)", crate::claims::rfc3339_of(verified)));
+        // A keyless summary cannot claim a time later than its log entry's.
+        if logged.is_some_and(|t| verified > t + CLOCK_SKEW) {
+            return Err(format!("timeVerified {} is later than its transparency log entry", p.time_verified));
         }
-        for id in &p.vouch.waivers {
-            if !expected.waivers.in_force(id) {
-                return Err(format!("it relied on waiver {id}, which is no longer in force"));
-            }
+        // Time-dependent rules judged at a later time than the summary was made are not
+        // a verdict about then; judged at an earlier time (a re-run of an old pipeline
+        // with its effective time), the summary is as old as that time.
+        if judged_at > verified + CLOCK_SKEW {
+            return Err(format!("it was judged at a future effective time ({})", p.vouch.effective_time));
         }
-        Ok(Accepted { time_verified: p.time_verified, signer, waivers: p.vouch.waivers })
+        let since = verified.min(judged_at);
+        if now.duration_since(since) > expected.max_age {
+            return Err(format!("it is older than --vsa-max-age (judged at {})", crate::claims::rfc3339_of(since)));
+        }
+        if let Some(f) = p.vouch.waived.iter().find(|f| !expected.waivers.in_force(&f.waiver)) {
+            return Err(format!("it relied on waiver {}, which is no longer in force", f.waiver));
+        }
+        Ok(Accepted { time_verified: p.time_verified, signer, waived: p.vouch.waived })
     }
 
     /// The statement, once its signature verified and its signer is accepted.
-    fn verified_payload(&self, plan: &Plan, bytes: &[u8], digest: &str) -> std::result::Result<(Vec<u8>, String), String> {
+    /// Also the time its log entry was integrated, for a keyless summary.
+    fn verified_payload(
+        &self,
+        plan: &Plan,
+        bytes: &[u8],
+        digest: &str,
+    ) -> std::result::Result<(Vec<u8>, String, Option<jiff::Timestamp>), String> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Probe {
@@ -400,7 +428,7 @@ impl SummariesIn {
             let pae = sigstore_types::pae(PAYLOAD_TYPE, &payload);
             key.verify_sig(&pae, &sig)
                 .map_err(|_| "its signature does not verify: it was altered, or signed by another key".to_string())?;
-            return Ok((payload, format!("key {hint}")));
+            return Ok((payload, format!("key {hint}"), None));
         }
         // Keyless: the whole bundle verified like any other, by an accepted identity.
         let requirements: Vec<_> = self
@@ -421,8 +449,9 @@ impl SummariesIn {
             .map_err(|e| format!("it does not verify from an accepted signer: {e}"))?;
         let statement = evidence.statement.ok_or_else(|| "no in-toto statement".to_string())?;
         let payload = serde_json::to_vec(&statement.json).map_err(|e| e.to_string())?;
+        let logged = verified.signed_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let who = verified.claims.and_then(|c| c.identity.map(|i| i.value)).unwrap_or_else(|| "?".into());
-        Ok((payload, who))
+        Ok((payload, who, logged))
     }
 }
 
@@ -438,7 +467,7 @@ struct Expected<'a> {
 struct Accepted {
     time_verified: String,
     signer: String,
-    waivers: Vec<String>,
+    waived: Vec<crate::decide::waivers::SummaryWaived>,
 }
 
 fn reused(kind: &str, name: &str, digest: &str, file: &Path, a: Accepted) -> SubjectResult {
@@ -485,12 +514,17 @@ pub fn policy_digest(plan: &Plan, subject: &SubjectPlan) -> String {
 fn slot_digest(plan: &Plan, signer: usize, policy: usize) -> String {
     let policy = plan.policies.get(policy).and_then(|p| p.as_ref().map(crate::policy::Policy::digest));
     let signer = plan.signers.get(signer).map(|s| format!("{s:?}"));
+    // Everything else a verdict depends on: the trust with its platforms, the pinned
+    // local CAs, the package registries and their keys.
     let text = format!(
-        "vouch-vsa-policy-v1\npolicy {}\nsigner {}\nfail-on-warn {}\nwaivers {}\n",
+        "vouch-vsa-policy-v2\npolicy {}\nsigner {}\nfail-on-warn {}\nwaivers {}\ntrust {}\nlocal-ca {}\nregistries {}\n",
         policy.as_deref().unwrap_or("-"),
         signer.as_deref().unwrap_or("-"),
         plan.fail_on_warn,
-        plan.waivers.digest().unwrap_or("-")
+        plan.waivers.digest().unwrap_or("-"),
+        plan.trust.digest(),
+        plan.local_ca.describe(),
+        plan.registries.describe()
     );
     crate::claims::sha256_hex(text.as_bytes())
 }
@@ -547,9 +581,16 @@ fn statement(
             Some(Descriptor { uri, digest: [("sha256".to_string(), sha)].into_iter().collect() })
         })
         .collect();
-    let mut waivers: Vec<String> = s.waived.iter().map(|w| w.waiver.clone()).collect();
-    waivers.sort();
-    waivers.dedup();
+    let waived: Vec<crate::decide::waivers::SummaryWaived> = s
+        .waived
+        .iter()
+        .map(|w| crate::decide::waivers::SummaryWaived {
+            waiver: w.waiver.clone(),
+            code: w.code.clone(),
+            message: w.message.clone(),
+            rule: w.rule.clone(),
+        })
+        .collect();
     let predicate = Predicate {
         verifier: Verifier {
             id: VERIFIER_ID.into(),
@@ -567,7 +608,7 @@ fn statement(
         vouch: Bindings {
             subject: subject.id().to_string(),
             trusted_root_sha256: plan.trust.root_sha256().to_string(),
-            waivers,
+            waived,
             effective_time: report.effective_time.clone(),
         },
     };

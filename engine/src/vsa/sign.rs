@@ -120,10 +120,16 @@ pub fn write_all(plan: &Plan, report: &Report, out: &SummariesOut) -> Result<usi
         }
         SummarySigner::Keyless { token, fulcio, rekor } => keyless(&jobs, token, fulcio, rekor)?,
     };
-    for (path, text) in &written {
-        // Whole files only: a reader never sees half a summary.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|source| Error::Io { path: tmp.clone(), what: "verification summary", source })?;
+    for (i, (path, text)) in written.iter().enumerate() {
+        // Whole files only: a reader never sees half a summary. The temporary file is
+        // new (never a file or link someone planted in the folder); the rename replaces
+        // a planted link itself, not what it points to.
+        use std::io::Write as _;
+        let tmp = path.with_extension(format!("{}-{i}.tmp", std::process::id()));
+        let io = |source| Error::Io { path: tmp.clone(), what: "verification summary", source };
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        drop(file);
         std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.clone(), what: "verification summary", source })?;
     }
     Ok(written.len())
