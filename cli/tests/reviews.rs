@@ -229,6 +229,13 @@ fn a_waiver_never_covers_a_failed_verification_or_an_unaccepted_signer() {
     r.assert_code(1);
     let report = r.json();
     assert_eq!(subject(&report, "a.tar.gz")["verdict"], "pass");
+    // `subjects` also matches the subject as the manifest lists it (relative to it).
+    let listed = e.write(
+        "listed.yaml",
+        &format!("waivers:\n{}", waiver("listed", "      subjects: [\"dist/a.tar.gz\"]\n", "    expires_on: 2026-06-01\n")),
+    );
+    let r = run(&["check", &e.path("vouch.yaml"), "--effective-time", REVIEW, "--waivers", &listed, "--format", "json"]);
+    assert_eq!(subject(&r.json(), "a.tar.gz")["waived"][0]["waiver"], "listed");
     let tampered = subject(&report, "tampered.tar.gz");
     assert_eq!(tampered["verdict"], "fail");
     assert!(tampered.get("waived").is_none(), "{tampered}");
@@ -516,28 +523,26 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
     let r = run(&["check", &manifest, "--reuse-vsa", &old_dir, "--vsa-signer", &accepted, "--vsa-max-age", "24h", "--format", "json"]);
     assert_eq!(subject(&r.json(), "b.tar.gz")["summary"]["used"], true);
 
-    // A FAILED summary is never reused: the subject is verified (and fails) again.
-    std::fs::write(e.dir.join("dist/c.tar.gz"), "contents of c.tar.gz").unwrap();
-    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 60)).to_string(); // signing_age: too old, FAILED
-    let later = later.as_str();
-    run(&["check", &manifest, "--effective-time", later, "--vsa", &vsa, "--vsa-key", &key]).assert_code(1);
-    let st = statement_of(&summary_of(&dir, "b.tar.gz", &e));
+    // A FAILED summary is never reused: the subject is verified (and fails) again. (c's
+    // contents no longer match its bundle.)
+    std::fs::write(e.dir.join("dist/c.tar.gz"), "tampered contents of c").unwrap();
+    run(&["check", &manifest, "--vsa", &vsa, "--vsa-key", &key]).assert_code(1);
+    let st = statement_of(&summary_of(&dir, "c.tar.gz", &e));
     assert_eq!(st["predicate"]["verificationResult"], "FAILED");
     assert_eq!(st["predicate"]["verifiedLevels"][0], "FAILED");
-    let r = run(&[
-        "check",
-        &manifest,
-        "--effective-time",
-        later,
-        "--reuse-vsa",
-        &vsa,
-        "--vsa-signer",
-        &format!("key:{public}"),
-        "--format",
-        "json",
-    ]);
+    let r = run(&["check", &manifest, "--reuse-vsa", &vsa, "--vsa-signer", &accepted, "--format", "json"]);
     r.assert_code(1);
-    assert!(b_rejected(r.json()).contains("its result is FAILED"));
+    let report = r.json();
+    assert!(subject(&report, "c.tar.gz")["summary"]["rejected"].as_str().unwrap().contains("its result is FAILED"), "{report}");
+    // A run judging an earlier time than a summary's verifies in full (a time rule may
+    // fail then), and summaries about a future time are refused up front.
+    let earlier = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2)).to_string();
+    let r = run(&["check", &manifest, "--effective-time", &earlier, "--reuse-vsa", &vsa, "--vsa-signer", &accepted, "--format", "json"]);
+    assert!(b_rejected(r.json()).contains("before the summary's effective time"));
+    let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let r = run(&["check", &manifest, "--effective-time", &future, "--vsa", &vsa, "--vsa-key", &key]);
+    r.assert_code(2);
+    r.assert_stderr_contains("in the future");
 
     // Settings vouch cannot act on: exit 2 before anything is judged.
     let refused = |args: &[&str], says: &str| {
@@ -548,7 +553,9 @@ fn summaries_signed_with_a_key_pass_unchanged_subjects_and_nothing_else() {
         assert!(r.stderr.contains(says), "wanted {says:?} in {}", r.stderr);
     };
     refused(&["--vsa", &vsa], "needs a signer");
-    refused(&["--vsa", &vsa, "--vsa-key", &public], "no -----BEGIN PRIVATE KEY----- block");
+    refused(&["--vsa", &vsa, "--vsa-key", &public], "this is a public key");
+    refused(&["--vsa", &vsa, "--vsa-key", &manifest], "no -----BEGIN PRIVATE KEY----- block");
+    refused(&["--reuse-vsa", &e.path("no-such-folder"), "--vsa-signer", &accepted], "create it empty for a first run");
     refused(&["--vsa", &vsa, "--vsa-key", &key, "--vsa-keyless"], "not both");
     refused(&["--vsa-key", &key], "give --vsa DIR");
     refused(&["--reuse-vsa", &vsa], "needs --vsa-signer");
@@ -777,8 +784,10 @@ print(json.dumps({"ids":p.ids,"rows":p.rows,"svgs":p.svgs,"text":" ".join(p.text
             std::fs::write(Path::new(&dir).join(name), &bytes).unwrap();
         }
     }
-    // A previous report that is not one: exit 2 before anything is judged.
+    // A previous report that is not one, or that no output would show: exit 2 before
+    // anything is judged.
     run(&["check", &manifest, "--previous-report", &waivers, "--format", "html"]).assert_code(2);
+    run(&["check", &manifest, "--previous-report", &old, "--format", "json"]).assert_code(2).assert_stderr_contains("HTML report");
 }
 
 #[test]

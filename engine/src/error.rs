@@ -89,7 +89,7 @@ codes! {
     PolicyNondeterministic = "policy::nondeterministic", Usage, "a gate must give the same answer for the same input: use input.context.effective_time / time.now_ns() (the effective time) instead, and no randomness or network";
     PolicyUnconfigured = "policy::unconfigured", Usage, "configure the package (its keys are in docs/policies.md), or do not load it";
     ReportMerge = "report::merge", Usage, "give `vouch report merge` the JSON report of every shard of one run (--shard 1/N … N/N), each exactly once";
-    ReportRead = "report::read", Usage, "give `vouch report merge` the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch";
+    ReportRead = "report::read", Usage, "give the JSON reports `vouch check --output json=PATH` wrote, with this version of vouch (to `vouch report merge`, `vouch report diff` or --previous-report)";
     RegistryUnauthorized = "registry::unauthorized", Usage, "give credentials: VOUCH_REGISTRY_USERNAME/VOUCH_REGISTRY_PASSWORD, CI_REGISTRY_USER/CI_REGISTRY_PASSWORD (GitLab CI, for $CI_REGISTRY), or `docker login` (config.json in $DOCKER_CONFIG or ~/.docker)";
     AttestUnauthorized = "attest::unauthorized", Usage, "give the API a token that can read the project: GITLAB_TOKEN (for $GITLAB_HOST, default gitlab.com) or CI_JOB_TOKEN (for $CI_SERVER_URL), GITHUB_TOKEN; or --gitlab-token-file / --github-token-file";
     UsageVsa = "usage::vsa", Usage, "write verification summaries with --vsa DIR and --vsa-key PRIVATE.pem or --vsa-keyless (SIGSTORE_ID_TOKEN); reuse them with --reuse-vsa DIR --vsa-signer key:PUBLIC.pem or --vsa-signer IDENTITY --vsa-signer-issuer ISSUER (docs/reviews.md)";

@@ -368,6 +368,15 @@ pub fn build(req: &Request) -> Result<Plan> {
     )?;
     notes.extend(waivers.notes());
     let (summaries_out, summaries_in) = req.vsa.resolve()?;
+    if summaries_out.is_some() && effective_time > jiff::Timestamp::now() + crate::vsa::CLOCK_SKEW {
+        return Err(Error::usage(
+            Code::UsageVsa,
+            format!(
+                "--vsa: --effective-time {} is in the future: a summary of a verdict about a time that has not come would never be reused; leave --effective-time out, or give one that has passed",
+                crate::claims::rfc3339_of(effective_time)
+            ),
+        ));
+    }
 
     let flag_signer = if req.any_signer { Some(Signer::AnyIdentity) } else { req.identity.signer()? };
     let (signers, policies, subjects) =

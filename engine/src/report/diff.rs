@@ -193,10 +193,12 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
             }
         }
         for (code, message) in f0.iter().filter(|(c, _)| !f1.contains_key(*c)) {
-            if w1.contains_key(code) {
-                d.newly_waived.push(change(code, message));
-            } else {
-                d.resolved_findings.push(change(code, message));
+            match w1.get(code) {
+                Some(now_message) => d.newly_waived.push(change(code, now_message)),
+                // A subject that no longer verifies was not judged by the policy: its
+                // findings are not resolved (the verdict change says what happened).
+                None if !now.verified => {}
+                None => d.resolved_findings.push(change(code, message)),
             }
         }
         let (s0, s1) = (signers(was), signers(now));

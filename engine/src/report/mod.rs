@@ -420,9 +420,16 @@ impl Outputs {
         }
     }
 
-    /// `--previous-report`: read before anything is judged (a bad one is exit 2).
+    /// `--previous-report`: read before anything is judged (a bad one is exit 2, and so
+    /// is one no output would show).
     pub fn with_previous(mut self, path: Option<&std::path::Path>) -> Result<Self, crate::Error> {
         if let Some(path) = path {
+            if self.stdout != Format::Html && !self.files.iter().any(|(f, _)| *f == Format::Html) {
+                return Err(crate::Error::usage(
+                    Code::UsageFormat,
+                    "--previous-report shows the changes in the HTML report: add --format html or --output html=PATH (or run `vouch report diff`)",
+                ));
+            }
             self.previous = Some(Box::new(read_report(path)?));
         }
         Ok(self)

@@ -36,7 +36,7 @@ const MAX_SUMMARY_BYTES: u64 = 1 << 20;
 /// Summaries of one digest tried at most (several runs, several names).
 const MAX_CANDIDATES: usize = 8;
 /// Clocks disagree a little; a summary from further in the future is refused.
-const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
+pub(crate) const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
 
 /// The statement's predicate (what vouch writes and reads back).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,7 +252,12 @@ impl SummariesIn {
                 )?));
             }
         }
-        let entries = std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), what: "summary folder", source })?;
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            usage(format!(
+                "--reuse-vsa {}: {e}; give the folder an earlier run wrote with --vsa (create it empty for a first run)",
+                dir.display()
+            ))
+        })?;
         let mut index: HashMap<String, Vec<PathBuf>> = HashMap::new();
         for entry in entries.flatten() {
             // Regular files only: a FIFO or a link planted in the folder is not read.
@@ -290,6 +295,7 @@ impl SummariesIn {
             trusted_root: plan.trust.root_sha256(),
             max_age: self.max_age,
             waivers: &plan.waivers,
+            effective_time: plan.context.effective_time,
         };
         let mut rejected = None;
         for file in files.into_iter().take(MAX_CANDIDATES) {
@@ -361,8 +367,17 @@ impl SummariesIn {
         if judged_at > verified + CLOCK_SKEW {
             return Err(format!("it was judged at a future effective time ({})", p.vouch.effective_time));
         }
+        // A verdict holds from the time it was judged at on, not before: a run judging an
+        // earlier time (an old pipeline re-run) verifies in full.
+        if expected.effective_time + CLOCK_SKEW < judged_at {
+            return Err(format!(
+                "this run judges at {}, before the summary's effective time {}",
+                crate::claims::rfc3339_of(expected.effective_time),
+                p.vouch.effective_time
+            ));
+        }
         let since = verified.min(judged_at);
-        if now.duration_since(since) > expected.max_age {
+        if now.max(expected.effective_time).duration_since(since) > expected.max_age {
             return Err(format!("it is older than --vsa-max-age (judged at {})", crate::claims::rfc3339_of(since)));
         }
         if let Some(f) = p.vouch.waived.iter().find(|f| !expected.waivers.in_force(&f.waiver)) {
@@ -418,7 +433,17 @@ impl SummariesIn {
                     AcceptedSigner::Key { hint: h, key } if *h == hint => Some(key),
                     _ => None,
                 })
-                .ok_or_else(|| format!("signed by key {hint}, which --vsa-signer does not accept"))?;
+                .ok_or_else(|| {
+                    let accepted: Vec<&str> = self
+                        .signers
+                        .iter()
+                        .filter_map(|s| match s {
+                            AcceptedSigner::Key { hint, .. } => Some(hint.as_str()),
+                            AcceptedSigner::Identity(_) => None,
+                        })
+                        .collect();
+                    format!("signed by key {hint}, which --vsa-signer does not accept (it accepts {})", accepted.join(", "))
+                })?;
             let [signature] = probe.dsse_envelope.signatures.as_slice() else {
                 return Err("a summary has exactly one signature".into());
             };
@@ -462,6 +487,8 @@ struct Expected<'a> {
     trusted_root: &'a str,
     max_age: jiff::SignedDuration,
     waivers: &'a crate::decide::waivers::Waivers,
+    /// This run's effective time.
+    effective_time: jiff::Timestamp,
 }
 
 struct Accepted {

@@ -49,8 +49,13 @@ impl SummarySigner {
             .skip(1)
             .take_while(|l| !l.starts_with("-----END"))
             .collect();
+        if pem.contains("-----BEGIN PUBLIC KEY-----") {
+            return Err(bad("this is a public key: --vsa-key signs with the private key (--vsa-signer key:FILE takes the public one)"));
+        }
         if body.is_empty() {
-            return Err(bad("no -----BEGIN PRIVATE KEY----- block (a PKCS#8 ECDSA P-256 key; convert with openssl pkcs8 -topk8 -nocrypt)"));
+            return Err(bad(
+                "no -----BEGIN PRIVATE KEY----- block (a PKCS#8 ECDSA P-256 key; an -----BEGIN EC PRIVATE KEY----- converts with openssl pkcs8 -topk8 -nocrypt)",
+            ));
         }
         let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|_| bad("the PEM body is not base64"))?;
         let key =
