@@ -609,6 +609,24 @@ fn keyless_summaries_through_the_test_fulcio_and_rekor_verify_with_vouch_and_sig
             "https://gitlab.com",
         );
         assert!(ok, "sigstore-python: {out}");
+        // And by vouch itself, as any DSSE bundle over the blob.
+        let root = e.path("trusted_root.json");
+        let standalone = run(&[
+            "verify-blob",
+            &e.dir.join("dist").join(blob).display().to_string(),
+            "--bundle",
+            &summary_of(&dir, blob, &e).display().to_string(),
+            "--trusted-root",
+            &root,
+            "--certificate-identity",
+            &reviewer.san(),
+            "--certificate-oidc-issuer",
+            "https://gitlab.com",
+            "--format",
+            "json",
+        ]);
+        standalone.assert_code(0);
+        assert_eq!(standalone.subject()["signers"][0]["predicate_type"], "https://slsa.dev/verification_summary/v1");
     }
 
     // vouch reuses them from the accepted identity only.
