@@ -19,6 +19,8 @@ use vouch_engine::verify::Signer;
 
 const IMAGES: usize = 200;
 const CONCURRENCY: usize = 16;
+const LATENCY_MS: u64 = 20;
+const LATENCY_IMAGES: usize = 100;
 
 fn main() {
     let dir = std::env::temp_dir().join(format!("vouch-bench-images-{}", std::process::id()));
@@ -61,50 +63,65 @@ fn main() {
         Trust::from_json(TrustSource::File("minted".into()), &serde_json::to_string(&sigstore.trusted_root().unwrap()).unwrap()).unwrap();
     let signer =
         Signer::Keyless(IdentityRequirement::from_flags(Some(&GitLab::default().san()), None, Some("https://gitlab.com"), None).unwrap());
-    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-
-    // One image at a time: resolve, fetch, verify.
-    let t = Instant::now();
-    for r in &refs {
-        let d = runtime.block_on(oci::discover(&client, r, None)).unwrap();
-        for found in &d.evidence {
-            oci::verify_found(&trust, &d.subject, found.as_ref().unwrap(), &signer).unwrap();
+    let measure = |refs: &[ImageRef]| -> (f64, f64, std::time::Duration) {
+        let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+        // One image at a time: resolve, fetch, verify.
+        let t = Instant::now();
+        for r in refs {
+            let d = runtime.block_on(oci::discover(&client, r, None)).unwrap();
+            for found in &d.evidence {
+                oci::verify_found(&trust, &d.subject, found.as_ref().unwrap(), &signer).unwrap();
+            }
         }
-    }
-    let sequential = IMAGES as f64 / t.elapsed().as_secs_f64();
+        let sequential = refs.len() as f64 / t.elapsed().as_secs_f64();
 
-    // Concurrent fetches (bounded), then verification in parallel.
-    let t = Instant::now();
-    let discoveries = runtime.block_on(async {
-        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-        let client = std::sync::Arc::new(client);
-        let tasks: Vec<_> = refs
-            .iter()
-            .cloned()
-            .map(|r| {
-                let (semaphore, client) = (semaphore.clone(), client.clone());
-                tokio::spawn(async move {
-                    let _permit = semaphore.acquire().await;
-                    oci::discover(&client, &r, None).await
+        // Concurrent fetches (bounded), then verification in parallel.
+        let t = Instant::now();
+        let discoveries = runtime.block_on(async {
+            let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+            let client = std::sync::Arc::new(client);
+            let tasks: Vec<_> = refs
+                .iter()
+                .cloned()
+                .map(|r| {
+                    let (semaphore, client) = (semaphore.clone(), client.clone());
+                    tokio::spawn(async move {
+                        let _permit = semaphore.acquire().await;
+                        oci::discover(&client, &r, None).await
+                    })
                 })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap().unwrap());
-        }
-        out
-    });
-    let fetched = t.elapsed();
-    let verified: usize = discoveries
-        .par_iter()
-        .map(|d| d.evidence.iter().filter(|f| oci::verify_found(&trust, &d.subject, f.as_ref().unwrap(), &signer).is_ok()).count())
-        .sum();
-    assert_eq!(verified, IMAGES);
-    let concurrent = IMAGES as f64 / t.elapsed().as_secs_f64();
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap().unwrap());
+            }
+            out
+        });
+        let fetched = t.elapsed();
+        let verified: usize = discoveries
+            .par_iter()
+            .map(|d| d.evidence.iter().filter(|f| oci::verify_found(&trust, &d.subject, f.as_ref().unwrap(), &signer).is_ok()).count())
+            .sum();
+        assert_eq!(verified, refs.len());
+        (sequential, refs.len() as f64 / t.elapsed().as_secs_f64(), fetched)
+    };
+    let (sequential, concurrent, fetched) = measure(&refs);
     println!("{IMAGES} images on a loopback registry (resolve tag, fetch .sig manifest and layer, referrers, verify):");
     println!("  one at a time:                        {sequential:>7.0} images/s");
+    println!("  {CONCURRENCY} concurrent fetches + rayon verify: {concurrent:>7.0} images/s (fetching took {fetched:.1?})");
+
+    // The same registry 20 ms away (a loopback proxy answering each request 20 ms late):
+    // round trips, not CPU, decide.
+    let proxy = testkit::harness::LatencyProxy::start(&host, std::time::Duration::from_millis(LATENCY_MS));
+    let far: Vec<ImageRef> = refs
+        .iter()
+        .take(LATENCY_IMAGES)
+        .map(|r| ImageRef::parse(&format!("{}/{}:{}", proxy.host, r.repository, r.tag.clone().unwrap_or_default())).unwrap())
+        .collect();
+    let (sequential, concurrent, fetched) = measure(&far);
+    println!("{LATENCY_IMAGES} of them {LATENCY_MS} ms away (a latency proxy):");
+    println!("  one at a time:                        {sequential:>7.1} images/s");
     println!("  {CONCURRENCY} concurrent fetches + rayon verify: {concurrent:>7.0} images/s (fetching took {fetched:.1?})");
     let _ = child.kill();
     let _ = child.wait();

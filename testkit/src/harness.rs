@@ -282,6 +282,64 @@ impl Drop for StormServer {
     }
 }
 
+/// A loopback HTTP proxy in front of a registry that answers every request `delay` late,
+/// as a registry across a network would: round trips, not CPU, are then what is measured.
+/// Each connection is served on its own thread (so concurrent requests overlap), one
+/// request per upstream connection. Stops on drop.
+pub struct LatencyProxy {
+    pub host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LatencyProxy {
+    pub fn start(upstream: &str, delay: std::time::Duration) -> Self {
+        use std::io::{Read, Write};
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let (upstream, stopped) = (upstream.to_string(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((mut client, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
+                };
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    let _ = client.set_nonblocking(false);
+                    let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+                    loop {
+                        let text = read_head(&mut client);
+                        if text.is_empty() {
+                            return;
+                        }
+                        std::thread::sleep(delay);
+                        let request =
+                            text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
+                        let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
+                        let _ = up.write_all(request.as_bytes());
+                        let mut response = Vec::new();
+                        let _ = up.read_to_end(&mut response);
+                        if client.write_all(&response).is_err() {
+                            return;
+                        }
+                        // The upstream's `Connection: close` went to the client too.
+                        return;
+                    }
+                });
+            }
+        });
+        LatencyProxy { host, stop }
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How the fault proxy misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

@@ -100,31 +100,38 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
         subject.media_type = entry.1;
     }
 
-    let mut evidence = Vec::new();
-    let tag = subject.digest.replace(':', "-");
-    for (suffix, layer_type) in [(".sig", SIMPLE_SIGNING), (".att", DSSE_LAYER)] {
-        let Some(sig_manifest) = client.manifest(image, &format!("{tag}{suffix}")).await.map_err(registry_error)? else {
-            continue;
-        };
-        let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
-        if layers.len() > MAX_SIGNATURES_PER_IMAGE {
-            evidence.push(Err(Error::Limit(format!(
-                "{tag}{suffix} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}",
-                layers.len()
-            ))));
-            continue;
-        }
-        for layer in layers {
-            if layer.get("mediaType").and_then(|m| m.as_str()) != Some(layer_type) {
-                continue;
-            }
-            evidence.push(fetch_layer(client, image, &layer, layer_type).await);
-        }
-    }
-    for found in referrer_bundles(client, image, &subject.digest).await? {
-        evidence.push(found);
-    }
+    // `.sig`, `.att` and the referrers are independent: asked at once, one round trip
+    // (and its layers) each instead of one after the other. The evidence keeps its order.
+    let (sig, att, referrers) = futures_util::future::join3(
+        cosign_layers(client, image, &subject.digest, ".sig", SIMPLE_SIGNING),
+        cosign_layers(client, image, &subject.digest, ".att", DSSE_LAYER),
+        referrer_bundles(client, image, &subject.digest),
+    )
+    .await;
+    let mut evidence = sig?;
+    evidence.extend(att?);
+    evidence.extend(referrers?);
     Ok(Discovery { subject, evidence })
+}
+
+/// The layers of one cosign tag (`sha256-<hex>.sig` or `.att`) of this type, fetched at once.
+async fn cosign_layers(
+    client: &RegistryClient,
+    image: &ImageRef,
+    digest: &str,
+    suffix: &str,
+    layer_type: &str,
+) -> Result<Vec<Result<Found>>> {
+    let tag = format!("{}{suffix}", digest.replace(':', "-"));
+    let Some(sig_manifest) = client.manifest(image, &tag).await.map_err(registry_error)? else {
+        return Ok(Vec::new());
+    };
+    let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
+    if layers.len() > MAX_SIGNATURES_PER_IMAGE {
+        return Ok(vec![Err(Error::Limit(format!("{tag} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", layers.len())))]);
+    }
+    let wanted = layers.iter().filter(|layer| layer.get("mediaType").and_then(|m| m.as_str()) == Some(layer_type));
+    Ok(futures_util::future::join_all(wanted.map(|layer| fetch_layer(client, image, layer, layer_type))).await)
 }
 
 /// (`.sig` layers, `.att` layers, bundle referrers, the platform's manifest: (digest, media type)).
@@ -201,18 +208,15 @@ async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &st
             entries.len()
         )))]);
     }
-    let mut out = Vec::new();
-    for entry in entries {
-        if entry.get("artifactType").and_then(|a| a.as_str()) != Some(SIGSTORE_BUNDLE) {
-            continue;
-        }
-        let Some(referrer_digest) = entry.get("digest").and_then(|d| d.as_str()).filter(|d| is_sha256_digest(d)) else {
-            out.push(Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())));
-            continue;
-        };
-        out.push(referrer_bundle(client, image, digest, referrer_digest).await);
-    }
-    Ok(out)
+    // Each bundle referrer at once, in the index's order.
+    let fetches =
+        entries.iter().filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)).map(|entry| async move {
+            match entry.get("digest").and_then(|d| d.as_str()).filter(|d| is_sha256_digest(d)) {
+                Some(referrer_digest) => referrer_bundle(client, image, digest, referrer_digest).await,
+                None => Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())),
+            }
+        });
+    Ok(futures_util::future::join_all(fetches).await)
 }
 
 async fn referrer_bundle(client: &RegistryClient, image: &ImageRef, subject: &str, referrer: &str) -> Result<Found> {
