@@ -309,24 +309,19 @@ impl LatencyProxy {
                 std::thread::spawn(move || {
                     let _ = client.set_nonblocking(false);
                     let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-                    loop {
-                        let text = read_head(&mut client);
-                        if text.is_empty() {
-                            return;
-                        }
-                        std::thread::sleep(delay);
-                        let request =
-                            text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
-                        let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
-                        let _ = up.write_all(request.as_bytes());
-                        let mut response = Vec::new();
-                        let _ = up.read_to_end(&mut response);
-                        if client.write_all(&response).is_err() {
-                            return;
-                        }
-                        // The upstream's `Connection: close` went to the client too.
+                    // One request per connection: the upstream's `Connection: close`
+                    // goes to the client too.
+                    let text = read_head(&mut client);
+                    if text.is_empty() {
                         return;
                     }
+                    std::thread::sleep(delay);
+                    let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
+                    let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
+                    let _ = up.write_all(request.as_bytes());
+                    let mut response = Vec::new();
+                    let _ = up.read_to_end(&mut response);
+                    let _ = client.write_all(&response);
                 });
             }
         });
