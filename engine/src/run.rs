@@ -22,6 +22,7 @@ use crate::plan::{Plan, SubjectPlan, Target};
 use crate::policy::Policy;
 use crate::report::{Report, SubjectResult};
 use crate::verify::VerifiedSignature;
+use crate::vsa::Reuse;
 
 /// Called with (done, total) as work items finish (the CLI draws a progress bar).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -77,23 +78,26 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
     // 0. This shard's subjects only, by their plan ids (before any file is read).
     let subjects: Vec<&SubjectPlan> = plan.subjects.iter().filter(|s| plan.shard.contains(s.id())).collect();
 
-    // 0b. Images pinned by digest with a verification summary: nothing to fetch.
-    let mut by_summary: HashMap<usize, SubjectResult> = HashMap::new();
+    // 0b. Images pinned by digest with a verification summary: nothing to fetch. (Per
+    // subject: passed by its summary, or why its summaries were refused.)
+    let mut passed_by_summary: HashMap<usize, SubjectResult> = HashMap::new();
+    let mut refused_summaries: HashMap<usize, crate::vsa::SummaryUse> = HashMap::new();
     if let Some(summaries) = &plan.summaries_in {
         for (i, s) in subjects.iter().enumerate() {
-            if let Target::Image { reference, platform: None } = &s.target {
-                if let Some((r, digest)) = ImageRef::parse(reference).ok().and_then(|r| r.digest.clone().map(|d| (r, d))) {
-                    if summaries.has(&digest) {
-                        if let Some(result) = summaries.reuse(plan, s, "image", &r.with_reference(&digest), &digest) {
-                            by_summary.insert(i, result);
-                        }
-                    }
+            let Target::Image { reference, platform: None } = &s.target else { continue };
+            let Some((r, digest)) = ImageRef::parse(reference).ok().and_then(|r| r.digest.clone().map(|d| (r, d))) else { continue };
+            match summaries.reuse(plan, s, "image", &r.with_reference(&digest), &digest) {
+                Some(Reuse::Passed(result)) => {
+                    passed_by_summary.insert(i, *result);
                 }
+                Some(Reuse::Refused(why)) => {
+                    refused_summaries.insert(i, why);
+                }
+                None => {}
             }
         }
     }
-    let reused_images: std::collections::HashSet<usize> =
-        by_summary.iter().filter(|(_, r)| r.summary.as_ref().is_some_and(|u| u.used)).map(|(i, _)| *i).collect();
+    let reused_images: std::collections::HashSet<usize> = passed_by_summary.keys().copied().collect();
     let reused = |i: &usize| reused_images.contains(i);
 
     // 1. Resolve images (the only network I/O) and hash files, each subject to a digest.
@@ -124,7 +128,7 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
         .zip(&subjects)
         .enumerate()
         .map(|(i, (p, s))| match &s.target {
-            _ if reused(&i) => match by_summary.remove(&i) {
+            _ if reused(&i) => match passed_by_summary.remove(&i) {
                 Some(result) => Prepared::Done(result),
                 None => p,
             },
@@ -172,27 +176,18 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
                     Work::Image { discovery, .. } => format!("sha256:{}", discovery.subject.sha256().to_hex()),
                     Work::Package { package, .. } => crate::evidence::digest_string(&package.digest),
                 };
-                if !summaries.has(&digest) {
-                    return (i, p, None);
-                }
                 let (kind, name) = work_name(work);
                 match summaries.reuse(plan, s, kind, &name, &digest) {
-                    Some(r) if r.summary.as_ref().is_some_and(|u| u.used) => (i, Prepared::Done(r), None),
-                    Some(r) => (i, p, r.summary),
+                    Some(Reuse::Passed(result)) => (i, Prepared::Done(*result), None),
+                    Some(Reuse::Refused(why)) => (i, p, Some(why)),
                     None => (i, p, None),
                 }
             })
             .collect::<Vec<_>>()
             .into_iter()
             .map(|(i, p, refused)| {
-                if let Some(refused) = refused {
-                    by_summary.insert(
-                        i,
-                        SubjectResult {
-                            summary: Some(refused),
-                            ..SubjectResult::not_verified("", String::new(), None, Reason::new(crate::Code::VerifyNone, ""))
-                        },
-                    );
+                if let Some(why) = refused {
+                    refused_summaries.insert(i, why);
                 }
                 p
             })
@@ -262,7 +257,7 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             result.id = s.id().to_string();
             // A summary that was refused: verified in full, and the result says why.
             if result.summary.is_none() {
-                result.summary = by_summary.remove(&i).and_then(|r| r.summary);
+                result.summary = refused_summaries.remove(&i);
             }
             // By the subject's own name: a shared result was decided under another's.
             plan.waivers.apply(&mut result);

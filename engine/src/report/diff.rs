@@ -301,25 +301,50 @@ pub fn text(d: &Diff) -> String {
     out
 }
 
-/// The diff as Markdown, for a merge request or an issue: text from reports is escaped
-/// so that it cannot start markup.
-pub fn markdown(d: &Diff) -> String {
-    let cell = |s: &str| {
-        let mut out = String::new();
-        for c in esc(s).chars() {
-            match c {
-                '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '!' | '#' | '|' | '`' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                c => out.push(c),
-            }
+/// One change as a row: what changed, of which subject (or waiver), and how (not escaped:
+/// each renderer escapes for its own format).
+pub struct Row {
+    pub change: &'static str,
+    pub name: String,
+    pub detail: String,
+}
+
+impl Diff {
+    /// Every change as a row, in the order the text lists them.
+    pub fn rows(&self) -> Vec<Row> {
+        let row = |change, name: &String, detail: String| Row { change, name: name.clone(), detail };
+        let mut rows = Vec::new();
+        rows.extend(self.added.iter().map(|s| row("added", &s.name, verdict(s.verdict).into())));
+        rows.extend(self.removed.iter().map(|s| row("removed", &s.name, format!("was {}", verdict(s.verdict)))));
+        rows.extend(self.verdict_changes.iter().map(|c| row("verdict", &c.name, format!("{} → {}", verdict(c.from), verdict(c.to)))));
+        rows.extend(
+            self.digest_changes
+                .iter()
+                .map(|c| row("digest", &c.name, format!("{} → {}", c.from.as_deref().unwrap_or("-"), c.to.as_deref().unwrap_or("-")))),
+        );
+        rows.extend(self.new_findings.iter().map(|f| row("new finding", &f.name, format!("{}: {}", f.code, f.message))));
+        rows.extend(self.resolved_findings.iter().map(|f| row("resolved", &f.name, f.code.clone())));
+        rows.extend(self.newly_waived.iter().map(|f| row("waived now", &f.name, f.code.clone())));
+        rows.extend(self.no_longer_waived.iter().map(|f| row("no longer waived", &f.name, format!("{}: {}", f.code, f.message))));
+        rows.extend(
+            self.signer_changes.iter().map(|c| row("signer", &c.name, format!("{} → {}", c.before.join(", "), c.after.join(", ")))),
+        );
+        for (change, ids) in [
+            ("waiver started", &self.waivers.started),
+            ("waiver expired", &self.waivers.expired),
+            ("waiver removed", &self.waivers.removed),
+            ("waiver changed", &self.waivers.changed),
+        ] {
+            rows.extend(ids.iter().map(|id| row(change, id, String::new())));
         }
-        out
-    };
+        rows
+    }
+}
+
+/// The diff as Markdown, for a merge request or an issue: text from reports is escaped
+/// so that it cannot start markup; names are code spans (no mentions or links there).
+pub fn markdown(d: &Diff) -> String {
+    use super::render::{md_cell as cell, md_code};
     let mut out = format!(
         "### vouch review: what changed\n\n| | effective time | subjects | passed | failed | not judged |\n|---|---|---:|---:|---:|---:|\n| before | {} | {} | {} | {} | {} |\n| now | {} | {} | {} | {} | {} |\n\n",
         cell(&d.old.effective_time),
@@ -338,47 +363,8 @@ pub fn markdown(d: &Diff) -> String {
         return out;
     }
     out.push_str("| change | subject | detail |\n|---|---|---|\n");
-    // Names in code spans: a name cannot mention anyone, link or start markup there.
-    let code = |s: &str| format!("`{}`", esc(s).replace('`', "'").replace('|', "\\|"));
-    let mut row = |change: &str, name: &str, detail: String| {
-        let _ = writeln!(out, "| {change} | {} | {detail} |", code(name));
-    };
-    for s in &d.added {
-        row("added", &s.name, verdict(s.verdict).into());
-    }
-    for s in &d.removed {
-        row("removed", &s.name, format!("was {}", verdict(s.verdict)));
-    }
-    for c in &d.verdict_changes {
-        row("verdict", &c.name, format!("{} → {}", verdict(c.from), verdict(c.to)));
-    }
-    for c in &d.digest_changes {
-        row("digest", &c.name, format!("{} → {}", cell(c.from.as_deref().unwrap_or("-")), cell(c.to.as_deref().unwrap_or("-"))));
-    }
-    for f in &d.new_findings {
-        row("new finding", &f.name, format!("{}: {}", cell(&f.code), cell(&f.message)));
-    }
-    for f in &d.resolved_findings {
-        row("resolved", &f.name, cell(&f.code));
-    }
-    for f in &d.newly_waived {
-        row("waived now", &f.name, cell(&f.code));
-    }
-    for f in &d.no_longer_waived {
-        row("no longer waived", &f.name, format!("{}: {}", cell(&f.code), cell(&f.message)));
-    }
-    for c in &d.signer_changes {
-        row("signer", &c.name, format!("{} → {}", cell(&c.before.join(", ")), cell(&c.after.join(", "))));
-    }
-    for (what, ids) in [
-        ("waiver started", &d.waivers.started),
-        ("waiver expired", &d.waivers.expired),
-        ("waiver removed", &d.waivers.removed),
-        ("waiver changed", &d.waivers.changed),
-    ] {
-        for id in ids {
-            row(what, id, String::new());
-        }
+    for r in d.rows() {
+        let _ = writeln!(out, "| {} | `{}` | {} |", r.change, md_code(&r.name), cell(&r.detail));
     }
     out
 }

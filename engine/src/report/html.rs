@@ -320,38 +320,14 @@ pub fn render(r: &Report, previous: Option<&Diff>) -> String {
             d.new.passed,
             d.new.failed
         );
-        let mut rows: Vec<(String, String, String)> = Vec::new();
-        rows.extend(d.added.iter().map(|s| ("added".into(), s.name.clone(), verdict_word(s.verdict).into())));
-        rows.extend(d.removed.iter().map(|s| ("removed".into(), s.name.clone(), format!("was {}", verdict_word(s.verdict)))));
-        rows.extend(
-            d.verdict_changes
-                .iter()
-                .map(|c| ("verdict".into(), c.name.clone(), format!("{} → {}", verdict_word(c.from), verdict_word(c.to)))),
-        );
-        rows.extend(d.digest_changes.iter().map(|c| {
-            ("digest".into(), c.name.clone(), format!("{} → {}", c.from.as_deref().unwrap_or("-"), c.to.as_deref().unwrap_or("-")))
-        }));
-        rows.extend(d.new_findings.iter().map(|f| ("new finding".into(), f.name.clone(), format!("{}: {}", f.code, f.message))));
-        rows.extend(d.resolved_findings.iter().map(|f| ("resolved".into(), f.name.clone(), f.code.clone())));
-        rows.extend(d.newly_waived.iter().map(|f| ("waived now".into(), f.name.clone(), f.code.clone())));
-        rows.extend(d.no_longer_waived.iter().map(|f| ("no longer waived".into(), f.name.clone(), format!("{}: {}", f.code, f.message))));
-        rows.extend(
-            d.signer_changes.iter().map(|c| ("signer".into(), c.name.clone(), format!("{} → {}", c.before.join(", "), c.after.join(", ")))),
-        );
-        for (what, ids) in [
-            ("waiver started", &d.waivers.started),
-            ("waiver expired", &d.waivers.expired),
-            ("waiver removed", &d.waivers.removed),
-            ("waiver changed", &d.waivers.changed),
-        ] {
-            rows.extend(ids.iter().map(|id| (what.to_string(), id.clone(), String::new())));
-        }
+        let rows = d.rows();
         if rows.is_empty() {
             out.push_str("<p>No changes.</p>");
         } else {
             out.push_str("<div class=\"scroll\"><table><thead><tr><th>change</th><th>subject</th><th>detail</th></tr></thead><tbody>");
-            for (what, name, detail) in rows {
-                let _ = write!(out, "<tr><td><b>{}</b></td><td class=\"name\">{}</td><td>{}</td></tr>", h(&what), h(&name), h(&detail));
+            for r in rows {
+                let _ =
+                    write!(out, "<tr><td><b>{}</b></td><td class=\"name\">{}</td><td>{}</td></tr>", h(r.change), h(&r.name), h(&r.detail));
             }
             out.push_str("</tbody></table></div>");
         }

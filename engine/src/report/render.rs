@@ -424,23 +424,7 @@ fn markdown(r: &Report) -> String {
     }
     // Text from outside cannot end a cell or a code span, nor start markup: a name like
     // `[PASS](https://evil)` or `![](…)` stays text.
-    let code = |s: &str| esc(s).replace('|', "\\|").replace('`', "'");
-    let cell = |s: &str| {
-        let mut out = String::new();
-        for c in esc(s).chars() {
-            match c {
-                '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '!' | '#' | '|' | '`' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                c => out.push(c),
-            }
-        }
-        out
-    };
+    let (code, cell) = (md_code, md_cell);
     if let Some(trust) = &r.plan.trust {
         for w in &trust.warnings {
             let _ = writeln!(out, "> ⚠️ trust: {}\n", cell(w));
@@ -501,6 +485,30 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(out, "{gap}**Passed: {}**\n\n| signed by | project | subjects |\n|---|---|---|", m.passed);
         for ((signer, project), n) in rows {
             let _ = writeln!(out, "| {} | {} | {n} |", cell(&signer), cell(&project));
+        }
+    }
+    out
+}
+
+/// Text from outside inside a Markdown code span: it cannot end the span or the cell.
+pub(super) fn md_code(s: &str) -> String {
+    esc(s).replace('|', "\\|").replace('`', "'")
+}
+
+/// Text from outside in a Markdown table cell: it cannot end the cell, nor start markup
+/// (a name like `[PASS](https://evil)` or `![](…)` stays text).
+pub(super) fn md_cell(s: &str) -> String {
+    let mut out = String::new();
+    for c in esc(s).chars() {
+        match c {
+            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '!' | '#' | '|' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
         }
     }
     out

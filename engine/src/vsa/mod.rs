@@ -113,6 +113,15 @@ pub struct SummaryUse {
     pub rejected: Option<String>,
 }
 
+/// What a subject's summaries came to.
+#[derive(Debug)]
+pub enum Reuse {
+    /// Passed by a summary, not verified again.
+    Passed(Box<SubjectResult>),
+    /// Summaries there were, none held: verified in full, and its result says why.
+    Refused(SummaryUse),
+}
+
 /// Who may sign the summaries a run reuses.
 #[derive(Debug, Clone)]
 pub enum AcceptedSigner {
@@ -277,13 +286,9 @@ impl SummariesIn {
         Ok(SummariesIn { dir: dir.to_path_buf(), max_age, signers, index })
     }
 
-    /// Whether any summary names this digest (`sha256:HEX`).
-    pub fn has(&self, digest: &str) -> bool {
-        self.index.contains_key(&digest.replacen(':', "-", 1))
-    }
-
-    /// Try the summaries of a subject's digest: the first that holds passes it.
-    pub fn reuse(&self, plan: &Plan, subject: &SubjectPlan, kind: &str, name: &str, digest: &str) -> Option<SubjectResult> {
+    /// Try the summaries of a subject's digest: the first that holds passes it. None when
+    /// there is none (the subject is verified in full, and nothing is said).
+    pub fn reuse(&self, plan: &Plan, subject: &SubjectPlan, kind: &str, name: &str, digest: &str) -> Option<Reuse> {
         let mut files: Vec<&PathBuf> = self.index.get(&digest.replacen(':', "-", 1))?.iter().collect();
         // This subject's own file first: others of the same digest cannot crowd it out.
         let own = file_name(digest, subject.id());
@@ -305,17 +310,20 @@ impl SummariesIn {
                     let Some(waived) = plan.waivers.relied_on(&accepted.waived) else { continue };
                     let mut result = reused(kind, name, digest, file, accepted);
                     result.waived = waived;
-                    return Some(result);
+                    return Some(Reuse::Passed(Box::new(result)));
                 }
                 Err(why) => rejected = Some((file, why)),
             }
         }
         // Verified in full; the result says why the summary was not enough.
         rejected.map(|(file, why)| {
-            let mut result = SubjectResult::not_verified(kind, name.to_string(), None, crate::Reason::new(Code::VerifyNone, ""));
-            result.summary =
-                Some(SummaryUse { used: false, file: file.display().to_string(), time_verified: None, signer: None, rejected: Some(why) });
-            result
+            Reuse::Refused(SummaryUse {
+                used: false,
+                file: file.display().to_string(),
+                time_verified: None,
+                signer: None,
+                rejected: Some(why),
+            })
         })
     }
 
