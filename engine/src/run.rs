@@ -257,7 +257,7 @@ fn run_in_pool(plan: &Plan, progress: Option<Progress<'_>>) -> Vec<SubjectResult
             result.id = s.id().to_string();
             // A summary that was refused: verified in full, and the result says why.
             if result.summary.is_none() {
-                result.summary = refused_summaries.remove(&i);
+                result.summary = refused_summaries.remove(&i).map(Box::new);
             }
             // By the subject's own name: a shared result was decided under another's.
             plan.waivers.apply(&mut result);

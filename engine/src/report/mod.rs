@@ -122,7 +122,7 @@ pub struct SubjectResult {
     pub waived: Vec<crate::decide::waivers::Waived>,
     /// A verification summary (VSA) that passed it, or was refused (docs/reviews.md).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub summary: Option<crate::vsa::SummaryUse>,
+    pub summary: Option<Box<crate::vsa::SummaryUse>>,
 }
 
 impl SubjectResult {

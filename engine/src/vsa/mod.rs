@@ -526,13 +526,13 @@ fn reused(kind: &str, name: &str, digest: &str, file: &Path, a: Accepted) -> Sub
         log_index: None,
         bundle_sha256: None,
     }];
-    result.summary = Some(SummaryUse {
+    result.summary = Some(Box::new(SummaryUse {
         used: true,
         file: file.display().to_string(),
         time_verified: Some(a.time_verified),
         signer: Some(a.signer),
         rejected: None,
-    });
+    }));
     result
 }
 
