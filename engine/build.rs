@@ -18,7 +18,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    // The manifest dir as cargo gives it to this run, not as it was when the build script
+    // was compiled: target dirs shared between checkouts reuse a compiled build script,
+    // and one built elsewhere would embed (or miss) that other checkout's policies.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = Path::new(&manifest_dir).join("../policies");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &mut files);
@@ -27,6 +31,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", file.display());
         let rel = file.strip_prefix(&root).unwrap_or(file).to_string_lossy().replace('\\', "/");
         let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", file.display().to_string());
+    }
+    // A binary without its library would refuse `--policy builtin` at run time: fail here.
+    if !files.iter().any(|f| f.extension().is_some_and(|e| e == "rego")) {
+        println!("cargo:warning=no .rego files under {}: the bundled policy library would be empty", root.display());
+        std::process::exit(1);
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("builtin.rs");
