@@ -348,12 +348,11 @@ fn discover_all(
             return out;
         }
     };
-    let concurrency = (plan.jobs * 8).clamp(4, 64);
     runtime.block_on(async {
         use futures_util::StreamExt as _;
         let results: Vec<(usize, Result<Discovery, Error>)> = futures_util::stream::iter(images)
             .map(|(i, r, platform)| async move { (i, oci::discover(client, &r, platform.as_deref()).await) })
-            .buffer_unordered(concurrency)
+            .buffer_unordered(oci::IMAGES_AT_ONCE)
             .collect()
             .await;
         out.extend(results);
@@ -403,7 +402,18 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                 }))
                 .collect();
             let info = SubjectInfo::new("image", subject.name(), &subject.sha256().into());
-            decider.decide(info, results, policy)
+            let mut result = decider.decide(info, results, policy);
+            result.warnings.extend(discovery.notes.iter().map(|note| crate::policy::Finding {
+                package: "vouch".into(),
+                rule: crate::policy::RuleKind::Warn,
+                msg: note.to_string(),
+                code: Some(note.code().to_string()),
+                title: Some("The registry answered inconsistently".into()),
+                solution: Some("Ask the registry's operator: its referrers API should list every referrer".into()),
+                term: None,
+                location: None,
+            }));
+            result
         }
         Work::Package { package, .. } => judge_package(plan, package, signer, &decider, policy),
     }

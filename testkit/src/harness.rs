@@ -282,54 +282,150 @@ impl Drop for StormServer {
     }
 }
 
-/// A loopback HTTP proxy in front of a registry that answers every request `delay` late,
-/// as a registry across a network would: round trips, not CPU, are then what is measured.
-/// Each connection is served on its own thread (so concurrent requests overlap), one
-/// request per upstream connection. Stops on drop.
-pub struct LatencyProxy {
+/// How a [`RegistryProxy`] bends what the registry behind it does.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyOptions {
+    /// Answer every request this late, as a registry across a network would.
+    pub delay: std::time::Duration,
+    /// Answer `429 Too Many Requests` to a request arriving while this many are in flight.
+    pub max_in_flight: Option<usize>,
+    /// Response headers to drop (lower-case names), e.g. `docker-content-digest`.
+    pub strip_headers: Vec<&'static str>,
+    /// Serve the OCI 1.1 referrers API (from the registry's tag-schema index), as a
+    /// registry with the API does.
+    pub referrers_api: Option<ReferrersApi>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferrersApi {
+    /// Lists what the tag lists.
+    Faithful,
+    /// Lists nothing: a registry that gained the API after the tag was written.
+    Empty,
+}
+
+/// A loopback HTTP proxy in front of a registry that records every request
+/// (`METHOD /v2/...`) and bends the answers as [`ProxyOptions`] say. Each connection is
+/// served on its own thread (so concurrent requests overlap), one request per upstream
+/// connection. Stops on drop.
+pub struct RegistryProxy {
     pub host: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Requests answered 429 for being over `max_in_flight`.
+    pub rejected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl LatencyProxy {
+/// The proxy that only adds latency.
+pub type LatencyProxy = RegistryProxy;
+
+impl RegistryProxy {
+    /// Every request answered `delay` late: round trips, not CPU, are then what is measured.
     pub fn start(upstream: &str, delay: std::time::Duration) -> Self {
-        use std::io::{Read, Write};
+        Self::with(upstream, ProxyOptions { delay, ..Default::default() })
+    }
+
+    pub fn with(upstream: &str, options: ProxyOptions) -> Self {
+        use std::sync::atomic::Ordering;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rejected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let host = listener.local_addr().unwrap().to_string();
-        let (upstream, stopped) = (upstream.to_string(), stop.clone());
+        let (upstream, stopped, log, refused) = (upstream.to_string(), stop.clone(), requests.clone(), rejected.clone());
         std::thread::spawn(move || {
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stopped.load(Ordering::Relaxed) {
                 let Ok((mut client, _)) = listener.accept() else {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                     continue;
                 };
-                let upstream = upstream.clone();
+                let (upstream, options, log, refused, in_flight) =
+                    (upstream.clone(), options.clone(), log.clone(), refused.clone(), in_flight.clone());
                 std::thread::spawn(move || {
                     let _ = client.set_nonblocking(false);
                     let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-                    // One request per connection: the upstream's `Connection: close`
-                    // goes to the client too.
                     let text = read_head(&mut client);
                     if text.is_empty() {
                         return;
                     }
-                    std::thread::sleep(delay);
-                    let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
-                    let Ok(mut up) = std::net::TcpStream::connect(&upstream) else { return };
-                    let _ = up.write_all(request.as_bytes());
-                    let mut response = Vec::new();
-                    let _ = up.read_to_end(&mut response);
-                    let _ = client.write_all(&response);
+                    let mut line = text.split_whitespace();
+                    let (method, path) = (line.next().unwrap_or("").to_string(), line.next().unwrap_or("/").to_string());
+                    log.lock().unwrap().push(format!("{method} {path}"));
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst);
+                    let response = if options.max_in_flight.is_some_and(|max| now >= max) {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                    } else {
+                        std::thread::sleep(options.delay);
+                        match (options.referrers_api, path.split_once("/referrers/")) {
+                            (Some(api), Some((repo, digest))) => referrers_answer(&upstream, repo, digest, api),
+                            _ => forward(&upstream, &text, &options.strip_headers),
+                        }
+                    };
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let _ = std::io::Write::write_all(&mut client, &response);
                 });
             }
         });
-        LatencyProxy { host, stop }
+        RegistryProxy { host, requests, rejected, stop }
+    }
+
+    /// The requests seen so far, as `METHOD /v2/...`.
+    pub fn seen(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 }
 
-impl Drop for LatencyProxy {
+/// One request to `upstream` on its own connection; the raw answer, headers stripped.
+fn forward(upstream: &str, head: &str, strip: &[&str]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let request = head.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
+    let Ok(mut up) = std::net::TcpStream::connect(upstream) else { return Vec::new() };
+    let _ = up.write_all(request.as_bytes());
+    let mut response = Vec::new();
+    let _ = up.read_to_end(&mut response);
+    if strip.is_empty() {
+        return response;
+    }
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
+    let (headers, body) = response.split_at(split);
+    let headers = String::from_utf8_lossy(headers).into_owned();
+    let kept: Vec<&str> =
+        headers.split("\r\n").filter(|l| !strip.iter().any(|s| l.to_ascii_lowercase().starts_with(&format!("{s}:")))).collect();
+    let mut out = kept.join("\r\n").into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// `GET <repo>/referrers/<digest>` answered from the registry's `sha256-<hex>` tag index.
+fn referrers_answer(upstream: &str, repo: &str, digest: &str, api: ReferrersApi) -> Vec<u8> {
+    let digest = digest.split('?').next().unwrap_or(digest);
+    let head = format!(
+        "GET {repo}/manifests/{} HTTP/1.1\r\nHost: {upstream}\r\nAccept: application/vnd.oci.image.index.v1+json\r\n\r\n",
+        digest.replace(':', "-")
+    );
+    let response = forward(upstream, &head, &[]);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&response[split..]).ok().filter(|_| response.starts_with(b"HTTP/1.1 200")).unwrap_or_else(
+            || serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}),
+        );
+    if api == ReferrersApi::Empty {
+        index["manifests"] = serde_json::json!([]);
+    }
+    let body = serde_json::to_vec(&index).unwrap();
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+impl Drop for RegistryProxy {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }

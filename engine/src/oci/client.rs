@@ -4,13 +4,16 @@
 //! Built on reqwest rather than oci-client: oci-client hides status codes and headers
 //! (no `Retry-After`) and reads bodies without a size limit.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
 
+use super::limit::Limiter;
 use super::reference::ImageRef;
 
 /// A manifest or index is a few KiB; refuse anything larger than this.
@@ -58,6 +61,11 @@ pub struct OciError {
 impl OciError {
     fn new(kind: OciErrorKind, message: impl Into<String>) -> Self {
         OciError { kind, message: message.into() }
+    }
+
+    /// An answer that breaks the protocol.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        OciError::new(OciErrorKind::Invalid, message)
     }
 
     /// Whether retrying later may help (exit 3) rather than the evidence being bad.
@@ -176,11 +184,76 @@ pub struct RegistryClient {
     options: RegistryOptions,
     /// Bearer tokens by `host/repository`.
     tokens: tokio::sync::Mutex<HashMap<String, String>>,
+    /// Per registry: whether it serves the OCI 1.1 referrers API, once it has said.
+    referrers_api: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<bool>>>>,
+    /// Content-addressed answers (blobs, manifests by digest), fetched once per run.
+    cache: Mutex<ContentCache>,
+    /// Per registry: how many requests it gets at once.
+    limits: Mutex<HashMap<String, Arc<Limiter>>>,
+    requests: AtomicUsize,
 }
 
 struct Fetched {
     body: Vec<u8>,
     headers: HeaderMap,
+}
+
+/// A content-addressed answer: the bytes and the type the registry gave them.
+#[derive(Debug)]
+struct Content {
+    body: Vec<u8>,
+    content_type: Option<String>,
+}
+
+/// Answers by `registry/digest`. Two images sharing a blob (the same attestation, two tags
+/// of one digest) ask for it once, even at the same moment. Bounded in bytes, oldest out
+/// first, so memory stays flat in the number of images.
+#[derive(Default)]
+struct ContentCache {
+    cells: HashMap<String, Arc<tokio::sync::OnceCell<Arc<Content>>>>,
+    order: VecDeque<(String, usize)>,
+    bytes: usize,
+}
+
+/// At most this many bytes of fetched content are kept for reuse.
+const CACHE_BYTES: usize = 16 << 20;
+
+impl ContentCache {
+    fn cell(&mut self, key: &str) -> Arc<tokio::sync::OnceCell<Arc<Content>>> {
+        self.cells.entry(key.to_string()).or_default().clone()
+    }
+
+    /// A fetch finished: count it once, and drop the oldest beyond the bound.
+    fn settled(&mut self, key: &str, size: usize) {
+        if self.order.iter().any(|(k, _)| k == key) {
+            return;
+        }
+        self.order.push_back((key.to_string(), size));
+        self.bytes += size;
+        while self.bytes > CACHE_BYTES {
+            let Some((old, size)) = self.order.pop_front() else { break };
+            self.cells.remove(&old);
+            self.bytes -= size;
+        }
+    }
+
+    /// A fetch failed: the next asker tries again.
+    fn failed(&mut self, key: &str) {
+        if self.cells.get(key).is_some_and(|c| !c.initialized()) {
+            self.cells.remove(key);
+        }
+    }
+}
+
+/// What one run asked of registries, for benches and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests sent (each attempt counts).
+    pub requests: usize,
+    /// Times a registry's concurrency was halved after a 429 or 503.
+    pub throttled: usize,
+    /// The lowest concurrency limit any registry ended the run at.
+    pub lowest_limit: Option<usize>,
 }
 
 pub fn sha256_digest(bytes: &[u8]) -> String {
@@ -196,7 +269,103 @@ impl RegistryClient {
             .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OciError::new(OciErrorKind::Invalid, format!("cannot build the HTTP client: {e}")))?;
-        Ok(RegistryClient { http, options, tokens: Default::default() })
+        Ok(RegistryClient {
+            http,
+            options,
+            tokens: Default::default(),
+            referrers_api: Default::default(),
+            cache: Default::default(),
+            limits: Default::default(),
+            requests: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        let limits: Vec<(usize, usize)> = self.limits.lock().map(|l| l.values().map(|l| l.status()).collect()).unwrap_or_default();
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            throttled: limits.iter().map(|(_, t)| t).sum(),
+            lowest_limit: limits.iter().map(|(l, _)| *l).min(),
+        }
+    }
+
+    fn limiter(&self, image: &ImageRef) -> Arc<Limiter> {
+        match self.limits.lock() {
+            Ok(mut l) => l.entry(image.api_host().to_string()).or_default().clone(),
+            Err(_) => Arc::new(Limiter::default()),
+        }
+    }
+
+    /// Whether this registry serves the referrers API. The first image to ask runs
+    /// `probe` (which asks, and says whether it was served) and gets its answer back; the
+    /// others wait for that and get `None`, instead of every image asking. A failed probe
+    /// decides nothing: the next image probes again.
+    pub async fn referrers_api_served<T, E, F>(&self, image: &ImageRef, probe: F) -> std::result::Result<(bool, Option<T>), E>
+    where
+        F: std::future::Future<Output = std::result::Result<(bool, T), E>>,
+    {
+        let cell = match self.referrers_api.lock() {
+            Ok(mut m) => m.entry(image.api_host().to_string()).or_default().clone(),
+            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
+        };
+        let mut ours = None;
+        let answer = &mut ours;
+        let served = *cell
+            .get_or_try_init(|| async move {
+                let (served, probed) = probe.await?;
+                *answer = Some(probed);
+                Ok(served)
+            })
+            .await?;
+        Ok((served, ours))
+    }
+
+    /// A content-addressed answer, fetched once per run by `kind/registry/digest`.
+    async fn content<F>(&self, image: &ImageRef, kind: &str, digest: &str, fetch: F) -> Result<Option<Arc<Content>>>
+    where
+        F: std::future::Future<Output = Result<Option<Fetched>>>,
+    {
+        let key = format!("{kind}/{}/{digest}", image.api_host());
+        let cell = match self.cache.lock() {
+            Ok(mut c) => c.cell(&key),
+            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                match fetch.await {
+                    // Only what hashes to its digest is kept (and shared).
+                    Ok(Some(f)) if sha256_digest(&f.body) != digest => Err(Some(OciError::new(
+                        OciErrorKind::Invalid,
+                        format!(
+                            "registry {} returned {kind} {digest} with content that hashes to {}",
+                            image.registry,
+                            sha256_digest(&f.body)
+                        ),
+                    ))),
+                    Ok(Some(f)) => {
+                        let content_type = f.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+                        Ok(Arc::new(Content { body: f.body, content_type }))
+                    }
+                    // A 404 is not kept: it is not content, and cannot be shared.
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            })
+            .await;
+        match result {
+            Ok(content) => {
+                if let Ok(mut c) = self.cache.lock() {
+                    c.settled(&key, content.body.len());
+                }
+                Ok(Some(content.clone()))
+            }
+            Err(e) => {
+                if let Ok(mut c) = self.cache.lock() {
+                    c.failed(&key);
+                }
+                e.map_or(Ok(None), Err)
+            }
+        }
     }
 
     fn base(&self, image: &ImageRef) -> String {
@@ -204,21 +373,35 @@ impl RegistryClient {
         format!("{}://{}/v2/{}", if plain { "http" } else { "https" }, image.api_host(), image.repository)
     }
 
-    /// GET with authentication, bounded retries and a size limit. `Ok(None)` is a 404.
     async fn get(&self, image: &ImageRef, path: &str, accept: &str, limit: usize) -> Result<Option<Fetched>> {
+        self.request(Method::GET, image, path, accept, limit).await
+    }
+
+    /// A request with authentication, bounded retries, the registry's concurrency limit
+    /// and a size limit. `Ok(None)` is a 404.
+    async fn request(&self, method: Method, image: &ImageRef, path: &str, accept: &str, limit: usize) -> Result<Option<Fetched>> {
         let url = format!("{}/{path}", self.base(image));
         let token_key = format!("{}/{}", image.api_host(), image.repository);
+        let limiter = self.limiter(image);
         let mut attempt = 0;
         let mut authenticated_once = false;
         loop {
             attempt += 1;
-            let mut request = self.http.get(&url).header(ACCEPT, accept);
+            let mut request = self.http.request(method.clone(), &url).header(ACCEPT, accept);
             if let Some(token) = self.tokens.lock().await.get(&token_key) {
                 request = request.header(AUTHORIZATION, token.clone());
             }
-            let response = match request.send().await {
+            let permit = limiter.acquire().await;
+            let started = Instant::now();
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = request.send().await;
+            if sent.as_ref().is_ok_and(|r| r.status() != StatusCode::TOO_MANY_REQUESTS && r.status() != StatusCode::SERVICE_UNAVAILABLE) {
+                limiter.answered(started.elapsed());
+            }
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
+                    drop(permit);
                     let what = if e.is_timeout() {
                         "timed out"
                     } else if e.is_connect() {
@@ -244,7 +427,9 @@ impl RegistryClient {
             match status {
                 StatusCode::OK => {
                     let headers = response.headers().clone();
-                    match read_limited(response, limit, &url).await {
+                    let read = if method == Method::HEAD { Ok(Vec::new()) } else { read_limited(response, limit, &url).await };
+                    drop(permit);
+                    match read {
                         Ok(body) => return Ok(Some(Fetched { body, headers })),
                         // A body cut short is a network fault: retry it like one.
                         Err(e) if e.kind == OciErrorKind::Unreachable && attempt < self.options.max_attempts => {
@@ -269,6 +454,10 @@ impl RegistryClient {
                     ));
                 }
                 s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                    drop(permit);
+                    if s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::SERVICE_UNAVAILABLE {
+                        limiter.throttle();
+                    }
                     let retry_after =
                         response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
                     if attempt < self.options.max_attempts {
@@ -347,9 +536,31 @@ impl RegistryClient {
         Ok(format!("Bearer {token}"))
     }
 
-    /// A manifest by tag or digest; by digest, the bytes must hash to it.
+    /// A manifest's digest and type without its body (`HEAD`): `Ok(None)` is a 404, and
+    /// the digest is `None` when the registry sent no well-formed `Docker-Content-Digest`.
+    pub async fn head_manifest(&self, image: &ImageRef, reference: &str) -> Result<Option<(Option<String>, String)>> {
+        let Some(fetched) = self.request(Method::HEAD, image, &format!("manifests/{reference}"), MANIFEST_ACCEPT, 0).await? else {
+            return Ok(None);
+        };
+        let header = |name: &str| fetched.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
+        let digest = header("docker-content-digest").filter(|d| is_sha256_digest(d));
+        let media_type = header("content-type").map(|v| v.split(';').next().unwrap_or_default().trim().to_string()).unwrap_or_default();
+        Ok(Some((digest, media_type)))
+    }
+
+    /// A manifest by tag or digest; by digest, the bytes must hash to it (and are fetched
+    /// once per run).
     pub async fn manifest(&self, image: &ImageRef, reference: &str) -> Result<Option<Manifest>> {
-        let Some(fetched) = self.get(image, &format!("manifests/{reference}"), MANIFEST_ACCEPT, MAX_MANIFEST_BYTES).await? else {
+        let path = format!("manifests/{reference}");
+        let fetched = if is_sha256_digest(reference) {
+            self.content(image, "manifest", reference, self.get(image, &path, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES)).await?
+        } else {
+            self.get(image, &path, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES).await?.map(|f| {
+                let content_type = f.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+                Arc::new(Content { body: f.body, content_type })
+            })
+        };
+        let Some(fetched) = fetched else {
             return Ok(None);
         };
         let digest = sha256_digest(&fetched.body);
@@ -368,15 +579,9 @@ impl RegistryClient {
             .get("mediaType")
             .and_then(|m| m.as_str())
             .map(str::to_string)
-            .or_else(|| {
-                fetched
-                    .headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
-            })
+            .or_else(|| fetched.content_type.as_deref().map(|v| v.split(';').next().unwrap_or_default().trim().to_string()))
             .unwrap_or_default();
-        Ok(Some(Manifest { bytes: fetched.body, digest, media_type, json }))
+        Ok(Some(Manifest { bytes: fetched.body.clone(), digest, media_type, json }))
     }
 
     /// A blob, which must hash to its digest and fit in `limit` bytes.
@@ -385,9 +590,13 @@ impl RegistryClient {
             return Err(OciError::new(OciErrorKind::Invalid, format!("blob digest {digest:?} is not a sha256 digest")));
         }
         let fetched = self
-            .get(image, &format!("blobs/{digest}"), "*/*", limit)
+            .content(image, "blob", digest, self.get(image, &format!("blobs/{digest}"), "*/*", limit))
             .await?
             .ok_or_else(|| OciError::new(OciErrorKind::NotFound, format!("blob {digest} of {image} is missing")))?;
+        // A cached blob fetched under a larger limit elsewhere still answers to this one.
+        if fetched.body.len() > limit {
+            return Err(OciError::new(OciErrorKind::Invalid, format!("blob {digest} of {image} is over the {limit}-byte limit")));
+        }
         let actual = sha256_digest(&fetched.body);
         if actual != digest {
             return Err(OciError::new(
@@ -395,7 +604,7 @@ impl RegistryClient {
                 format!("registry {} returned blob {digest} with content that hashes to {actual}", image.registry),
             ));
         }
-        Ok(fetched.body)
+        Ok(fetched.body.clone())
     }
 
     /// The OCI 1.1 referrers API; `None` when the registry does not offer it.

@@ -68,6 +68,9 @@ pub struct Discovery {
     pub subject: ImageSubject,
     /// Each item, or why it could not be read.
     pub evidence: Vec<Result<Found>>,
+    /// What the registry answered that is not evidence but that a reader should know
+    /// (its referrers API and tag disagreeing): shown as warnings.
+    pub notes: Vec<Error>,
 }
 
 fn registry_error(e: super::OciError) -> Error {
@@ -75,43 +78,71 @@ fn registry_error(e: super::OciError) -> Error {
 }
 
 /// Resolve `image` to a digest and collect its signatures, attestations and referrers.
+///
+/// Round trips, not requests, are what a distant registry costs, so: a tag is resolved
+/// with `HEAD` (the digest from `Docker-Content-Digest`, no body); an image pinned by
+/// digest is checked to exist alongside its evidence rather than before it; `.sig`,
+/// `.att` and the referrers are asked at once, and each one's layers at once.
 pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Option<&str>) -> Result<Discovery> {
-    let reference = image.digest.clone().or_else(|| image.tag.clone()).unwrap_or_else(|| "latest".into());
-    let manifest = client
-        .manifest(image, &reference)
-        .await
-        .map_err(registry_error)?
-        .ok_or_else(|| Error::ImageNotFound(format!("{image} does not exist in the registry")))?;
-    let mut subject = ImageSubject {
-        reference: image.clone(),
-        digest: manifest.digest.clone(),
-        media_type: manifest.media_type.clone(),
-        index_digest: None,
+    let not_found = || Error::ImageNotFound(format!("{image} does not exist in the registry"));
+    let subject = |digest: String, media_type: String| ImageSubject { reference: image.clone(), digest, media_type, index_digest: None };
+    let subject = match (&image.digest, platform) {
+        // Pinned: the digest is known, so its existence is asked with the evidence.
+        (Some(digest), None) => {
+            let (head, evidence) = futures_util::future::join(client.head_manifest(image, digest), evidence(client, image, digest)).await;
+            let (served, media_type) = head.map_err(registry_error)?.ok_or_else(not_found)?;
+            if let Some(served) = served.filter(|s| s != digest) {
+                return Err(registry_error(super::OciError::invalid(format!(
+                    "registry {} answered for {digest} with a manifest it says is {served}",
+                    image.registry
+                ))));
+            }
+            let (evidence, notes) = evidence?;
+            return Ok(Discovery { subject: subject(digest.clone(), media_type), evidence, notes });
+        }
+        (_, Some(platform)) => {
+            let reference = image.digest.clone().or_else(|| image.tag.clone()).unwrap_or_else(|| "latest".into());
+            let manifest = client.manifest(image, &reference).await.map_err(registry_error)?.ok_or_else(not_found)?;
+            let (digest, media_type) = select_platform(&manifest.json, platform).ok_or_else(|| {
+                Error::ImageNotFound(format!(
+                    "{image} has no manifest for platform {platform} (it is {})",
+                    if manifest.json.get("manifests").is_some() { "an index without it" } else { "a single-platform image" }
+                ))
+            })?;
+            ImageSubject { index_digest: Some(manifest.digest.clone()), ..subject(digest, media_type) }
+        }
+        // A tag: HEAD gives the digest; a registry that sends none gets a GET, and the
+        // digest is computed from the bytes.
+        (None, None) => {
+            let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
+            match client.head_manifest(image, &tag).await.map_err(registry_error)?.ok_or_else(not_found)? {
+                (Some(digest), media_type) => subject(digest, media_type),
+                (None, _) => {
+                    let manifest = client.manifest(image, &tag).await.map_err(registry_error)?.ok_or_else(not_found)?;
+                    subject(manifest.digest, manifest.media_type)
+                }
+            }
+        }
     };
-    if let Some(platform) = platform {
-        let entry = select_platform(&manifest.json, platform).ok_or_else(|| {
-            Error::ImageNotFound(format!(
-                "{image} has no manifest for platform {platform} (it is {})",
-                if manifest.json.get("manifests").is_some() { "an index without it" } else { "a single-platform image" }
-            ))
-        })?;
-        subject.index_digest = Some(manifest.digest.clone());
-        subject.digest = entry.0;
-        subject.media_type = entry.1;
-    }
+    let (evidence, notes) = evidence(client, image, &subject.digest).await?;
+    Ok(Discovery { subject, evidence, notes })
+}
 
-    // `.sig`, `.att` and the referrers are independent: asked at once, one round trip
-    // (and its layers) each instead of one after the other. The evidence keeps its order.
+type Evidence = (Vec<Result<Found>>, Vec<Error>);
+
+/// `.sig`, `.att` and the referrers of one digest, asked at once; the evidence keeps its order.
+async fn evidence(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Evidence> {
     let (sig, att, referrers) = futures_util::future::join3(
-        cosign_layers(client, image, &subject.digest, ".sig", SIMPLE_SIGNING),
-        cosign_layers(client, image, &subject.digest, ".att", DSSE_LAYER),
-        referrer_bundles(client, image, &subject.digest),
+        cosign_layers(client, image, digest, ".sig", SIMPLE_SIGNING),
+        cosign_layers(client, image, digest, ".att", DSSE_LAYER),
+        referrer_bundles(client, image, digest),
     )
     .await;
+    let (referrers, notes) = referrers?;
     let mut evidence = sig?;
     evidence.extend(att?);
-    evidence.extend(referrers?);
-    Ok(Discovery { subject, evidence })
+    evidence.extend(referrers);
+    Ok((evidence, notes))
 }
 
 /// The layers of one cosign tag (`sha256-<hex>.sig` or `.att`) of this type, fetched at once.
@@ -191,22 +222,91 @@ async fn fetch_layer(client: &RegistryClient, image: &ImageRef, layer: &Value, l
     })
 }
 
+/// The index at the referrers tag schema's `sha256-<hex>` tag, if there is one.
+async fn tagged_referrers(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Option<Value>> {
+    Ok(match client.manifest(image, &digest.replace(':', "-")).await.map_err(registry_error)? {
+        Some(m) if m.json.get("manifests").is_some() => Some(m.json),
+        _ => None,
+    })
+}
+
+/// The digests of an index's Sigstore-bundle entries.
+fn bundle_referrers(index: &Value) -> Vec<&str> {
+    index
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE))
+        .filter_map(|e| e.get("digest").and_then(|d| d.as_str()))
+        .collect()
+}
+
 /// Sigstore bundles attached as OCI 1.1 referrers: the referrers API, or — for
 /// registries without it — the index at the `sha256-<hex>` tag.
-async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Vec<Result<Found>>> {
-    let index = match client.referrers_api(image, digest).await.map_err(registry_error)? {
-        Some(index) => index,
-        None => match client.manifest(image, &digest.replace(':', "-")).await.map_err(registry_error)? {
-            Some(m) if m.json.get("manifests").is_some() => m.json,
-            _ => return Ok(Vec::new()),
+///
+/// Each registry is asked both ways once per run, by its first image (the others wait for
+/// the answer); from then on only the way it serves. A registry with the API lists every
+/// manifest pushed with a `subject` (distribution-spec 1.1), and clients keep the tag
+/// only where the API is missing, so the tag can add nothing the API would not list —
+/// except entries from before the registry gained the API. Where both answered and
+/// differ, both lists are used and the difference is reported.
+async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Evidence> {
+    let mut disagreement = None;
+    let probe = async {
+        let (api, tagged) = futures_util::future::join(client.referrers_api(image, digest), tagged_referrers(client, image, digest)).await;
+        let (api, tagged) = (api.map_err(registry_error)?, tagged?);
+        Ok::<_, Error>((api.is_some(), (api, tagged)))
+    };
+    let index = match client.referrers_api_served(image, probe).await? {
+        (true, None) => match client.referrers_api(image, digest).await.map_err(registry_error)? {
+            Some(index) => Some(index),
+            None => tagged_referrers(client, image, digest).await?,
+        },
+        (false, None) => tagged_referrers(client, image, digest).await?,
+        (_, Some((api, tagged))) => match (api, tagged) {
+            (Some(mut api), Some(tagged)) => {
+                let listed = bundle_referrers(&api).into_iter().map(str::to_string).collect::<Vec<_>>();
+                let only_tag: Vec<Value> = tagged
+                    .get("manifests")
+                    .and_then(|m| m.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| {
+                        e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
+                            && e.get("digest").and_then(|d| d.as_str()).is_some_and(|d| !listed.iter().any(|l| l == d))
+                    })
+                    .cloned()
+                    .collect();
+                let tag_listed = bundle_referrers(&tagged);
+                let only_api: Vec<&String> = listed.iter().filter(|l| !tag_listed.contains(&l.as_str())).collect();
+                if !only_tag.is_empty() || !only_api.is_empty() {
+                    let names = |v: Vec<&str>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                    disagreement = Some(super::OciError::invalid(format!(
+                            "registry {} lists different referrers of {digest} through its referrers API and the {} tag (only the API: {}; only the tag: {}); both lists were used",
+                            image.registry,
+                            digest.replace(':', "-"),
+                            names(only_api.iter().map(|s| s.as_str()).collect()),
+                            names(only_tag.iter().filter_map(|e| e.get("digest").and_then(|d| d.as_str())).collect()),
+                        )));
+                }
+                if let Some(entries) = api.get_mut("manifests").and_then(|m| m.as_array_mut()) {
+                    entries.extend(only_tag);
+                }
+                Some(api)
+            }
+            (Some(api), None) => Some(api),
+            (None, tagged) => tagged,
         },
     };
+    Ok((referrer_entries(client, image, digest, index).await, disagreement.map(registry_error).into_iter().collect()))
+}
+
+async fn referrer_entries(client: &RegistryClient, image: &ImageRef, digest: &str, index: Option<Value>) -> Vec<Result<Found>> {
+    let Some(index) = index else { return Vec::new() };
     let entries = index.get("manifests").and_then(|m| m.as_array()).cloned().unwrap_or_default();
     if entries.len() > MAX_SIGNATURES_PER_IMAGE {
-        return Ok(vec![Err(Error::Limit(format!(
-            "{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}",
-            entries.len()
-        )))]);
+        return vec![Err(Error::Limit(format!("{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", entries.len())))];
     }
     // Each bundle referrer at once, in the index's order.
     let fetches =
@@ -216,7 +316,7 @@ async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &st
                 None => Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())),
             }
         });
-    Ok(futures_util::future::join_all(fetches).await)
+    futures_util::future::join_all(fetches).await
 }
 
 async fn referrer_bundle(client: &RegistryClient, image: &ImageRef, subject: &str, referrer: &str) -> Result<Found> {

@@ -5,8 +5,13 @@
 
 pub mod client;
 pub mod discover;
+pub mod limit;
 pub mod reference;
 
-pub use client::{Credentials, OciError, OciErrorKind, RegistryClient, RegistryOptions};
+pub use client::{ClientStats, Credentials, OciError, OciErrorKind, RegistryClient, RegistryOptions};
 pub use discover::{discover, verify_found, Discovery, Found, ImageSubject};
 pub use reference::ImageRef;
+
+/// Images discovered at once. Network-bound, so not tied to `--jobs`: each registry's own
+/// adaptive limit ([`limit::Limiter`]) decides how many requests it gets.
+pub const IMAGES_AT_ONCE: usize = 64;
