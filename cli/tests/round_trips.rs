@@ -182,3 +182,41 @@ fn a_registry_that_rate_limits_is_slowed_down_to_not_stormed() {
     // Backed off, not stormed: refusals stay a fraction of what was asked.
     assert!(rejected * 2 < seen, "{rejected} of {seen} requests refused");
 }
+
+#[test]
+fn a_missing_first_image_does_not_decide_how_its_registry_serves_referrers() {
+    let mut env = Env::new("referrers-missing-first");
+    let images: Vec<Descriptor> = (0..2).map(|i| env.image(&format!("v{i}"), &format!("missing-first-{i}"))).collect();
+    for d in &images {
+        env.refer(d);
+    }
+    // A registry with the API, which answers 404 for a repository that does not exist.
+    let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { referrers_api: Some(ReferrersApi::Faithful), ..Default::default() });
+    let p = &proxy.host;
+    let missing = format!("{p}/acme/nothing-here@sha256:{}", "0".repeat(64));
+    let mut refs = vec![missing];
+    refs.extend(images.iter().map(|d| format!("{p}/acme/app@{}", d.digest)));
+    let r = env.check(&refs);
+    r.assert_code(1);
+    let report = r.json();
+    assert_eq!(report["summary"]["passed"], 2, "{report}");
+    // The missing image's 404 from the API said nothing: both others still asked the API.
+    let seen = proxy.seen();
+    for d in &images {
+        assert!(seen.iter().any(|s| s == &format!("GET /v2/acme/app/referrers/{}", d.digest)), "{seen:?}");
+    }
+}
+
+#[test]
+fn a_registry_without_head_is_asked_with_get() {
+    let mut env = Env::new("no-head");
+    let d = env.image("1.0", "no-head");
+    env.sign(&d);
+    let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { no_head: true, ..Default::default() });
+    let r = env.check(&[format!("{}/acme/app:1.0", proxy.host), format!("{}/acme/app@{}", proxy.host, d.digest)]);
+    r.assert_code(0);
+    assert_eq!(r.json()["summary"]["passed"], 2);
+    let seen = proxy.seen();
+    assert!(seen.iter().any(|s| s == "GET /v2/acme/app/manifests/1.0"), "{seen:?}");
+    assert!(seen.iter().any(|s| s == &format!("GET /v2/acme/app/manifests/{}", d.digest)), "{seen:?}");
+}

@@ -292,8 +292,10 @@ pub struct ProxyOptions {
     /// Response headers to drop (lower-case names), e.g. `docker-content-digest`.
     pub strip_headers: Vec<&'static str>,
     /// Serve the OCI 1.1 referrers API (from the registry's tag-schema index), as a
-    /// registry with the API does.
+    /// registry with the API does (404 for a repository that does not exist).
     pub referrers_api: Option<ReferrersApi>,
+    /// Answer `HEAD` with 405, as a registry (or proxy) without it.
+    pub no_head: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +362,9 @@ impl RegistryProxy {
                     } else {
                         std::thread::sleep(options.delay);
                         match (options.referrers_api, path.split_once("/referrers/")) {
+                            _ if options.no_head && method == "HEAD" => {
+                                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                            }
                             (Some(api), Some((repo, digest))) => referrers_answer(&upstream, repo, digest, api),
                             _ => forward(&upstream, &text, &options.strip_headers),
                         }
@@ -408,6 +413,9 @@ fn referrers_answer(upstream: &str, repo: &str, digest: &str, api: ReferrersApi)
     );
     let response = forward(upstream, &head, &[]);
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
+    if String::from_utf8_lossy(&response[split..]).contains("NAME_UNKNOWN") {
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec();
+    }
     let mut index: serde_json::Value =
         serde_json::from_slice(&response[split..]).ok().filter(|_| response.starts_with(b"HTTP/1.1 200")).unwrap_or_else(
             || serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}),

@@ -35,6 +35,8 @@ pub enum OciErrorKind {
     Server,
     /// An answer that breaks the protocol: wrong digest, too large, not JSON.
     Invalid,
+    /// The registry does not answer this method (HEAD): asked again with GET.
+    Unsupported,
 }
 
 impl OciErrorKind {
@@ -47,6 +49,7 @@ impl OciErrorKind {
             OciErrorKind::RateLimited => Code::RegistryRateLimited,
             OciErrorKind::Server => Code::RegistryServer,
             OciErrorKind::Invalid => Code::RegistryInvalid,
+            OciErrorKind::Unsupported => Code::RegistryServer,
         }
     }
 }
@@ -184,8 +187,8 @@ pub struct RegistryClient {
     options: RegistryOptions,
     /// Bearer tokens by `host/repository`.
     tokens: tokio::sync::Mutex<HashMap<String, String>>,
-    /// Per registry: whether it serves the OCI 1.1 referrers API, once it has said.
-    referrers_api: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<bool>>>>,
+    /// Per registry: how it serves referrers, once an image of it has said.
+    referrers: Arc<Mutex<HashMap<String, Referrers>>>,
     /// Content-addressed answers (blobs, manifests by digest), fetched once per run.
     cache: Mutex<ContentCache>,
     /// Per registry: how many requests it gets at once.
@@ -196,6 +199,73 @@ pub struct RegistryClient {
 struct Fetched {
     body: Vec<u8>,
     headers: HeaderMap,
+}
+
+/// How a registry serves an image's referrers (OCI 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferrersMode {
+    /// The referrers API only.
+    Api,
+    /// The `sha256-<hex>` tag only: the registry has no API.
+    Tag,
+    /// Both, and they disagreed for some image: every image asks both.
+    Both,
+}
+
+#[derive(Debug)]
+enum Referrers {
+    /// One image is asking both ways; the others wait for what it learns.
+    Probing(Arc<tokio::sync::Notify>),
+    Known(ReferrersMode),
+    /// A probe could not tell (its image did not exist, or a request failed): every image
+    /// asks both ways until one can tell.
+    Unsure,
+}
+
+/// What an image does about referrers: use the registry's known way, or ask both (and,
+/// holding this, say what it learnt; dropped without saying, nothing was learnt).
+pub enum ReferrersPlan {
+    Known(ReferrersMode),
+    Probe(ProbeGuard),
+}
+
+pub struct ProbeGuard {
+    referrers: Arc<Mutex<HashMap<String, Referrers>>>,
+    host: String,
+    done: bool,
+}
+
+impl ProbeGuard {
+    /// What the probe learnt: `None` when it could not tell.
+    pub fn learnt(mut self, mode: Option<ReferrersMode>) {
+        self.settle(mode);
+    }
+
+    fn settle(&mut self, mode: Option<ReferrersMode>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Ok(mut m) = self.referrers.lock() {
+            let next = match (mode, m.get(&self.host)) {
+                // Another image already learnt it (after an unsure probe): keep the
+                // widest answer.
+                (Some(ReferrersMode::Both), _) | (_, Some(Referrers::Known(ReferrersMode::Both))) => Referrers::Known(ReferrersMode::Both),
+                (Some(mode), _) => Referrers::Known(mode),
+                (None, Some(Referrers::Known(mode))) => Referrers::Known(*mode),
+                (None, _) => Referrers::Unsure,
+            };
+            if let Some(Referrers::Probing(waiting)) = m.insert(self.host.clone(), next) {
+                waiting.notify_waiters();
+            }
+        }
+    }
+}
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.settle(None);
+    }
 }
 
 /// A content-addressed answer: the bytes and the type the registry gave them.
@@ -212,6 +282,7 @@ struct Content {
 struct ContentCache {
     cells: HashMap<String, Arc<tokio::sync::OnceCell<Arc<Content>>>>,
     order: VecDeque<(String, usize)>,
+    counted: std::collections::HashSet<String>,
     bytes: usize,
 }
 
@@ -225,14 +296,21 @@ impl ContentCache {
 
     /// A fetch finished: count it once, and drop the oldest beyond the bound.
     fn settled(&mut self, key: &str, size: usize) {
-        if self.order.iter().any(|(k, _)| k == key) {
+        if self.counted.contains(key) {
             return;
         }
+        // One large blob would push everything else out: such blobs are not kept.
+        if size > CACHE_BYTES / 4 {
+            self.cells.remove(key);
+            return;
+        }
+        self.counted.insert(key.to_string());
         self.order.push_back((key.to_string(), size));
         self.bytes += size;
         while self.bytes > CACHE_BYTES {
             let Some((old, size)) = self.order.pop_front() else { break };
             self.cells.remove(&old);
+            self.counted.remove(&old);
             self.bytes -= size;
         }
     }
@@ -273,7 +351,7 @@ impl RegistryClient {
             http,
             options,
             tokens: Default::default(),
-            referrers_api: Default::default(),
+            referrers: Default::default(),
             cache: Default::default(),
             limits: Default::default(),
             requests: AtomicUsize::new(0),
@@ -296,28 +374,35 @@ impl RegistryClient {
         }
     }
 
-    /// Whether this registry serves the referrers API. The first image to ask runs
-    /// `probe` (which asks, and says whether it was served) and gets its answer back; the
-    /// others wait for that and get `None`, instead of every image asking. A failed probe
-    /// decides nothing: the next image probes again.
-    pub async fn referrers_api_served<T, E, F>(&self, image: &ImageRef, probe: F) -> std::result::Result<(bool, Option<T>), E>
-    where
-        F: std::future::Future<Output = std::result::Result<(bool, T), E>>,
-    {
-        let cell = match self.referrers_api.lock() {
-            Ok(mut m) => m.entry(image.api_host().to_string()).or_default().clone(),
-            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
-        };
-        let mut ours = None;
-        let answer = &mut ours;
-        let served = *cell
-            .get_or_try_init(|| async move {
-                let (served, probed) = probe.await?;
-                *answer = Some(probed);
-                Ok(served)
-            })
-            .await?;
-        Ok((served, ours))
+    /// How this image should look for referrers. The first image of a registry probes
+    /// (asks both ways) while the others wait for what it learns; after an unsure probe
+    /// every image probes, concurrently, until one can tell.
+    pub async fn referrers_plan(&self, image: &ImageRef) -> ReferrersPlan {
+        let host = image.api_host().to_string();
+        let probe = || ReferrersPlan::Probe(ProbeGuard { referrers: self.referrers.clone(), host: host.clone(), done: false });
+        loop {
+            let waiting = {
+                let Ok(mut m) = self.referrers.lock() else { return probe() };
+                match m.get(&host) {
+                    Some(Referrers::Known(mode)) => return ReferrersPlan::Known(*mode),
+                    Some(Referrers::Unsure) => return probe(),
+                    Some(Referrers::Probing(waiting)) => waiting.clone(),
+                    None => {
+                        m.insert(host.clone(), Referrers::Probing(Arc::new(tokio::sync::Notify::new())));
+                        return probe();
+                    }
+                }
+            };
+            let notified = waiting.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            // Settled between the lock and `enable`: look again instead of waiting.
+            let still_probing =
+                self.referrers.lock().is_ok_and(|m| matches!(m.get(&host), Some(Referrers::Probing(w)) if Arc::ptr_eq(w, &waiting)));
+            if still_probing {
+                notified.await;
+            }
+        }
     }
 
     /// A content-addressed answer, fetched once per run by `kind/registry/digest`.
@@ -325,7 +410,9 @@ impl RegistryClient {
     where
         F: std::future::Future<Output = Result<Option<Fetched>>>,
     {
-        let key = format!("{kind}/{}/{digest}", image.api_host());
+        // Per repository: the bytes would be the same elsewhere, but whether this
+        // repository serves them (and to whom) is its own answer.
+        let key = format!("{kind}/{}/{}/{digest}", image.api_host(), image.repository);
         let cell = match self.cache.lock() {
             Ok(mut c) => c.cell(&key),
             Err(_) => Arc::new(tokio::sync::OnceCell::new()),
@@ -395,7 +482,8 @@ impl RegistryClient {
             let started = Instant::now();
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = request.send().await;
-            if sent.as_ref().is_ok_and(|r| r.status() != StatusCode::TOO_MANY_REQUESTS && r.status() != StatusCode::SERVICE_UNAVAILABLE) {
+            // Only answers with content measure latency (a 401 or 404 is answered faster).
+            if sent.as_ref().is_ok_and(|r| r.status() == StatusCode::OK) {
                 limiter.answered(started.elapsed());
             }
             let response = match sent {
@@ -440,7 +528,14 @@ impl RegistryClient {
                     }
                 }
                 StatusCode::NOT_FOUND => return Ok(None),
+                StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED | StatusCode::BAD_REQUEST if method == Method::HEAD => {
+                    return Err(OciError::new(
+                        OciErrorKind::Unsupported,
+                        format!("registry {} does not answer HEAD for {url} ({status})", image.registry),
+                    ));
+                }
                 StatusCode::UNAUTHORIZED if !authenticated_once => {
+                    drop(permit);
                     authenticated_once = true;
                     let challenge = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                     let token = self.authenticate(image, &challenge).await?;

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sigstore_types::Sha256Hash;
 
-use super::client::{is_sha256_digest, RegistryClient};
+use super::client::{is_sha256_digest, ProbeGuard, ReferrersMode, ReferrersPlan, RegistryClient};
 use super::reference::ImageRef;
+use super::OciErrorKind;
 use crate::error::{Error, Result, Stage};
 use crate::evidence::{self, cosign, MAX_BUNDLE_BYTES};
 use crate::evidence::{Artifact, ArtifactInput};
@@ -89,15 +90,30 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
     let subject = match (&image.digest, platform) {
         // Pinned: the digest is known, so its existence is asked with the evidence.
         (Some(digest), None) => {
-            let (head, evidence) = futures_util::future::join(client.head_manifest(image, digest), evidence(client, image, digest)).await;
-            let (served, media_type) = head.map_err(registry_error)?.ok_or_else(not_found)?;
+            let plan = client.referrers_plan(image).await;
+            let (head, evidence) =
+                futures_util::future::join(client.head_manifest(image, digest), evidence(client, image, digest, plan)).await;
+            let (served, media_type) = match head {
+                // A registry that does not answer HEAD: the manifest itself (hash-checked).
+                Err(e) if e.kind == OciErrorKind::Unsupported => {
+                    let m = client.manifest(image, digest).await.map_err(registry_error)?.ok_or_else(not_found)?;
+                    (Some(m.digest), m.media_type)
+                }
+                head => head.map_err(registry_error)?.ok_or_else(not_found)?,
+            };
             if let Some(served) = served.filter(|s| s != digest) {
                 return Err(registry_error(super::OciError::invalid(format!(
                     "registry {} answered for {digest} with a manifest it says is {served}",
                     image.registry
                 ))));
             }
-            let (evidence, notes) = evidence?;
+            // Only now, with the image known to exist, may what its probe saw count for
+            // the registry (a 404 from the referrers API of a missing repository says
+            // nothing about the API).
+            let (evidence, notes, learnt) = evidence?;
+            if let Some((guard, mode)) = learnt {
+                guard.learnt(Some(mode));
+            }
             return Ok(Discovery { subject: subject(digest.clone(), media_type), evidence, notes });
         }
         (_, Some(platform)) => {
@@ -115,7 +131,11 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
         // digest is computed from the bytes.
         (None, None) => {
             let tag = image.tag.clone().unwrap_or_else(|| "latest".into());
-            match client.head_manifest(image, &tag).await.map_err(registry_error)?.ok_or_else(not_found)? {
+            let head = match client.head_manifest(image, &tag).await {
+                Err(e) if e.kind == OciErrorKind::Unsupported => Some((None, String::new())),
+                head => head.map_err(registry_error)?,
+            };
+            match head.ok_or_else(not_found)? {
                 (Some(digest), media_type) => subject(digest, media_type),
                 (None, _) => {
                     let manifest = client.manifest(image, &tag).await.map_err(registry_error)?.ok_or_else(not_found)?;
@@ -124,25 +144,31 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
             }
         }
     };
-    let (evidence, notes) = evidence(client, image, &subject.digest).await?;
+    let plan = client.referrers_plan(image).await;
+    let (evidence, notes, learnt) = evidence(client, image, &subject.digest, plan).await?;
+    if let Some((guard, mode)) = learnt {
+        guard.learnt(Some(mode));
+    }
     Ok(Discovery { subject, evidence, notes })
 }
 
-type Evidence = (Vec<Result<Found>>, Vec<Error>);
+/// A probe's guard and what it saw, for the caller to settle once the image is known to exist.
+type Learnt = Option<(ProbeGuard, ReferrersMode)>;
+type Evidence = (Vec<Result<Found>>, Vec<Error>, Learnt);
 
 /// `.sig`, `.att` and the referrers of one digest, asked at once; the evidence keeps its order.
-async fn evidence(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Evidence> {
+async fn evidence(client: &RegistryClient, image: &ImageRef, digest: &str, plan: ReferrersPlan) -> Result<Evidence> {
     let (sig, att, referrers) = futures_util::future::join3(
         cosign_layers(client, image, digest, ".sig", SIMPLE_SIGNING),
         cosign_layers(client, image, digest, ".att", DSSE_LAYER),
-        referrer_bundles(client, image, digest),
+        referrer_bundles(client, image, digest, plan),
     )
     .await;
-    let (referrers, notes) = referrers?;
+    let (referrers, notes, learnt) = referrers?;
     let mut evidence = sig?;
     evidence.extend(att?);
     evidence.extend(referrers);
-    Ok((evidence, notes))
+    Ok((evidence, notes, learnt))
 }
 
 /// The layers of one cosign tag (`sha256-<hex>.sig` or `.att`) of this type, fetched at once.
@@ -245,61 +271,77 @@ fn bundle_referrers(index: &Value) -> Vec<&str> {
 /// Sigstore bundles attached as OCI 1.1 referrers: the referrers API, or — for
 /// registries without it — the index at the `sha256-<hex>` tag.
 ///
-/// Each registry is asked both ways once per run, by its first image (the others wait for
-/// the answer); from then on only the way it serves. A registry with the API lists every
+/// Each registry is asked both ways by its first image (the others wait for what it
+/// learns); from then on only the way it serves. A registry with the API lists every
 /// manifest pushed with a `subject` (distribution-spec 1.1), and clients keep the tag
 /// only where the API is missing, so the tag can add nothing the API would not list —
 /// except entries from before the registry gained the API. Where both answered and
-/// differ, both lists are used and the difference is reported.
-async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Evidence> {
-    let mut disagreement = None;
-    let probe = async {
-        let (api, tagged) = futures_util::future::join(client.referrers_api(image, digest), tagged_referrers(client, image, digest)).await;
-        let (api, tagged) = (api.map_err(registry_error)?, tagged?);
-        Ok::<_, Error>((api.is_some(), (api, tagged)))
-    };
-    let index = match client.referrers_api_served(image, probe).await? {
-        (true, None) => match client.referrers_api(image, digest).await.map_err(registry_error)? {
-            Some(index) => Some(index),
-            None => tagged_referrers(client, image, digest).await?,
+/// differ, both lists are used, the difference is reported, and every later image of
+/// that registry asks both ways too.
+async fn referrer_bundles(client: &RegistryClient, image: &ImageRef, digest: &str, plan: ReferrersPlan) -> Result<Evidence> {
+    let (index, notes, learnt) = match plan {
+        ReferrersPlan::Known(ReferrersMode::Api) => match client.referrers_api(image, digest).await.map_err(registry_error)? {
+            Some(index) => (Some(index), Vec::new(), None),
+            None => (tagged_referrers(client, image, digest).await?, Vec::new(), None),
         },
-        (false, None) => tagged_referrers(client, image, digest).await?,
-        (_, Some((api, tagged))) => match (api, tagged) {
-            (Some(mut api), Some(tagged)) => {
-                let listed = bundle_referrers(&api).into_iter().map(str::to_string).collect::<Vec<_>>();
-                let only_tag: Vec<Value> = tagged
-                    .get("manifests")
-                    .and_then(|m| m.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter(|e| {
-                        e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
-                            && e.get("digest").and_then(|d| d.as_str()).is_some_and(|d| !listed.iter().any(|l| l == d))
-                    })
-                    .cloned()
-                    .collect();
-                let tag_listed = bundle_referrers(&tagged);
-                let only_api: Vec<&String> = listed.iter().filter(|l| !tag_listed.contains(&l.as_str())).collect();
-                if !only_tag.is_empty() || !only_api.is_empty() {
-                    let names = |v: Vec<&str>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
-                    disagreement = Some(super::OciError::invalid(format!(
-                            "registry {} lists different referrers of {digest} through its referrers API and the {} tag (only the API: {}; only the tag: {}); both lists were used",
-                            image.registry,
-                            digest.replace(':', "-"),
-                            names(only_api.iter().map(|s| s.as_str()).collect()),
-                            names(only_tag.iter().filter_map(|e| e.get("digest").and_then(|d| d.as_str())).collect()),
-                        )));
-                }
-                if let Some(entries) = api.get_mut("manifests").and_then(|m| m.as_array_mut()) {
-                    entries.extend(only_tag);
-                }
-                Some(api)
-            }
-            (Some(api), None) => Some(api),
-            (None, tagged) => tagged,
-        },
+        ReferrersPlan::Known(ReferrersMode::Tag) => (tagged_referrers(client, image, digest).await?, Vec::new(), None),
+        ReferrersPlan::Known(ReferrersMode::Both) => {
+            let (index, _, note) = both_ways(client, image, digest).await?;
+            (index, note.into_iter().collect(), None)
+        }
+        ReferrersPlan::Probe(guard) => {
+            let (index, mode, note) = both_ways(client, image, digest).await?;
+            (index, note.into_iter().collect(), Some((guard, mode)))
+        }
     };
-    Ok((referrer_entries(client, image, digest, index).await, disagreement.map(registry_error).into_iter().collect()))
+    Ok((referrer_entries(client, image, digest, index).await, notes, learnt))
+}
+
+/// The referrers API and the tag, asked at once: their union, what it says of the
+/// registry, and the difference if they disagree.
+async fn both_ways(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<(Option<Value>, ReferrersMode, Option<Error>)> {
+    let (api, tagged) = futures_util::future::join(client.referrers_api(image, digest), tagged_referrers(client, image, digest)).await;
+    let (api, tagged) = (api.map_err(registry_error)?, tagged?);
+    let (mut api, tagged) = match (api, tagged) {
+        (Some(api), Some(tagged)) => (api, tagged),
+        (Some(api), None) => return Ok((Some(api), ReferrersMode::Api, None)),
+        (None, tagged) => return Ok((tagged, ReferrersMode::Tag, None)),
+    };
+    let listed: Vec<String> = bundle_referrers(&api).into_iter().map(str::to_string).collect();
+    let tag_listed: Vec<String> = bundle_referrers(&tagged).into_iter().map(str::to_string).collect();
+    let only_api: Vec<&str> = listed.iter().filter(|l| !tag_listed.contains(l)).map(String::as_str).collect();
+    let only_tag: Vec<Value> = tagged
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
+                && e.get("digest").and_then(|d| d.as_str()).is_some_and(|d| !listed.iter().any(|l| l == d))
+        })
+        .cloned()
+        .collect();
+    if only_tag.is_empty() && only_api.is_empty() {
+        return Ok((Some(api), ReferrersMode::Api, None));
+    }
+    let names = |v: Vec<&str>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    let note = registry_error(super::OciError::invalid(format!(
+        "registry {} lists different referrers of {digest} through its referrers API and the {} tag (only the API: {}; only the tag: {}); both lists were used",
+        image.registry,
+        digest.replace(':', "-"),
+        names(only_api),
+        names(only_tag.iter().filter_map(|e| e.get("digest").and_then(|d| d.as_str())).collect()),
+    )));
+    // The union: the API's entries, then the tag's others (an API index without a
+    // `manifests` array gets one).
+    match api.as_object_mut() {
+        Some(object) => match object.entry("manifests").or_insert_with(|| Value::Array(Vec::new())) {
+            Value::Array(entries) => entries.extend(only_tag),
+            other => *other = Value::Array(only_tag),
+        },
+        None => api = serde_json::json!({ "manifests": only_tag }),
+    }
+    Ok((Some(api), ReferrersMode::Both, Some(note)))
 }
 
 async fn referrer_entries(client: &RegistryClient, image: &ImageRef, digest: &str, index: Option<Value>) -> Vec<Result<Found>> {

@@ -102,6 +102,8 @@ impl Limiter {
         s.limit = (s.limit / 2).max(1);
         s.streak = 0;
         s.throttled += 1;
+        // Latency under the old load says nothing about the new one: learn it again.
+        s.fastest = None;
     }
 
     /// (current limit, times halved).
