@@ -39,7 +39,9 @@ impl Drop for Permit {
         if let Ok(mut s) = self.limiter.state.lock() {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
-        self.limiter.released.notify_waiters();
+        // One place freed, one waiter woken (waking them all costs a poll of every
+        // waiting request per answer).
+        self.limiter.released.notify_one();
     }
 }
 
@@ -60,8 +62,11 @@ impl Limiter {
 
     pub async fn acquire(self: &Arc<Self>) -> Permit {
         loop {
-            // Created before the check: a release between the check and the wait still wakes it.
+            // Registered before the check: a release between the check and the wait
+            // still wakes it.
             let released = self.released.notified();
+            let mut released = std::pin::pin!(released);
+            released.as_mut().enable();
             {
                 let Ok(mut s) = self.state.lock() else { break };
                 if s.in_flight < s.limit {
