@@ -51,6 +51,10 @@ impl Env {
 
     /// `vouch check` over these image references, JSON report on stdout.
     fn check(&self, images: &[String]) -> Run {
+        self.check_with(images, &[])
+    }
+
+    fn check_with(&self, images: &[String], extra: &[&str]) -> Run {
         let subjects: String = images.iter().map(|i| format!("  - image: {i}\n")).collect();
         let manifest = format!(
             "version: 1\ntrusted_root: trusted_root.json\nidentities:\n  - issuer: https://gitlab.com\n    subject: {}\nsubjects:\n{subjects}",
@@ -58,7 +62,10 @@ impl Env {
         );
         let path = self.dir.join("vouch.yaml");
         std::fs::write(&path, manifest).unwrap();
-        run(&["check", &path.display().to_string(), "--format", "json"])
+        let path = path.display().to_string();
+        let mut args = vec!["check", &path, "--format", "json"];
+        args.extend(extra);
+        run(&args)
     }
 }
 
@@ -162,6 +169,11 @@ fn a_referrers_api_and_tag_that_disagree_are_reported_and_both_used() {
     let warnings = subject["warnings"].to_string();
     assert!(warnings.contains("registry::invalid") && warnings.contains("lists different referrers"), "{warnings}");
     assert!(warnings.contains("only the tag: sha256:"), "{warnings}");
+    // With --fail-on-warn, as a policy's warning would, it fails the image.
+    let r = env.check_with(&[format!("{}/acme/app:1.0", proxy.host)], &["--fail-on-warn"]);
+    r.assert_code(1);
+    let reasons = r.subject()["reasons"].to_string();
+    assert!(reasons.contains("registry::invalid") && reasons.contains("warning (--fail-on-warn)"), "{reasons}");
 }
 
 #[test]

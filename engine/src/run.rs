@@ -413,6 +413,13 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                 term: None,
                 location: None,
             }));
+            // Like a policy's warnings: with --fail-on-warn, they fail the image.
+            if plan.fail_on_warn && !discovery.notes.is_empty() && result.verdict == crate::report::Verdict::Pass {
+                result.verdict = crate::report::Verdict::Fail;
+                result
+                    .reasons
+                    .extend(discovery.notes.iter().map(|note| Reason::new(note.code(), format!("warning (--fail-on-warn): {note}"))));
+            }
             result
         }
         Work::Package { package, .. } => judge_package(plan, package, signer, &decider, policy),
