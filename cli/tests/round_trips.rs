@@ -232,3 +232,52 @@ fn a_registry_without_head_is_asked_with_get() {
     assert!(seen.iter().any(|s| s == "GET /v2/acme/app/manifests/1.0"), "{seen:?}");
     assert!(seen.iter().any(|s| s == &format!("GET /v2/acme/app/manifests/{}", d.digest)), "{seen:?}");
 }
+
+#[test]
+fn a_repository_with_many_images_is_listed_once_and_missing_tags_are_not_asked() {
+    let mut env = Env::new("listing");
+    let images: Vec<Descriptor> = (0..16).map(|i| env.image(&format!("v{i}"), &format!("listed-{i}"))).collect();
+    for d in &images[1..] {
+        env.sign(d);
+    }
+    env.attest(&images[0]); // the first has an attestation only
+    env.refer(&images[1]); // the second a referrer too
+    let proxy = RegistryProxy::with(&env.upstream, ProxyOptions::default());
+    let r = env.check(&(0..16).map(|i| format!("{}/acme/app:v{i}", proxy.host)).collect::<Vec<_>>());
+    r.assert_code(0);
+    assert_eq!(r.json()["summary"]["passed"], 16);
+    let seen = proxy.seen();
+    let all = seen.join("\n");
+    assert_eq!(count(&seen, |s| s.starts_with("GET /v2/acme/app/tags/list")), 1, "{all}");
+    for (i, d) in images.iter().enumerate() {
+        let tag = d.digest.replace(':', "-");
+        let asked = |suffix: &str| count(&seen, |s| s == format!("GET /v2/acme/app/manifests/{tag}{suffix}"));
+        // Asked exactly when the listing has it: the evidence that exists is all fetched.
+        assert_eq!(asked(".sig"), usize::from(i != 0), "{i}.sig\n{all}");
+        assert_eq!(asked(".att"), usize::from(i == 0), "{i}.att\n{all}");
+        assert_eq!(asked(""), usize::from(i == 1), "{i} referrers tag\n{all}");
+    }
+    // 16 HEADs, 1 listing, 15 .sig + 1 .att + 1 referrers tag, 1 probe of the API,
+    // 17 layers or bundles and 1 referrer manifest.
+    assert_eq!(seen.len(), 16 + 1 + 17 + 1 + 17 + 1, "{all}");
+}
+
+#[test]
+fn a_repository_that_cannot_be_listed_is_asked_tag_by_tag() {
+    let mut env = Env::new("no-listing");
+    let images: Vec<Descriptor> = (0..16).map(|i| env.image(&format!("v{i}"), &format!("unlisted-{i}"))).collect();
+    for d in &images {
+        env.sign(d);
+    }
+    env.attest(&images[3]);
+    let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { not_found: vec!["/tags/list"], ..Default::default() });
+    let r = env.check(&(0..16).map(|i| format!("{}/acme/app:v{i}", proxy.host)).collect::<Vec<_>>());
+    r.assert_code(0);
+    let report = r.json();
+    assert_eq!(report["summary"]["passed"], 16);
+    // Every image's .att asked, and the one attestation found.
+    let seen = proxy.seen();
+    assert_eq!(count(&seen, |s| s.ends_with(".att")), 16, "{seen:?}");
+    let kinds = report["subjects"][3]["signers"].to_string();
+    assert!(kinds.contains("dsse"), "{kinds}");
+}
