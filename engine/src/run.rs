@@ -348,7 +348,6 @@ fn discover_all(
             return out;
         }
     };
-    client.expect(images.iter().map(|(_, r, _)| r));
     runtime.block_on(async {
         use futures_util::StreamExt as _;
         let results: Vec<(usize, Result<Discovery, Error>)> = futures_util::stream::iter(images)

@@ -296,9 +296,6 @@ pub struct ProxyOptions {
     pub referrers_api: Option<ReferrersApi>,
     /// Answer `HEAD` with 405, as a registry (or proxy) without it.
     pub no_head: bool,
-    /// Answer 404 to requests whose path contains one of these, as a registry without
-    /// that endpoint.
-    pub not_found: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,9 +362,6 @@ impl RegistryProxy {
                     } else {
                         std::thread::sleep(options.delay);
                         match (options.referrers_api, path.split_once("/referrers/")) {
-                            _ if options.not_found.iter().any(|p| path.contains(p)) => {
-                                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-                            }
                             _ if options.no_head && method == "HEAD" => {
                                 b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
                             }

@@ -193,9 +193,6 @@ pub struct RegistryClient {
     cache: Mutex<ContentCache>,
     /// Per registry: how many requests it gets at once.
     limits: Mutex<HashMap<String, Arc<Limiter>>>,
-    /// Per repository with many images in the run: its tags, listed once (or `None` when
-    /// the listing could not be had: then every tag is asked for).
-    listings: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Option<Tags>>>>>,
     requests: AtomicUsize,
 }
 
@@ -292,37 +289,6 @@ struct ContentCache {
 /// At most this many bytes of fetched content are kept for reuse.
 const CACHE_BYTES: usize = 16 << 20;
 
-/// A repository with this many images in one run is listed once instead of asked for
-/// each image's missing tags (a listing page costs about what one tag request does).
-pub const LIST_TAGS_FROM: usize = 16;
-/// Tags asked per listing page, and the most pages read (beyond: ask tag by tag).
-pub const TAGS_PAGE: usize = 1000;
-pub const MAX_TAG_PAGES: usize = 100;
-
-/// A repository's tags, as listed once in the run.
-type Tags = Arc<std::collections::HashSet<String>>;
-
-fn repository_key(image: &ImageRef) -> String {
-    format!("{}/{}", image.api_host(), image.repository)
-}
-
-/// The path (under `/v2/<repository>/`) of the next page a `Link` header names, if it is
-/// this repository's tag list: `</v2/<repository>/tags/list?last=…&n=…>; rel="next"`.
-pub fn next_tags_page(link: &str, repository: &str) -> Option<String> {
-    let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
-    if !params.split(';').any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next") {
-        return None;
-    }
-    // Relative, or absolute on a host we cannot check: only the path counts, and it must
-    // be this repository's tag list.
-    let path = match target.find("://") {
-        Some(scheme) => &target[scheme + 3..][target[scheme + 3..].find('/')?..],
-        None => target,
-    };
-    let rest = path.strip_prefix(&format!("/v2/{repository}/"))?;
-    (rest.starts_with("tags/list?") && !rest.contains("..")).then(|| rest.to_string())
-}
-
 impl ContentCache {
     fn cell(&mut self, key: &str) -> Arc<tokio::sync::OnceCell<Arc<Content>>> {
         self.cells.entry(key.to_string()).or_default().clone()
@@ -388,7 +354,6 @@ impl RegistryClient {
             referrers: Default::default(),
             cache: Default::default(),
             limits: Default::default(),
-            listings: Default::default(),
             requests: AtomicUsize::new(0),
         })
     }
@@ -400,58 +365,6 @@ impl RegistryClient {
             throttled: limits.iter().map(|(_, t)| t).sum(),
             lowest_limit: limits.iter().map(|(l, _)| *l).min(),
         }
-    }
-
-    /// The images this run will ask about: a repository with at least
-    /// [`LIST_TAGS_FROM`] of them is listed once (`tags/list`), so that tags that do not
-    /// exist (`.att`, `.sig`, the referrers tag of an image without them) are not asked
-    /// for one by one.
-    pub fn expect<'a>(&self, images: impl IntoIterator<Item = &'a ImageRef>) {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for image in images {
-            *counts.entry(repository_key(image)).or_default() += 1;
-        }
-        if let Ok(mut listings) = self.listings.lock() {
-            for (key, _) in counts.into_iter().filter(|(_, n)| *n >= LIST_TAGS_FROM) {
-                listings.entry(key).or_default();
-            }
-        }
-    }
-
-    /// Whether `tag` exists in the image's repository, as of the run's listing of it;
-    /// `None` when the repository is not listed (ask for the tag itself).
-    pub async fn tag_listed(&self, image: &ImageRef, tag: &str) -> Option<bool> {
-        let cell = self.listings.lock().ok()?.get(&repository_key(image))?.clone();
-        let listing = cell.get_or_init(|| self.list_tags(image)).await;
-        listing.as_ref().map(|tags| tags.contains(tag))
-    }
-
-    /// Every tag of the repository, page by page (`n`, then the `Link` header's next
-    /// page). Anything unexpected — an error, an answer that is not a tag list, a next
-    /// page elsewhere, more than [`MAX_TAG_PAGES`] pages — gives `None`, and the run
-    /// asks for each tag instead: a listing may only save requests, never evidence.
-    async fn list_tags(&self, image: &ImageRef) -> Option<Tags> {
-        let mut tags = std::collections::HashSet::new();
-        let mut path = format!("tags/list?n={TAGS_PAGE}");
-        for _ in 0..MAX_TAG_PAGES {
-            let fetched = self.get(image, &path, "application/json", MAX_MANIFEST_BYTES).await.ok()??;
-            let json: serde_json::Value = serde_json::from_slice(&fetched.body).ok()?;
-            match json.get("tags")? {
-                serde_json::Value::Array(page) => {
-                    for tag in page {
-                        tags.insert(tag.as_str()?.to_string());
-                    }
-                }
-                serde_json::Value::Null => {}
-                _ => return None,
-            }
-            let next = fetched.headers.get(reqwest::header::LINK).and_then(|v| v.to_str().ok());
-            match next {
-                None => return Some(Arc::new(tags)),
-                Some(link) => path = next_tags_page(link, &image.repository)?,
-            }
-        }
-        None
     }
 
     fn limiter(&self, image: &ImageRef) -> Arc<Limiter> {
@@ -847,27 +760,4 @@ pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     cause
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::next_tags_page;
-
-    #[test]
-    fn next_tags_page_follows_only_this_repositorys_list() {
-        let ok = r#"</v2/acme/app/tags/list?last=v999&n=1000>; rel="next""#;
-        assert_eq!(next_tags_page(ok, "acme/app").as_deref(), Some("tags/list?last=v999&n=1000"));
-        let absolute = r#"<https://registry.example/v2/acme/app/tags/list?last=b&n=1000>; rel="next""#;
-        assert_eq!(next_tags_page(absolute, "acme/app").as_deref(), Some("tags/list?last=b&n=1000"));
-        for bad in [
-            r#"</v2/other/app/tags/list?last=a>; rel="next""#,
-            r#"</v2/acme/app/manifests/latest>; rel="next""#,
-            r#"</v2/acme/app/tags/list?last=a>; rel="prev""#,
-            r#"/v2/acme/app/tags/list?last=a; rel="next""#,
-            "",
-        ] {
-            assert_eq!(next_tags_page(bad, "acme/app"), None, "{bad}");
-        }
-    }
 }

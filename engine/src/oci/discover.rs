@@ -180,10 +180,6 @@ async fn cosign_layers(
     layer_type: &str,
 ) -> Result<Vec<Result<Found>>> {
     let tag = format!("{}{suffix}", digest.replace(':', "-"));
-    // Not in the run's listing of the repository: it does not exist, so it is not asked.
-    if client.tag_listed(image, &tag).await == Some(false) {
-        return Ok(Vec::new());
-    }
     let Some(sig_manifest) = client.manifest(image, &tag).await.map_err(registry_error)? else {
         return Ok(Vec::new());
     };
@@ -254,11 +250,7 @@ async fn fetch_layer(client: &RegistryClient, image: &ImageRef, layer: &Value, l
 
 /// The index at the referrers tag schema's `sha256-<hex>` tag, if there is one.
 async fn tagged_referrers(client: &RegistryClient, image: &ImageRef, digest: &str) -> Result<Option<Value>> {
-    let tag = digest.replace(':', "-");
-    if client.tag_listed(image, &tag).await == Some(false) {
-        return Ok(None);
-    }
-    Ok(match client.manifest(image, &tag).await.map_err(registry_error)? {
+    Ok(match client.manifest(image, &digest.replace(':', "-")).await.map_err(registry_error)? {
         Some(m) if m.json.get("manifests").is_some() => Some(m.json),
         _ => None,
     })
