@@ -676,7 +676,9 @@ impl RegistryClient {
             .map(str::to_string)
             .or_else(|| fetched.content_type.as_deref().map(|v| v.split(';').next().unwrap_or_default().trim().to_string()))
             .unwrap_or_default();
-        Ok(Some(Manifest { bytes: fetched.body.clone(), digest, media_type, json }))
+        // Uncached (by tag), the bytes are ours alone: moved, not copied.
+        let bytes = Arc::try_unwrap(fetched).map_or_else(|shared| shared.body.clone(), |owned| owned.body);
+        Ok(Some(Manifest { bytes, digest, media_type, json }))
     }
 
     /// A blob, which must hash to its digest and fit in `limit` bytes.

@@ -183,11 +183,18 @@ async fn cosign_layers(
     let Some(sig_manifest) = client.manifest(image, &tag).await.map_err(registry_error)? else {
         return Ok(Vec::new());
     };
-    let layers = sig_manifest.json.get("layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
+    // Taken, not copied: the annotations (certificate, Rekor bundle) are most of the bytes.
+    let layers = match sig_manifest.json {
+        Value::Object(mut m) => match m.remove("layers") {
+            Some(Value::Array(layers)) => layers,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     if layers.len() > MAX_SIGNATURES_PER_IMAGE {
         return Ok(vec![Err(Error::Limit(format!("{tag} has {} layers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", layers.len())))]);
     }
-    let wanted = layers.iter().filter(|layer| layer.get("mediaType").and_then(|m| m.as_str()) == Some(layer_type));
+    let wanted = layers.into_iter().filter(|layer| layer.get("mediaType").and_then(|m| m.as_str()) == Some(layer_type));
     Ok(futures_util::future::join_all(wanted.map(|layer| fetch_layer(client, image, layer, layer_type))).await)
 }
 
@@ -232,15 +239,20 @@ fn select_platform(index: &Value, platform: &str) -> Option<(String, String)> {
     })
 }
 
-async fn fetch_layer(client: &RegistryClient, image: &ImageRef, layer: &Value, layer_type: &str) -> Result<Found> {
+async fn fetch_layer(client: &RegistryClient, image: &ImageRef, mut layer: Value, layer_type: &str) -> Result<Found> {
     let digest = layer.get("digest").and_then(|d| d.as_str()).unwrap_or_default();
     let limit = if layer_type == SIMPLE_SIGNING { MAX_PAYLOAD_BYTES } else { MAX_BUNDLE_BYTES as usize };
     let bytes = client.blob(image, digest, limit).await.map_err(registry_error)?;
-    let annotations: BTreeMap<String, String> = layer
-        .get("annotations")
-        .and_then(|a| a.as_object())
-        .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default();
+    let annotations: BTreeMap<String, String> = match layer.get_mut("annotations").map(Value::take) {
+        Some(Value::Object(a)) => a
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
     Ok(if layer_type == SIMPLE_SIGNING {
         Found::CosignSignature { payload: bytes, annotations }
     } else {

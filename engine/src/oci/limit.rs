@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Where a registry starts, and the bounds it moves between.
-pub const INITIAL: usize = 32;
+pub const INITIAL: usize = 64;
 pub const MAX: usize = 128;
 
 #[derive(Debug)]
