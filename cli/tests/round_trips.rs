@@ -44,6 +44,15 @@ impl Env {
         block_on(self.registry.push_cosign_layer("acme/app", &d.digest, &layer)).unwrap().unwrap();
     }
 
+    /// `n` images tagged `v0`, `v1`, …, each with `attach` done to it.
+    fn images(&mut self, n: usize, seed: &str, attach: fn(&mut Env, &Descriptor)) -> Vec<Descriptor> {
+        let images: Vec<Descriptor> = (0..n).map(|i| self.image(&format!("v{i}"), &format!("{seed}-{i}"))).collect();
+        for d in &images {
+            attach(self, d);
+        }
+        images
+    }
+
     fn refer(&mut self, d: &Descriptor) {
         let minted = self.sigstore.sign_image_bundle(&d.bytes, GitLab::default().identity(), None).unwrap();
         block_on(self.registry.push_referrer("acme/app", d, minted.json().as_bytes())).unwrap().unwrap();
@@ -67,6 +76,11 @@ impl Env {
         args.extend(extra);
         run(&args)
     }
+}
+
+/// `host/acme/app:v0` … `v{n-1}`.
+fn tags(host: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{host}/acme/app:v{i}")).collect()
 }
 
 fn count(seen: &[String], pred: impl Fn(&str) -> bool) -> usize {
@@ -138,12 +152,9 @@ fn a_registry_without_docker_content_digest_gets_a_get() {
 #[test]
 fn a_registry_with_the_referrers_api_is_not_asked_the_tag_schema() {
     let mut env = Env::new("referrers-api");
-    let images: Vec<Descriptor> = (0..3).map(|i| env.image(&format!("v{i}"), &format!("api-{i}"))).collect();
-    for d in &images {
-        env.refer(d);
-    }
+    let images = env.images(3, "api", Env::refer);
     let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { referrers_api: Some(ReferrersApi::Faithful), ..Default::default() });
-    let r = env.check(&(0..3).map(|i| format!("{}/acme/app:v{i}", proxy.host)).collect::<Vec<_>>());
+    let r = env.check(&tags(&proxy.host, 3));
     r.assert_code(0);
     assert_eq!(r.json()["summary"]["passed"], 3);
     let seen = proxy.seen();
@@ -179,13 +190,10 @@ fn a_referrers_api_and_tag_that_disagree_are_reported_and_both_used() {
 #[test]
 fn a_registry_that_rate_limits_is_slowed_down_to_not_stormed() {
     let mut env = Env::new("rate-limit");
-    let images: Vec<Descriptor> = (0..24).map(|i| env.image(&format!("v{i}"), &format!("limit-{i}"))).collect();
-    for d in &images {
-        env.sign(d);
-    }
+    env.images(24, "limit", Env::sign);
     // At most 3 requests at once; the rest are answered 429 (no Retry-After).
     let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { max_in_flight: Some(3), ..Default::default() });
-    let r = env.check(&(0..24).map(|i| format!("{}/acme/app:v{i}", proxy.host)).collect::<Vec<_>>());
+    let r = env.check(&tags(&proxy.host, 24));
     r.assert_code(0);
     assert_eq!(r.json()["summary"]["passed"], 24);
     let rejected = proxy.rejected.load(std::sync::atomic::Ordering::SeqCst);
@@ -198,10 +206,7 @@ fn a_registry_that_rate_limits_is_slowed_down_to_not_stormed() {
 #[test]
 fn a_missing_first_image_does_not_decide_how_its_registry_serves_referrers() {
     let mut env = Env::new("referrers-missing-first");
-    let images: Vec<Descriptor> = (0..2).map(|i| env.image(&format!("v{i}"), &format!("missing-first-{i}"))).collect();
-    for d in &images {
-        env.refer(d);
-    }
+    let images = env.images(2, "missing-first", Env::refer);
     // A registry with the API, which answers 404 for a repository that does not exist.
     let proxy = RegistryProxy::with(&env.upstream, ProxyOptions { referrers_api: Some(ReferrersApi::Faithful), ..Default::default() });
     let p = &proxy.host;

@@ -401,26 +401,11 @@ fn judge(plan: &Plan, work: &Work, policies: &mut [Option<Policy>]) -> SubjectRe
                     Err(e) => Err(e.shared()),
                 }))
                 .collect();
-            let info = SubjectInfo::new("image", subject.name(), &subject.sha256().into());
-            let mut result = decider.decide(info, results, policy);
-            result.warnings.extend(discovery.notes.iter().map(|note| crate::policy::Finding {
-                package: "vouch".into(),
-                rule: crate::policy::RuleKind::Warn,
-                msg: note.to_string(),
-                code: Some(note.code().to_string()),
-                title: Some("The registry answered inconsistently".into()),
-                solution: Some("Ask the registry's operator: its referrers API should list every referrer".into()),
-                term: None,
-                location: None,
-            }));
-            // Like a policy's warnings: with --fail-on-warn, they fail the image.
-            if plan.fail_on_warn && !discovery.notes.is_empty() && result.verdict == crate::report::Verdict::Pass {
-                result.verdict = crate::report::Verdict::Fail;
-                result
-                    .reasons
-                    .extend(discovery.notes.iter().map(|note| Reason::new(note.code(), format!("warning (--fail-on-warn): {note}"))));
-            }
-            result
+            let info = SubjectInfo {
+                notes: discovery.notes.iter().map(Reason::of).collect(),
+                ..SubjectInfo::new("image", subject.name(), &subject.sha256().into())
+            };
+            decider.decide(info, results, policy)
         }
         Work::Package { package, .. } => judge_package(plan, package, signer, &decider, policy),
     }

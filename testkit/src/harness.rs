@@ -460,7 +460,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: &str, fault: Fault) -> Self {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let upstream = upstream.to_string();
         let mut stalled = Vec::new();
@@ -471,15 +471,11 @@ impl FaultProxy {
                 Fault::Reset => return,
                 _ => {}
             }
-            // One request per upstream connection.
             let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let request = text.replacen("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).replace("Connection: keep-alive\r\n", "");
-            let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+            let response = forward(&upstream, &text, &[]);
+            if response.is_empty() {
                 return;
-            };
-            let _ = up.write_all(request.as_bytes());
-            let mut response = Vec::new();
-            let _ = up.read_to_end(&mut response);
+            }
             let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |p| p + 4);
             let (headers, body) = response.split_at(split);
             let mut body = body.to_vec();

@@ -23,11 +23,21 @@ pub struct SubjectInfo {
     pub hex: String,
     /// A package subject's facts (docs/packages.md).
     pub package: Option<PackageFacts>,
+    /// What the registry answered inconsistently (not evidence, not in the policy input):
+    /// warnings, which fail the subject under `--fail-on-warn` like a policy's.
+    pub notes: Vec<Reason>,
 }
 
 impl SubjectInfo {
     pub fn new(kind: &'static str, name: String, digest: &sigstore_types::ArtifactDigest) -> Self {
-        Self { kind, name, algorithm: digest.algorithm().as_rekor_str(), hex: hex::encode(digest.as_bytes()), package: None }
+        Self {
+            kind,
+            name,
+            algorithm: digest.algorithm().as_rekor_str(),
+            hex: hex::encode(digest.as_bytes()),
+            package: None,
+            notes: Vec::new(),
+        }
     }
 }
 

@@ -118,6 +118,24 @@ impl Decider<'_> {
                 Err(e) => reasons.push(Reason::new(Code::PolicyEval, e.to_string())),
             }
         }
+        // The registry's inconsistencies: warnings, like a policy's (and failing the subject
+        // under --fail-on-warn the same way; vouch's own code, so never waived).
+        let mut warnings = decision.as_ref().map(|d| d.warn.clone()).unwrap_or_default();
+        for note in &subject.notes {
+            if self.fail_on_warn {
+                reasons.push(Reason::new(note.code, format!("warning (--fail-on-warn): {}", note.message)));
+            }
+            warnings.push(crate::policy::Finding {
+                package: "vouch".into(),
+                rule: crate::policy::RuleKind::Warn,
+                msg: note.message.clone(),
+                code: Some(note.code.to_string()),
+                title: Some("The registry answered inconsistently".into()),
+                solution: Some("Ask the registry's operator: its referrers API should list every referrer".into()),
+                term: None,
+                location: None,
+            });
+        }
         let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };
         let full = self.detail != Detail::Summary;
         let package = subject.package.as_ref().map(|p| crate::report::PackageSummary {
@@ -143,7 +161,7 @@ impl Decider<'_> {
             verified: !signatures.is_empty(),
             reasons,
             signers: signatures.iter().map(summary).collect(),
-            warnings: decision.as_ref().map(|d| d.warn.clone()).unwrap_or_default(),
+            warnings,
             claims: if verdict == Verdict::Fail && !full {
                 signatures.iter().filter_map(|s| serde_json::to_value(&s.claims).ok()).collect()
             } else {

@@ -111,9 +111,7 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
             // the registry (a 404 from the referrers API of a missing repository says
             // nothing about the API).
             let (evidence, notes, learnt) = evidence?;
-            if let Some((guard, mode)) = learnt {
-                guard.learnt(Some(mode));
-            }
+            settle(learnt);
             return Ok(Discovery { subject: subject(digest.clone(), media_type), evidence, notes });
         }
         (_, Some(platform)) => {
@@ -146,14 +144,18 @@ pub async fn discover(client: &RegistryClient, image: &ImageRef, platform: Optio
     };
     let plan = client.referrers_plan(image).await;
     let (evidence, notes, learnt) = evidence(client, image, &subject.digest, plan).await?;
-    if let Some((guard, mode)) = learnt {
-        guard.learnt(Some(mode));
-    }
+    settle(learnt);
     Ok(Discovery { subject, evidence, notes })
 }
 
 /// A probe's guard and what it saw, for the caller to settle once the image is known to exist.
 type Learnt = Option<(ProbeGuard, ReferrersMode)>;
+
+fn settle(learnt: Learnt) {
+    if let Some((guard, mode)) = learnt {
+        guard.learnt(mode);
+    }
+}
 type Evidence = (Vec<Result<Found>>, Vec<Error>, Learnt);
 
 /// `.sig`, `.att` and the referrers of one digest, asked at once; the evidence keeps its order.
@@ -214,14 +216,7 @@ pub fn inspect_manifest(bytes: &[u8], platform: &str) -> Result<ManifestSummary>
             .and_then(|l| l.as_array())
             .map_or(0, |l| l.iter().filter(|x| x.get("mediaType").and_then(|m| m.as_str()) == Some(t)).count())
     };
-    let referrers = json.get("manifests").and_then(|m| m.as_array()).map_or(0, |m| {
-        m.iter()
-            .filter(|e| {
-                e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
-                    && e.get("digest").and_then(|d| d.as_str()).is_some_and(is_sha256_digest)
-            })
-            .count()
-    });
+    let referrers = bundle_entries(&json).filter(|e| entry_digest(e).is_some_and(is_sha256_digest)).count();
     Ok((count(SIMPLE_SIGNING), count(DSSE_LAYER), referrers, select_platform(&json, platform)))
 }
 
@@ -268,16 +263,19 @@ async fn tagged_referrers(client: &RegistryClient, image: &ImageRef, digest: &st
     })
 }
 
-/// The digests of an index's Sigstore-bundle entries.
-fn bundle_referrers(index: &Value) -> Vec<&str> {
-    index
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .into_iter()
-        .flatten()
-        .filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE))
-        .filter_map(|e| e.get("digest").and_then(|d| d.as_str()))
-        .collect()
+/// Whether an index entry says it is a Sigstore bundle.
+fn is_bundle_referrer(entry: &Value) -> bool {
+    entry.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
+}
+
+/// An index entry's digest, if it has one as a string.
+fn entry_digest(entry: &Value) -> Option<&str> {
+    entry.get("digest").and_then(|d| d.as_str())
+}
+
+/// An index's Sigstore-bundle entries.
+fn bundle_entries(index: &Value) -> impl Iterator<Item = &Value> {
+    index.get("manifests").and_then(|m| m.as_array()).into_iter().flatten().filter(|e| is_bundle_referrer(e))
 }
 
 /// Sigstore bundles attached as OCI 1.1 referrers: the referrers API, or — for
@@ -319,20 +317,11 @@ async fn both_ways(client: &RegistryClient, image: &ImageRef, digest: &str) -> R
         (Some(api), None) => return Ok((Some(api), ReferrersMode::Api, None)),
         (None, tagged) => return Ok((tagged, ReferrersMode::Tag, None)),
     };
-    let listed: Vec<String> = bundle_referrers(&api).into_iter().map(str::to_string).collect();
-    let tag_listed: Vec<String> = bundle_referrers(&tagged).into_iter().map(str::to_string).collect();
-    let only_api: Vec<&str> = listed.iter().filter(|l| !tag_listed.contains(l)).map(String::as_str).collect();
-    let only_tag: Vec<Value> = tagged
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .into_iter()
-        .flatten()
-        .filter(|e| {
-            e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)
-                && e.get("digest").and_then(|d| d.as_str()).is_some_and(|d| !listed.iter().any(|l| l == d))
-        })
-        .cloned()
-        .collect();
+    let listed: Vec<String> = bundle_entries(&api).filter_map(entry_digest).map(str::to_string).collect();
+    let tag_listed: Vec<&str> = bundle_entries(&tagged).filter_map(entry_digest).collect();
+    let only_api: Vec<&str> = listed.iter().map(String::as_str).filter(|l| !tag_listed.contains(l)).collect();
+    let only_tag: Vec<Value> =
+        bundle_entries(&tagged).filter(|e| entry_digest(e).is_some_and(|d| !listed.iter().any(|l| l == d))).cloned().collect();
     if only_tag.is_empty() && only_api.is_empty() {
         return Ok((Some(api), ReferrersMode::Api, None));
     }
@@ -342,7 +331,7 @@ async fn both_ways(client: &RegistryClient, image: &ImageRef, digest: &str) -> R
         image.registry,
         digest.replace(':', "-"),
         names(only_api),
-        names(only_tag.iter().filter_map(|e| e.get("digest").and_then(|d| d.as_str())).collect()),
+        names(only_tag.iter().filter_map(entry_digest).collect()),
     )));
     // The union: the API's entries, then the tag's others (an API index without a
     // `manifests` array gets one).
@@ -363,13 +352,12 @@ async fn referrer_entries(client: &RegistryClient, image: &ImageRef, digest: &st
         return vec![Err(Error::Limit(format!("{digest} has {} referrers, over the limit of {MAX_SIGNATURES_PER_IMAGE}", entries.len())))];
     }
     // Each bundle referrer at once, in the index's order.
-    let fetches =
-        entries.iter().filter(|e| e.get("artifactType").and_then(|a| a.as_str()) == Some(SIGSTORE_BUNDLE)).map(|entry| async move {
-            match entry.get("digest").and_then(|d| d.as_str()).filter(|d| is_sha256_digest(d)) {
-                Some(referrer_digest) => referrer_bundle(client, image, digest, referrer_digest).await,
-                None => Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())),
-            }
-        });
+    let fetches = entries.iter().filter(|e| is_bundle_referrer(e)).map(|entry| async move {
+        match entry_digest(entry).filter(|d| is_sha256_digest(d)) {
+            Some(referrer_digest) => referrer_bundle(client, image, digest, referrer_digest).await,
+            None => Err(Error::BundleFormat("a referrer entry has no sha256 digest".into())),
+        }
+    });
     futures_util::future::join_all(fetches).await
 }
 

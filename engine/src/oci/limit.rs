@@ -19,8 +19,8 @@ pub struct Limiter {
 struct State {
     limit: usize,
     in_flight: usize,
-    /// The fastest answer seen: "latency holds" means within 2× of it (plus 5 ms, so
-    /// loopback jitter counts as holding).
+    /// The fastest answer since the last halving: "latency holds" means within 2× of it
+    /// (plus 5 ms, so loopback jitter counts as holding).
     fastest: Option<Duration>,
     /// Fast answers since the limit last moved; a limit's worth of them grows it by one.
     streak: usize,
@@ -79,7 +79,7 @@ impl Limiter {
         Permit { limiter: self.clone() }
     }
 
-    /// An answer came back (not a 429) after `latency`.
+    /// A `200` came back after `latency`.
     pub fn answered(&self, latency: Duration) {
         let Ok(mut s) = self.state.lock() else { return };
         let fastest = *s.fastest.get_or_insert(latency);
