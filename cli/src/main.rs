@@ -133,8 +133,10 @@ fn judge(request: plan::Request, outputs: &Outputs, kind: Kind) -> Result<u8, Er
 }
 
 fn write(report: &Report, outputs: &Outputs) -> Result<(), Error> {
-    render::stdout(&outputs.render(report, outputs.stdout)?);
-    outputs.write_files(|f| outputs.render(report, f))
+    let stdout = outputs.render(report, outputs.stdout)?;
+    render::stdout(&stdout);
+    // The format on stdout is rendered once, also for the files that ask for it.
+    outputs.write_files(|f| if f == outputs.stdout { Ok(stdout.clone()) } else { outputs.render(report, f) })
 }
 
 fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {

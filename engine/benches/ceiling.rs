@@ -35,8 +35,19 @@ fn main() {
         verifier.verify(*digest, &bundle, &policy).expect("verifies");
     };
     cases.par_iter().take(200).for_each(verify);
-    let t = Instant::now();
-    cases.par_iter().for_each(verify);
-    let rate = cases.len() as f64 / t.elapsed().as_secs_f64();
-    println!("ceiling: sigstore-verify alone, {} bundles on {} threads: {rate:.0} bundles/s", cases.len(), rayon::current_num_threads());
+    // Best of three passes, as scripts/bench-check times `vouch check`.
+    let rates: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            cases.par_iter().for_each(verify);
+            cases.len() as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let rate = rates.iter().copied().fold(0.0, f64::max);
+    let runs = rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+    println!(
+        "ceiling: sigstore-verify alone, {} bundles on {} threads: {rate:.0} bundles/s (best of {runs})",
+        cases.len(),
+        rayon::current_num_threads()
+    );
 }

@@ -242,3 +242,34 @@ fn an_erroring_deny_rule_is_never_a_pass() {
         assert_eq!(judged, reference, "{rule}");
     }
 }
+
+/// deny and warn share a helper rule, which the VM computes once per input
+/// (vendor/regorus/VOUCH-PATCH.md, change 4): a value computed for one subject must
+/// never be read for the next, nor survive an execution that failed.
+#[test]
+fn a_rule_value_never_outlives_its_input() {
+    let rule = "package vouch.p\n\
+        bad contains p if { some s in input.signatures; p := s.claims.gitlab.project_path; p != \"acme/app\" }\n\
+        deny contains sprintf(\"project %s\", [p]) if { some p in bad }\n\
+        warn contains \"a project is not allowed\" if { count(bad) > 0 }\n\
+        deny contains \"x\" if { 1 / count(input.verification_errors) > 1 }\n";
+    let mut policy = Policy::from_texts(vec![(PathBuf::from("p.rego"), rule.to_string())], "2026-01-20T12:00:00Z".parse().expect("time"))
+        .expect("loads");
+    let claims = |project: &str| merge(&gitlab_claims(), &json!({"gitlab": {"project_path": project}}));
+    let good = input_of(vec![message(claims("acme/app"))], vec![json!({"code": "c", "message": "m"})], "2026-01-20T12:00:00Z");
+    let bad = input_of(vec![message(claims("evil/app"))], vec![json!({"code": "c", "message": "m"})], "2026-01-20T12:00:00Z");
+    // Division by zero: the VM's execution fails and the interpreter decides.
+    let erroring = input_of(vec![message(claims("evil/app"))], vec![], "2026-01-20T12:00:00Z");
+    for (input, denials, warnings) in [(&good, 0, 0), (&bad, 1, 1), (&good, 0, 0), (&erroring, usize::MAX, 0), (&bad, 1, 1), (&good, 0, 0)]
+    {
+        let judged = policy.evaluate(input).map_err(|e| e.to_string());
+        assert_eq!(judged, policy.evaluate_with_interpreter(input).map_err(|e| e.to_string()), "{input}");
+        match judged {
+            Ok(d) => {
+                assert_eq!((d.deny.len(), d.warn.len()), (denials, warnings), "{input}");
+                assert!(policy.evaluate_with_vm(input).is_some(), "the VM decides {input} itself");
+            }
+            Err(e) => assert_eq!(denials, usize::MAX, "{input}: {e}"),
+        }
+    }
+}

@@ -315,6 +315,9 @@ impl Policy {
             // As the interpreter: builtin errors are errors, and only time bounds a rule.
             vm.set_strict_builtin_errors(true);
             vm.set_max_instructions(usize::MAX);
+            // deny, warn and accepted share helper rules (a package's violations): computed
+            // once per input, not once per entry point (vendor/regorus/VOUCH-PATCH.md).
+            vm.set_share_rule_cache(true);
             vm.set_execution_timer_config(Some(load::execution_timer()));
             self.vm = Some(vm);
         }
@@ -322,15 +325,17 @@ impl Policy {
             return Err(VmFailure::Other);
         };
         vm.set_input(input);
+        if self.asks_time {
+            // time.now_ns() is the run's effective time, four answers per entry point for
+            // the subject. A policy that asks more often runs out and is re-run by the
+            // interpreter.
+            let answers = std::iter::repeat_n(Value::from(self.now_ns), 4 * self.entrypoints.len());
+            vm.set_host_await_responses([(Value::from(load::HOST_NOW), answers)]);
+        }
         let mut decision = Decision::default();
         for (index, entry) in self.entrypoints.iter().enumerate() {
             if entry.kind == RuleKind::Accepted && !self.judges.contains(&entry.package) {
                 continue;
-            }
-            if self.asks_time {
-                // time.now_ns() is the run's effective time. A rule that asks more often
-                // than this runs out and is re-run by the interpreter.
-                vm.set_host_await_responses([(Value::from(load::HOST_NOW), std::iter::repeat_n(Value::from(self.now_ns), 4))]);
             }
             let lenient_before = vm.lenient_events();
             let value = vm.execute_entry_point_by_index(index).map_err(|e| {

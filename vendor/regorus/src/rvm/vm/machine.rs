@@ -209,6 +209,13 @@ pub struct RegoVM {
     /// vouch patch: how often evaluation went on past an error or a rule conflict
     /// (a failed body, a conflicting complete rule) instead of stopping.
     pub(super) lenient_events: usize,
+
+    /// vouch patch: rule values are kept from one entry point to the next while the
+    /// input, data and program stay the same (`set_share_rule_cache`).
+    pub(super) share_rule_cache: bool,
+
+    /// vouch patch: `rule_cache` holds values computed for the current input and data.
+    pub(super) rule_cache_valid: bool,
 }
 
 #[cfg(all(feature = "allocator-memory-limits", not(miri)))]
@@ -297,6 +304,8 @@ impl RegoVM {
             virtual_element_on_non_collection: false,
             metadata_value: Value::Undefined,
             lenient_events: 0,
+            share_rule_cache: false,
+            rule_cache_valid: false,
         }
     }
 
@@ -330,6 +339,7 @@ impl RegoVM {
 
         // Initialize rule cache
         self.rule_cache = vec![(false, Value::Undefined); program.rule_infos.len()];
+        self.rule_cache_valid = false;
 
         // Set PC to main entry point
         self.pc = usize::try_from(program.main_entry_point).unwrap_or(0);
@@ -355,6 +365,20 @@ impl RegoVM {
         self.lenient_events
     }
 
+    /// vouch patch: keep the values of rules (not functions) computed by one entry point
+    /// for the next ones, until the input, the data or the program changes or an
+    /// execution fails. Entry points that share helper rules compute them once per input.
+    /// The host must answer host awaits the same way for the same input.
+    pub const fn set_share_rule_cache(&mut self, share: bool) {
+        self.share_rule_cache = share;
+        self.rule_cache_valid = false;
+    }
+
+    /// vouch patch: whether the next execution starts from the previous one's rule values.
+    pub(super) const fn keeps_rule_cache(&self) -> bool {
+        self.share_rule_cache && self.rule_cache_valid
+    }
+
     /// Set the maximum number of instructions that can be executed
     pub const fn set_max_instructions(&mut self, max: usize) {
         self.max_instructions = max;
@@ -376,12 +400,14 @@ impl RegoVM {
         self.program.check_rule_data_conflicts(&data)?;
 
         self.data = data;
+        self.rule_cache_valid = false;
         Ok(())
     }
 
     /// Set the global input object
     pub fn set_input(&mut self, input: Value) {
         self.input = input;
+        self.rule_cache_valid = false;
     }
 
     /// Set the evaluation context (host-supplied ambient data)

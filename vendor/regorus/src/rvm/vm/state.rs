@@ -33,7 +33,9 @@ impl RegoVM {
         self.execution_state = ExecutionState::Ready;
         self.execution_stack.clear();
         self.return_to_pools();
-        self.rule_cache.clear();
+        if !self.keeps_rule_cache() {
+            self.rule_cache.clear();
+        }
         self.registers.clear();
         self.builtins_cache.clear();
         self.cached_builtin_args.clear();
@@ -42,6 +44,7 @@ impl RegoVM {
     /// Release values retained by a failed run-to-completion execution and record its error.
     ///
     pub(super) fn fail_run_to_completion(&mut self, error: VmError) -> VmError {
+        self.rule_cache_valid = false;
         self.release_previous_execution_state();
         #[cfg(all(feature = "allocator-memory-limits", not(miri)))]
         {
@@ -106,8 +109,11 @@ impl RegoVM {
 
         self.execution_state = ExecutionState::Ready;
 
-        // Reset rule cache
-        self.rule_cache = alloc::vec![(false, Value::Undefined); self.program.rule_infos.len()];
+        // Reset rule cache (vouch patch: unless it is shared and still valid)
+        if !self.keeps_rule_cache() || self.rule_cache.len() != self.program.rule_infos.len() {
+            self.rule_cache = alloc::vec![(false, Value::Undefined); self.program.rule_infos.len()];
+        }
+        self.rule_cache_valid = self.share_rule_cache;
 
         // Reset registers to clean state
         self.registers
@@ -174,7 +180,7 @@ impl RegoVM {
             "reset_execution_state postcondition: rule_cache size must match program rule_infos"
         );
         debug_assert!(
-            self.rule_cache.iter().all(|entry| !entry.0),
+            self.share_rule_cache || self.rule_cache.iter().all(|entry| !entry.0),
             "reset_execution_state postcondition: rule_cache entries must be uncomputed"
         );
 
