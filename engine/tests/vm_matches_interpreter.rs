@@ -258,7 +258,8 @@ fn a_rule_value_never_outlives_its_input() {
     let claims = |project: &str| merge(&gitlab_claims(), &json!({"gitlab": {"project_path": project}}));
     let good = input_of(vec![message(claims("acme/app"))], vec![json!({"code": "c", "message": "m"})], "2026-01-20T12:00:00Z");
     let bad = input_of(vec![message(claims("evil/app"))], vec![json!({"code": "c", "message": "m"})], "2026-01-20T12:00:00Z");
-    // Division by zero: the VM's execution fails and the interpreter decides.
+    // Division by zero: the VM absorbs the error in the deny body (a lenient event), so
+    // vouch asks the strict interpreter, whose error stands.
     let erroring = input_of(vec![message(claims("evil/app"))], vec![], "2026-01-20T12:00:00Z");
     for (input, denials, warnings) in [(&good, 0, 0), (&bad, 1, 1), (&good, 0, 0), (&erroring, usize::MAX, 0), (&bad, 1, 1), (&good, 0, 0)]
     {
@@ -272,4 +273,59 @@ fn a_rule_value_never_outlives_its_input() {
             Err(e) => assert_eq!(denials, usize::MAX, "{input}: {e}"),
         }
     }
+}
+
+/// The time answers are the subject's, not each entry point's: calls across entry points
+/// beyond four are still answered by the VM, with the run's effective time.
+#[test]
+fn time_is_answered_across_entry_points() {
+    let rule = "package vouch.p\n\
+        deny contains \"d\" if { time.now_ns() > 0; time.now_ns() > 1; time.now_ns() > 2 }\n\
+        warn contains \"w\" if { time.now_ns() > 0; time.now_ns() > 1; time.now_ns() == time.now_ns() }\n";
+    let mut policy = Policy::from_texts(vec![(PathBuf::from("p.rego"), rule.to_string())], "2026-01-20T12:00:00Z".parse().expect("time"))
+        .expect("loads");
+    let input = input_of(vec![message(gitlab_claims())], vec![], "2026-01-20T12:00:00Z");
+    for _ in 0..3 {
+        let vm = policy.evaluate_with_vm(&input).expect("the VM decides");
+        assert_eq!((vm.deny.len(), vm.warn.len()), (1, 1));
+        assert_eq!(Ok(vm), policy.evaluate_with_interpreter(&input).map_err(|e| e.to_string()));
+    }
+}
+
+/// regorus's own API with the shared rule cache (vendor/regorus/VOUCH-PATCH.md, change 4):
+/// an entry point run after the input changed, or after a run that failed part way, gives
+/// what a fresh VM gives.
+#[test]
+fn the_shared_rule_cache_follows_the_input() {
+    use regorus::rvm::RegoVM;
+    let mut engine = regorus::Engine::new();
+    engine.add_policy("p.rego".into(), "package p\nhelper := count(input.xs)\na := helper\nb := helper + 1\n".into()).expect("parses");
+    let compiled = engine.compile_with_entrypoint(&"data.p.a".into()).expect("compiles");
+    let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &["data.p.a", "data.p.b"])
+        .expect("compiles for the VM");
+    let input = |n: usize| regorus::Value::from_json_str(&serde_json::to_string(&json!({"xs": vec![0; n]})).expect("json")).expect("value");
+    let fresh = |n: usize, entry: usize| {
+        let mut vm = RegoVM::new();
+        vm.load_program(program.clone());
+        vm.set_input(input(n));
+        vm.execute_entry_point_by_index(entry).expect("runs")
+    };
+    let mut vm = RegoVM::new();
+    vm.load_program(program.clone());
+    vm.set_share_rule_cache(true);
+    vm.set_input(input(2));
+    assert_eq!(vm.execute_entry_point_by_index(0).expect("runs"), regorus::Value::from(2u64));
+    assert_eq!(vm.execute_entry_point_by_index(1).expect("runs"), regorus::Value::from(3u64));
+    // Another input: the helper is computed again.
+    vm.set_input(input(5));
+    assert_eq!(vm.execute_entry_point_by_index(1).expect("runs"), fresh(5, 1));
+    assert_eq!(vm.execute_entry_point_by_index(0).expect("runs"), fresh(5, 0));
+    // A run stopped part way, then the same and another input.
+    vm.set_input(input(7));
+    vm.set_max_instructions(2);
+    assert!(vm.execute_entry_point_by_index(1).is_err(), "two instructions are not enough");
+    vm.set_max_instructions(usize::MAX);
+    assert_eq!(vm.execute_entry_point_by_index(0).expect("runs"), fresh(7, 0));
+    vm.set_input(input(1));
+    assert_eq!(vm.execute_entry_point_by_index(1).expect("runs"), fresh(1, 1));
 }

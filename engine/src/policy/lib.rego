@@ -4,16 +4,18 @@ package vouch.lib
 # glob_match(pattern, value): `*` matches within one path segment, `**` across
 # segments, `?` one character, `{a,b}` alternatives, `[a-z]` classes — the semantics of
 # gitignore-style path globs (and of globset with literal separators).
+# (Every definition runs on every call: each fails on its cheapest test first.)
 glob_match(pattern, value) if {
-	not has_meta(pattern)
 	pattern == value
+	not has_meta(pattern)
 }
 
 # The common `PREFIX*` (acme/*, v*, release/*) without the glob engine: each glob.match
 # call costs several microseconds.
 glob_match(pattern, value) if {
-	prefix_star(pattern)
+	endswith(pattern, "*")
 	prefix := trim_suffix(pattern, "*")
+	not has_meta(prefix)
 	startswith(value, prefix)
 	not contains(trim_prefix(value, prefix), "/")
 }

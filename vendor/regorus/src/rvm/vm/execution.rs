@@ -232,7 +232,7 @@ impl RegoVM {
         let run = |vm: &mut Self| {
             vm.initialize_execution_state();
             #[cfg(debug_assertions)]
-            vm.debug_assert_state_is_clean();
+            vm.debug_assert_state_is_clean(false); // vouch patch: never kept when suspendable
             vm.execution_state = ExecutionState::Running;
             vm.reset_execution_timer_state();
 

@@ -366,7 +366,8 @@ impl RegoVM {
     }
 
     /// vouch patch: keep the values of rules (not functions) computed by one entry point
-    /// for the next ones, until the input, the data or the program changes or an
+    /// for the next ones (runs to completion only), until the input, the data, the
+    /// context, the host-await answers, strictness or the program changes, or an
     /// execution fails. Entry points that share helper rules compute them once per input.
     /// The host must answer host awaits the same way for the same input.
     pub const fn set_share_rule_cache(&mut self, share: bool) {
@@ -375,8 +376,13 @@ impl RegoVM {
     }
 
     /// vouch patch: whether the next execution starts from the previous one's rule values.
+    /// Only between runs to completion: a suspendable run takes answers from the host as
+    /// it goes, and may be abandoned half way.
     pub(super) const fn keeps_rule_cache(&self) -> bool {
-        self.share_rule_cache && self.rule_cache_valid
+        self.share_rule_cache
+            && self.rule_cache_valid
+            && matches!(self.execution_mode, ExecutionMode::RunToCompletion)
+            && matches!(self.next_execution_mode, ExecutionMode::RunToCompletion)
     }
 
     /// Set the maximum number of instructions that can be executed
@@ -413,6 +419,7 @@ impl RegoVM {
     /// Set the evaluation context (host-supplied ambient data)
     pub fn set_context(&mut self, context: Value) {
         self.context = context;
+        self.rule_cache_valid = false;
     }
 
     /// Get the number of entry points available
@@ -458,6 +465,7 @@ impl RegoVM {
     /// Configure whether builtin operations should raise errors strictly
     pub const fn set_strict_builtin_errors(&mut self, strict: bool) {
         self.strict_builtin_errors = strict;
+        self.rule_cache_valid = false;
     }
 
     /// Returns whether builtin operations raise errors strictly
@@ -477,6 +485,7 @@ impl RegoVM {
         J: IntoIterator<Item = Value>,
     {
         self.host_await_responses.clear();
+        self.rule_cache_valid = false;
 
         for (identifier, values) in responses {
             let mut queue = VecDeque::new();

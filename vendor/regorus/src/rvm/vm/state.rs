@@ -110,7 +110,8 @@ impl RegoVM {
         self.execution_state = ExecutionState::Ready;
 
         // Reset rule cache (vouch patch: unless it is shared and still valid)
-        if !self.keeps_rule_cache() || self.rule_cache.len() != self.program.rule_infos.len() {
+        let kept = self.keeps_rule_cache() && self.rule_cache.len() == self.program.rule_infos.len();
+        if !kept {
             self.rule_cache = alloc::vec![(false, Value::Undefined); self.program.rule_infos.len()];
         }
         self.rule_cache_valid = self.share_rule_cache;
@@ -123,7 +124,7 @@ impl RegoVM {
         // must be in its documented "clean" shape. This catches accidental
         // omissions in future edits to this function.
         #[cfg(debug_assertions)]
-        self.debug_assert_state_is_clean();
+        self.debug_assert_state_is_clean(kept);
     }
 
     /// Debug-only postcondition for `reset_execution_state`.
@@ -133,7 +134,7 @@ impl RegoVM {
     /// `#[cfg(debug_assertions)]` so this is a zero-cost no-op in release.
     #[inline]
     #[cfg(debug_assertions)]
-    pub(super) fn debug_assert_state_is_clean(&self) {
+    pub(super) fn debug_assert_state_is_clean(&self, rule_cache_kept: bool) {
         // --- Stacks: every per-execution stack must be drained. ---
         debug_assert!(
             self.execution_stack.is_empty(),
@@ -180,7 +181,7 @@ impl RegoVM {
             "reset_execution_state postcondition: rule_cache size must match program rule_infos"
         );
         debug_assert!(
-            self.share_rule_cache || self.rule_cache.iter().all(|entry| !entry.0),
+            rule_cache_kept || self.rule_cache.iter().all(|entry| !entry.0),
             "reset_execution_state postcondition: rule_cache entries must be uncomputed"
         );
 
