@@ -136,7 +136,10 @@ fn write(report: &Report, outputs: &Outputs) -> Result<(), Error> {
     let stdout = outputs.render(report, outputs.stdout)?;
     render::stdout(&stdout);
     // The format on stdout is rendered once, also for the files that ask for it.
-    outputs.write_files(|f| if f == outputs.stdout { Ok(stdout.clone()) } else { outputs.render(report, f) })
+    outputs.write_files(|f| match f == outputs.stdout {
+        true => Ok(std::borrow::Cow::Borrowed(stdout.as_str())),
+        false => outputs.render(report, f).map(std::borrow::Cow::Owned),
+    })
 }
 
 fn test(args: &args::Test, outputs: &Outputs) -> Result<u8, Error> {

@@ -20,19 +20,22 @@ glob_match(pattern, value) if {
 	not contains(trim_prefix(value, prefix), "/")
 }
 
+# Any other pattern with a metacharacter: the glob engine. (Split in two so that no
+# definition asks twice whether the same text has metacharacters.)
 glob_match(pattern, value) if {
+	not endswith(pattern, "*")
 	has_meta(pattern)
-	not prefix_star(pattern)
+	glob.match(pattern, ["/"], value)
+}
+
+glob_match(pattern, value) if {
+	endswith(pattern, "*")
+	has_meta(trim_suffix(pattern, "*"))
 	glob.match(pattern, ["/"], value)
 }
 
 # Any of * ? [ { \ (one builtin call: a loop over the characters costs more).
 has_meta(pattern) if strings.replace_n({"*": "", "?": "", "[": "", "{": "", "\\": ""}, pattern) != pattern
-
-prefix_star(pattern) if {
-	endswith(pattern, "*")
-	not has_meta(trim_suffix(pattern, "*"))
-}
 
 # any_glob_match(patterns, value): value matches at least one pattern.
 any_glob_match(patterns, value) if {

@@ -436,10 +436,10 @@ impl Outputs {
     }
 
     /// Write each file in its format.
-    pub fn write_files(&self, render: impl Fn(Format) -> Result<String, crate::Error>) -> Result<(), crate::Error> {
+    pub fn write_files<S: AsRef<str>>(&self, render: impl Fn(Format) -> Result<S, crate::Error>) -> Result<(), crate::Error> {
         for (format, path) in &self.files {
             let text = render(*format)?;
-            std::fs::write(path, text).map_err(|source| crate::Error::Io { path: path.clone(), what: "report", source })?;
+            std::fs::write(path, text.as_ref()).map_err(|source| crate::Error::Io { path: path.clone(), what: "report", source })?;
         }
         Ok(())
     }
