@@ -1,37 +1,27 @@
 //! How many requests one registry gets at once: additive increase while its answers stay
-//! as fast as the fastest seen lately, halved on every 429 (or 503). A registry that
-//! rate-limits is slowed down instead of retried into a storm; one that keeps up is given
-//! more.
+//! as fast as the fastest seen, halved on every 429 (or 503). A registry that rate-limits
+//! is slowed down instead of retried into a storm; one that keeps up is given more.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where a registry starts, and the bounds it moves between.
 pub const INITIAL: usize = 64;
 pub const MAX: usize = 128;
 
-/// How long the fastest answer is remembered: one unusually fast answer (a tiny manifest,
-/// a cache at the edge) would otherwise hold the limit down until the next halving. As
-/// BBR's minimum round-trip filter: the lowest of this window and the previous one.
-pub const FASTEST_WINDOW: Duration = Duration::from_secs(10);
-
 #[derive(Debug)]
 pub struct Limiter {
     state: Mutex<State>,
     released: tokio::sync::Notify,
-    window: Duration,
 }
 
 #[derive(Debug)]
 struct State {
     limit: usize,
     in_flight: usize,
-    /// The fastest answer of the current window and of the previous one (since the last
-    /// halving): "latency holds" means within 2× of the lower (plus 5 ms, so loopback
-    /// jitter counts as holding).
+    /// The fastest answer since the last halving: "latency holds" means within 2× of it
+    /// (plus 5 ms, so loopback jitter counts as holding).
     fastest: Option<Duration>,
-    previous_fastest: Option<Duration>,
-    window_started: Instant,
     /// Fast answers since the limit last moved; a limit's worth of them grows it by one.
     streak: usize,
     /// Times the limit was halved, for the bench and tests.
@@ -63,15 +53,11 @@ impl Default for Limiter {
 
 impl Limiter {
     pub fn new(limit: usize) -> Self {
-        Limiter::with_window(limit, FASTEST_WINDOW)
-    }
-
-    /// With another memory for the fastest answer (tests).
-    pub fn with_window(limit: usize, window: Duration) -> Self {
         let limit = limit.clamp(1, MAX);
-        let state =
-            State { limit, in_flight: 0, fastest: None, previous_fastest: None, window_started: Instant::now(), streak: 0, throttled: 0 };
-        Limiter { state: Mutex::new(state), released: tokio::sync::Notify::new(), window }
+        Limiter {
+            state: Mutex::new(State { limit, in_flight: 0, fastest: None, streak: 0, throttled: 0 }),
+            released: tokio::sync::Notify::new(),
+        }
     }
 
     pub async fn acquire(self: &Arc<Self>) -> Permit {
@@ -96,14 +82,11 @@ impl Limiter {
     /// A `200` came back after `latency`.
     pub fn answered(&self, latency: Duration) {
         let Ok(mut s) = self.state.lock() else { return };
-        if s.window_started.elapsed() >= self.window {
-            s.previous_fastest = s.fastest.take();
-            s.window_started = Instant::now();
+        let fastest = *s.fastest.get_or_insert(latency);
+        if latency < fastest {
+            s.fastest = Some(latency);
         }
-        let fastest = s.fastest.map_or(latency, |f| f.min(latency));
-        s.fastest = Some(fastest);
-        let baseline = s.previous_fastest.map_or(fastest, |p| p.min(fastest));
-        if latency <= baseline * 2 + Duration::from_millis(5) {
+        if latency <= fastest * 2 + Duration::from_millis(5) {
             s.streak += 1;
             if s.streak >= s.limit && s.limit < MAX {
                 s.limit += 1;
@@ -126,8 +109,6 @@ impl Limiter {
         s.throttled += 1;
         // Latency under the old load says nothing about the new one: learn it again.
         s.fastest = None;
-        s.previous_fastest = None;
-        s.window_started = Instant::now();
     }
 
     /// (current limit, times halved).
@@ -160,29 +141,6 @@ mod tests {
             l.throttle();
         }
         assert_eq!(l.status().0, 1);
-    }
-
-    /// One unusually fast answer is forgotten after two windows; until then it holds the
-    /// limit where it is, and a slowdown within a window still stops the growth.
-    #[test]
-    fn one_fast_answer_is_forgotten() {
-        let l = Limiter::with_window(4, Duration::from_millis(50));
-        l.answered(Duration::from_millis(1));
-        for _ in 0..40 {
-            l.answered(Duration::from_millis(40));
-        }
-        assert_eq!(l.status().0, 4, "40 ms is not within 2x of 1 ms");
-        std::thread::sleep(Duration::from_millis(60));
-        l.answered(Duration::from_millis(40)); // a new window; the previous one still has 1 ms
-        std::thread::sleep(Duration::from_millis(60));
-        for _ in 0..8 {
-            l.answered(Duration::from_millis(40));
-        }
-        assert_eq!(l.status().0, 5, "after two windows 40 ms is the baseline");
-        for _ in 0..20 {
-            l.answered(Duration::from_millis(400));
-        }
-        assert_eq!(l.status().0, 5, "ten times slower does not hold");
     }
 
     #[test]
