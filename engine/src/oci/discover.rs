@@ -238,11 +238,13 @@ async fn fetch_layer(client: &RegistryClient, image: &ImageRef, mut layer: Value
     let digest = layer.get("digest").and_then(|d| d.as_str()).unwrap_or_default();
     let limit = if layer_type == SIMPLE_SIGNING { MAX_PAYLOAD_BYTES } else { MAX_BUNDLE_BYTES as usize };
     let bytes = client.blob(image, digest, limit).await.map_err(registry_error)?;
+    // Only what verification reads is kept until the image is judged: cosign's chain
+    // annotation (the trusted root has the intermediates) and any others are dropped here.
     let annotations: BTreeMap<String, String> = match layer.get_mut("annotations").map(Value::take) {
         Some(Value::Object(a)) => a
             .into_iter()
             .filter_map(|(k, v)| match v {
-                Value::String(s) => Some((k, s)),
+                Value::String(s) if [SIGNATURE_ANNOTATION, CERTIFICATE_ANNOTATION, BUNDLE_ANNOTATION].contains(&k.as_str()) => Some((k, s)),
                 _ => None,
             })
             .collect(),
