@@ -136,9 +136,12 @@ fn write(report: &Report, outputs: &Outputs) -> Result<(), Error> {
     let stdout = outputs.render(report, outputs.stdout)?;
     render::stdout(&stdout);
     // The format on stdout is rendered once, also for the files that ask for it.
-    outputs.write_files(|f| match f == outputs.stdout {
-        true => Ok(std::borrow::Cow::Borrowed(stdout.as_str())),
-        false => outputs.render(report, f).map(std::borrow::Cow::Owned),
+    outputs.write_files(|f| {
+        if f == outputs.stdout {
+            Ok(std::borrow::Cow::Borrowed(stdout.as_str()))
+        } else {
+            outputs.render(report, f).map(std::borrow::Cow::Owned)
+        }
     })
 }
 
